@@ -240,6 +240,18 @@ def _write_gzi(bgzf_path: Path, gzi_path: Path) -> None:
     _atomic_write_bytes(gzi_path, data)
 
 
+def _pread(fd: int, size: int, offset: int, lock: threading.Lock) -> bytes:
+    """`os.pread` (no shared file position, so threads need no lock); seek + read where absent."""
+    if _HAS_PREAD:
+        return os.pread(fd, size, offset)
+    with lock:
+        os.lseek(fd, offset, os.SEEK_SET)
+        return os.read(fd, size)
+
+
+_HAS_PREAD = hasattr(os, "pread")
+
+
 def _is_fresh(index: Path, data: Path) -> bool:
     return index.exists() and index.stat().st_mtime >= data.stat().st_mtime
 
@@ -371,7 +383,10 @@ class FastaReader:
                 bgz = _cached_name(self._path, self._cache_dir, ".fa.gz")
                 if not bgz.is_symlink():
                     self._cache_dir.mkdir(parents=True, exist_ok=True)
-                    bgz.symlink_to(self._path.resolve())
+                    try:
+                        bgz.symlink_to(self._path.resolve())
+                    except FileExistsError:  # another worker made it first
+                        pass
             self._faidx = Faidx(
                 bgz, indexname=self._fai_path, gzi_indexname=self._gzi_path, as_raw=True,
                 strict_bounds=True, sequence_always_upper=False, rebuild=False, build_index=False,
@@ -460,13 +475,15 @@ class FastaReader:
         if start == end:
             return b""
         if self._pid != os.getpid():
-            self._open()
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._open()
         if self._faidx is not None:
             return self._faidx.fetch(name, start + 1, end).encode("latin-1")
         lb, lw = rec.linebases, rec.linewidth
         b0 = rec.offset + (start // lb) * lw + start % lb
         b1 = rec.offset + (end // lb) * lw + end % lb
-        data = os.pread(self._fd, b1 - b0, b0)
+        data = _pread(self._fd, b1 - b0, b0, self._lock)
         if lw != lb:
             data = data.replace(b"\n", b"")
             if lw - lb == 2:

@@ -176,3 +176,14 @@ def test_plain_gzip_with_crlf(tmp_path):
     r = FastaReader(path, cache_dir=tmp_path / "cache")
     ref = FastaReader(TINY, cache_dir=tmp_path / "cache")
     assert _every_sequence(r) == _every_sequence(ref)
+
+
+def test_bgzip_reader_pickles_after_fetch(tmp_path):
+    import pickle
+
+    r = FastaReader(TINY_BGZ, cache_dir=tmp_path / "cache")
+    seq = r.fetch("chr2", 10, 140)
+    assert r._faidx is not None
+    clone = pickle.loads(pickle.dumps(r))
+    assert clone._faidx is None and clone.fetch("chr2", 10, 140) == seq
+    clone.close(), r.close()
