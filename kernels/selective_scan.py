@@ -1,0 +1,635 @@
+"""Fused chunked selective scan (Mamba-1, Gu & Dao 2023, arXiv:2312.00752) in Triton.
+
+The sequence is cut into chunks so that batch 1 at L=131072 still fills the GPU:
+  1. `_selective_scan_chunk_state_kernel`: per (d-block, chunk, batch), the chunk's end state from
+     a zero start and the chunk's total decay prod(exp(delta A)) (skipped with a single chunk);
+  2. `_chunk_combine_kernel`: a short sequential pass over chunks -> each chunk's start state;
+  3. `_selective_scan_fwd_kernel`: rescans each chunk from its start state and writes y.
+Inside a chunk, tiles of BLOCK_L steps are scanned with `tl.associative_scan` on the pair
+(a, b) -> h = a h + b, carried tile to tile. The backward stores nothing per step: it rescans each
+chunk from the saved chunk-start states, keeping one fp32 state per tile in a transient buffer
+(`_selective_scan_bwd_ckpt_kernel`, which also forms each chunk's local adjoint), combines the
+adjoints across chunks right to left, then runs the adjoint scan tile by tile
+(`_selective_scan_bwd_kernel`). `reverse` and `seq_idx` resets are handled without flipping or
+copying: a reset multiplies that step's decay by zero. The state is fp32 whatever the input dtype.
+Imports torch and triton only.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+import triton
+import triton.language as tl
+
+LOG2E = 1.4426950408889634
+
+
+# ----------------------------------------------------------------------------------------------
+# shared jit helpers
+
+
+@triton.jit
+def _lin_combine(a1, b1, a2, b2):
+    # (a1, b1) is the earlier element in scan order: h = a2 (a1 h + b1) + b2.
+    return a1 * a2, a2 * b1 + b2
+
+
+@triton.jit
+def _adj_combine(p1, l1, v1, p2, l2, v2):
+    # Adjoint g_k = c_k + a_{k-1} g_{k-1} (k-1 = previous in scan order): a segment is
+    # (prod of its a's except the last, its last a, its g at the end).
+    w = l1 * p2
+    return p1 * w, l2, v2 + w * v1
+
+
+@triton.jit
+def _pick(x, offs_l, IDX: tl.constexpr):
+    # x[:, :, IDX] of a [BD, BN, BL] tile.
+    return tl.sum(tl.where((offs_l == IDX)[None, None, :], x, 0.0), axis=2)
+
+
+@triton.jit
+def _softplus(v):
+    return tl.where(v <= 20.0, tl.log(1.0 + tl.exp(v)), v)
+
+
+@triton.jit
+def _sigmoid(v):
+    return 1.0 / (1.0 + tl.exp(-v))
+
+
+@triton.jit
+def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud,
+                 stride_bn, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
+                 REVERSE: tl.constexpr):
+    """Loads one tile and forms a = exp(delta A) (times the seq_idx keep) and b = delta u B.
+
+    Padded steps (t >= L) get a = 1, b = 0: the identity, so carries pass through them.
+    """
+    ml = t < L
+    m2 = mask_d[:, None] & ml[None, :]
+    p2 = offs_d[:, None] * stride_ud + t[None, :]
+    u = tl.load(u_b + p2, mask=m2, other=0.0).to(tl.float32)
+    dl_pre = tl.load(dl_b + p2, mask=m2, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        dl_pre = dl_pre + bias[:, None]
+    if SOFTPLUS:
+        dl = _softplus(dl_pre)
+    else:
+        dl = dl_pre
+    dl = tl.where(m2, dl, 0.0)
+    Bt = tl.load(B_b + offs_n[:, None] * stride_bn + t[None, :], mask=mask_n[:, None] & ml[None, :],
+                 other=0.0).to(tl.float32)
+    a = tl.exp2(dl[:, None, :] * A2[:, :, None])
+    if IS_VARLEN:
+        if REVERSE:
+            tp = t + 1
+        else:
+            tp = t - 1
+        inb = ml & (tp >= 0) & (tp < L)
+        s_cur = tl.load(seq_b + t, mask=ml, other=0)
+        s_prev = tl.load(seq_b + tp, mask=inb, other=0)
+        keep = tl.where(inb & (s_cur != s_prev), 0.0, 1.0)
+        a = a * keep[None, None, :]
+    b = (dl * u)[:, None, :] * Bt[None, :, :]
+    return u, dl_pre, dl, Bt, a, b, m2, p2
+
+
+@triton.jit
+def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bias,
+               offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, DN, N,
+               HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+               IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
+               STORE_CKPT: tl.constexpr, ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
+               BLOCK_L: tl.constexpr):
+    """Scans one chunk in scan order from state h.
+
+    Returns the end state, the chunk's total decay and (ADJ) the chunk's local adjoint
+    sum_t (prod of a from the chunk's first step to t) * dy_t C_t.
+    """
+    LAST: tl.constexpr = 0 if REVERSE else BLOCK_L - 1
+    p = tl.full([BLOCK_D, BLOCK_N], 1.0, tl.float32)
+    gp = tl.zeros([BLOCK_D, BLOCK_N], tl.float32)
+    mdn = mask_d[:, None] & mask_n[None, :]
+    for k in range(n_tiles):
+        if REVERSE:
+            t0 = c_start + (n_tiles - 1 - k) * BLOCK_L
+        else:
+            t0 = c_start + k * BLOCK_L
+        t = t0 + offs_l
+        if STORE_CKPT:
+            tl.store(ck_b + (t0 // BLOCK_L) * DN + offs_d[:, None] * N + offs_n[None, :], h, mask=mdn)
+        u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
+            u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
+            HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
+        acum, hb = tl.associative_scan((a, b), 2, _lin_combine, reverse=REVERSE)
+        if WRITE_Y or ADJ:
+            Ct = tl.load(C_b + offs_n[:, None] * stride_bn + t[None, :],
+                         mask=mask_n[:, None] & (t < L)[None, :], other=0.0).to(tl.float32)
+        if WRITE_Y:
+            hs = acum * h[:, :, None] + hb
+            y = tl.sum(hs * Ct[None, :, :], axis=1)
+            if HAS_D:
+                y += Dv[:, None] * u
+            if HAS_Z:
+                zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
+                y = y * zz * _sigmoid(zz)
+            if ACCUM:
+                y += tl.load(y_b + p2, mask=m2, other=0.0).to(tl.float32)
+            tl.store(y_b + p2, y.to(y_b.dtype.element_ty), mask=m2)
+            h = _pick(hs, offs_l, LAST)
+        else:
+            h = _pick(acum, offs_l, LAST) * h + _pick(hb, offs_l, LAST)
+        if ADJ:
+            dy = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
+            if HAS_Z:
+                zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
+                dy = dy * zz * _sigmoid(zz)
+            gp += p * tl.sum(acum * (dy[:, None, :] * Ct[None, :, :]), axis=2)
+        p = p * _pick(acum, offs_l, LAST)
+    return h, p, gp
+
+
+@triton.jit
+def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b,
+               A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud,
+               stride_bn, DN, N,
+               HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+               IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, ACCUM: tl.constexpr,
+               BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr):
+    """Adjoint scan over one chunk against scan order, from the adjoint E flowing in at its end.
+
+    Returns the adjoint flowing out of the chunk's start (dL/dh before its first step) and this
+    program's partial sums of dA, dD and d delta_bias.
+    """
+    FIRST: tl.constexpr = BLOCK_L - 1 if REVERSE else 0
+    mdn = mask_d[:, None] & mask_n[None, :]
+    dA_acc = tl.zeros([BLOCK_D, BLOCK_N], tl.float32)
+    dD_acc = tl.zeros([BLOCK_D], tl.float32)
+    db_acc = tl.zeros([BLOCK_D], tl.float32)
+    for k in range(n_tiles):
+        if REVERSE:
+            t0 = c_start + k * BLOCK_L
+        else:
+            t0 = c_start + (n_tiles - 1 - k) * BLOCK_L
+        t = t0 + offs_l
+        ml = t < L
+        h0 = tl.load(ck_b + (t0 // BLOCK_L) * DN + offs_d[:, None] * N + offs_n[None, :], mask=mdn, other=0.0)
+        u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
+            u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
+            HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
+        mnl = mask_n[:, None] & ml[None, :]
+        pbn = offs_n[:, None] * stride_bn + t[None, :]
+        Ct = tl.load(C_b + pbn, mask=mnl, other=0.0).to(tl.float32)
+        dout = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
+        acum, hb = tl.associative_scan((a, b), 2, _lin_combine, reverse=REVERSE)
+        hs = acum * h0[:, :, None] + hb
+        if HAS_Z:
+            y = tl.sum(hs * Ct[None, :, :], axis=1)
+            if HAS_D:
+                y += Dv[:, None] * u
+            zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
+            sg = _sigmoid(zz)
+            dy = dout * zz * sg
+            dz = dout * y * sg * (1.0 + zz * (1.0 - sg))
+            if ACCUM:
+                dz += tl.load(dz_b + p2, mask=m2, other=0.0).to(tl.float32)
+            tl.store(dz_b + p2, dz.to(dz_b.dtype.element_ty), mask=m2)
+        else:
+            dy = dout
+        c = dy[:, None, :] * Ct[None, :, :]
+        ones = tl.full([BLOCK_D, BLOCK_N, BLOCK_L], 1.0, tl.float32)
+        pk, _lk, val = tl.associative_scan((ones, a, c), 2, _adj_combine, reverse=not REVERSE)
+        g = val + pk * E[:, :, None]
+        E = _pick(a * g, offs_l, FIRST)
+        hm = hs - b  # a_t h_{t-1}, without shifting the tile
+        gB = tl.sum(g * Bt[None, :, :], axis=1)
+        gha = g * hm
+        du = dl * gB
+        if HAS_D:
+            du += Dv[:, None] * dy
+            dD_acc += tl.sum(dy * u, axis=1)
+        ddl = u * gB + tl.sum(gha * Af[:, :, None], axis=1)
+        dA_acc += tl.sum(gha * dl[:, None, :], axis=2)
+        if SOFTPLUS:
+            ddl = ddl * _sigmoid(dl_pre)
+        ddl = tl.where(m2, ddl, 0.0)
+        db_acc += tl.sum(ddl, axis=1)
+        if ACCUM:
+            du += tl.load(du_b + p2, mask=m2, other=0.0).to(tl.float32)
+        tl.store(du_b + p2, du.to(du_b.dtype.element_ty), mask=m2)
+        tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty), mask=m2)
+        tl.atomic_add(dB_b + pbn, tl.sum(g * (dl * u)[:, None, :], axis=0), mask=mnl)
+        tl.atomic_add(dC_b + pbn, tl.sum(dy[:, None, :] * hs, axis=0), mask=mnl)
+    return E, dA_acc, dD_acc, db_acc
+
+
+@triton.jit
+def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N,
+                 HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr):
+    mdn = mask_d[:, None] & mask_n[None, :]
+    Af = tl.load(A_ptr + offs_d[:, None] * N + offs_n[None, :], mask=mdn, other=0.0).to(tl.float32)
+    Dv = tl.zeros_like(offs_d).to(tl.float32)
+    bias = tl.zeros_like(offs_d).to(tl.float32)
+    if HAS_D:
+        Dv = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    return Af, Af * 1.4426950408889634, Dv, bias
+
+
+# ----------------------------------------------------------------------------------------------
+# kernels
+
+
+@triton.jit
+def _selective_scan_chunk_state_kernel(
+    u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, seq_ptr, dout_ptr, z_ptr, C_ptr, hs_ptr, S_ptr, P_ptr, G_ptr,
+    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn, n_tiles_all,
+    HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
+    REVERSE: tl.constexpr, BWD: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
+):
+    """Forward (BWD=False): chunk end state S from zero and total decay P.
+    Backward (BWD=True): rescan from the chunk-start state hs, store a state per tile in ck, and
+    the chunk's local adjoint G and decay P."""
+    pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_l = tl.arange(0, BLOCK_L)
+    mask_d, mask_n = offs_d < D, offs_n < N
+    mdn = mask_d[:, None] & mask_n[None, :]
+    grp = (pid_d * BLOCK_D) // dpg
+    Af, A2, Dv, bias = _load_params(A_ptr, A_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N, False, HAS_BIAS)
+    c_start = pid_c * chunk_len
+    n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
+    pdn = offs_d[:, None] * N + offs_n[None, :]
+    cs = ((pid_b * n_chunks + pid_c) * D) * N
+    if BWD:
+        h = tl.load(hs_ptr + cs + pdn, mask=mdn, other=0.0)
+    else:
+        h = tl.zeros([BLOCK_D, BLOCK_N], tl.float32)
+    h, p, gp = _fwd_sweep(
+        h, u_ptr + pid_b * stride_ub, dl_ptr + pid_b * stride_ub, z_ptr + pid_b * stride_ub, u_ptr,
+        dout_ptr + pid_b * stride_ub, B_ptr + pid_b * stride_bb + grp * stride_bg,
+        C_ptr + pid_b * stride_bb + grp * stride_bg, seq_ptr + pid_b * L, ck_ptr + pid_b * n_tiles_all * D * N,
+        A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, D * N, N,
+        False, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, False, BWD, BWD,
+        BLOCK_D, BLOCK_N, BLOCK_L)
+    tl.store(P_ptr + cs + pdn, p, mask=mdn)
+    if BWD:
+        tl.store(G_ptr + cs + pdn, gp, mask=mdn)
+    else:
+        tl.store(S_ptr + cs + pdn, h, mask=mdn)
+
+
+@triton.jit
+def _chunk_combine_kernel(S_ptr, P_ptr, init_ptr, out_ptr, DN, n_chunks,
+                          HAS_INIT: tl.constexpr, REVERSE: tl.constexpr, BLOCK: tl.constexpr):
+    """out[c] = state entering chunk c in scan order; h <- P[c] h + S[c]. S and out may alias."""
+    pid, pid_b = tl.program_id(0), tl.program_id(1)
+    offs = pid * BLOCK + tl.arange(0, BLOCK)
+    m = offs < DN
+    if HAS_INIT:
+        h = tl.load(init_ptr + pid_b * DN + offs, mask=m, other=0.0).to(tl.float32)
+    else:
+        h = tl.zeros([BLOCK], tl.float32)
+    for k in range(n_chunks):
+        if REVERSE:
+            c = n_chunks - 1 - k
+        else:
+            c = k
+        base = (pid_b * n_chunks + c) * DN + offs
+        s = tl.load(S_ptr + base, mask=m, other=0.0)
+        p = tl.load(P_ptr + base, mask=m, other=0.0)
+        tl.store(out_ptr + base, h, mask=m)
+        h = p * h + s
+
+
+@triton.jit
+def _selective_scan_fwd_kernel(
+    u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, hs_ptr, y_ptr, final_ptr,
+    L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
+    HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+    IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_FINAL: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
+):
+    pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_l = tl.arange(0, BLOCK_L)
+    mask_d, mask_n = offs_d < D, offs_n < N
+    mdn = mask_d[:, None] & mask_n[None, :]
+    grp = (pid_d * BLOCK_D) // dpg
+    Af, A2, Dv, bias = _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
+    c_start = pid_c * chunk_len
+    n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
+    pdn = offs_d[:, None] * N + offs_n[None, :]
+    h = tl.load(hs_ptr + ((pid_b * n_chunks + pid_c) * D) * N + pdn, mask=mdn, other=0.0)
+    ub = pid_b * stride_ub
+    h, p, gp = _fwd_sweep(
+        h, u_ptr + ub, dl_ptr + ub, z_ptr + ub, y_ptr + ub, u_ptr,
+        B_ptr + pid_b * stride_bb + grp * stride_bg, C_ptr + pid_b * stride_bb + grp * stride_bg,
+        seq_ptr + pid_b * L, hs_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L,
+        stride_ud, stride_bn, D * N, N,
+        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, True, False, False, False,
+        BLOCK_D, BLOCK_N, BLOCK_L)
+    if HAS_FINAL:
+        if pid_c == (0 if REVERSE else n_chunks - 1):
+            tl.store(final_ptr + pid_b * D * N + pdn, h, mask=mdn)
+
+
+@triton.jit
+def _selective_scan_bwd_kernel(
+    u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, dout_ptr, ck_ptr, E_ptr,
+    du_ptr, ddl_ptr, dz_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dh0_ptr,
+    L, D, N, dpg, chunk_len, n_chunks, n_tiles_all, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
+    HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+    IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_DH0: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
+):
+    pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_l = tl.arange(0, BLOCK_L)
+    mask_d, mask_n = offs_d < D, offs_n < N
+    mdn = mask_d[:, None] & mask_n[None, :]
+    grp = (pid_d * BLOCK_D) // dpg
+    Af, A2, Dv, bias = _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
+    c_start = pid_c * chunk_len
+    n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
+    pdn = offs_d[:, None] * N + offs_n[None, :]
+    E = tl.load(E_ptr + ((pid_b * n_chunks + pid_c) * D) * N + pdn, mask=mdn, other=0.0)
+    ub = pid_b * stride_ub
+    bb = pid_b * stride_bb + grp * stride_bg
+    E, dA_acc, dD_acc, db_acc = _bwd_sweep(
+        E, u_ptr + ub, dl_ptr + ub, z_ptr + ub, dout_ptr + ub, du_ptr + ub, ddl_ptr + ub, dz_ptr + ub,
+        B_ptr + bb, C_ptr + bb, dB_ptr + bb, dC_ptr + bb, seq_ptr + pid_b * L, ck_ptr + pid_b * n_tiles_all * D * N,
+        A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, D * N, N,
+        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, BLOCK_D, BLOCK_N, BLOCK_L)
+    tl.atomic_add(dA_ptr + pdn, dA_acc, mask=mdn)
+    if HAS_D:
+        tl.atomic_add(dD_ptr + offs_d, dD_acc, mask=mask_d)
+    if HAS_BIAS:
+        tl.atomic_add(dbias_ptr + offs_d, db_acc, mask=mask_d)
+    if HAS_DH0:
+        if pid_c == (n_chunks - 1 if REVERSE else 0):
+            tl.store(dh0_ptr + pid_b * D * N + pdn, E, mask=mdn)
+
+
+# ----------------------------------------------------------------------------------------------
+# launch helpers
+
+
+def _debug() -> bool:
+    return os.environ.get("GENOMAMBA_KERNELS_DEBUG", "") == "1"
+
+
+def _empty(*shape, dtype, device) -> torch.Tensor:
+    """Output allocation; under GENOMAMBA_KERNELS_DEBUG=1 it is NaN-poisoned so that an element a
+    kernel forgot to write fails the tests."""
+    if _debug():
+        return torch.full(shape, float("nan"), dtype=dtype, device=device)
+    return torch.empty(shape, dtype=dtype, device=device)
+
+
+def _contig(x: torch.Tensor | None) -> torch.Tensor | None:
+    return None if x is None else x.contiguous()
+
+
+def _num_sms(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.get_device_properties(device).multi_processor_count
+    return 1
+
+
+class _Plan:
+    """Block sizes and the chunking of L for one call (shared by forward and backward)."""
+
+    def __init__(self, Bsz, Dm, N, L, G, device, chunk_size=None, block_d=None, block_l=None):
+        dpg = Dm // G
+        cap = block_d or (4 if device.type == "cuda" else 4)
+        bd = 1
+        while bd * 2 <= cap and (G == 1 or dpg % (bd * 2) == 0):
+            bd *= 2
+        if G == 1:
+            bd = min(bd, triton.next_power_of_2(Dm))
+        self.BLOCK_D = bd
+        self.BLOCK_N = triton.next_power_of_2(N)
+        self.BLOCK_L = block_l or min(64 if device.type == "cuda" else 16, triton.next_power_of_2(L))
+        self.dpg = dpg
+        self.n_dblk = triton.cdiv(Dm, bd)
+        self.n_tiles = triton.cdiv(L, self.BLOCK_L)
+        if chunk_size is None:
+            target = 4 * _num_sms(device)
+            nc = min(self.n_tiles, max(1, triton.cdiv(target, Bsz * self.n_dblk)))
+        else:
+            nc = triton.cdiv(L, max(chunk_size, 1))
+        tiles_per_chunk = triton.cdiv(self.n_tiles, nc)
+        self.chunk_len = tiles_per_chunk * self.BLOCK_L
+        self.n_chunks = triton.cdiv(self.n_tiles, tiles_per_chunk)
+        self.num_warps = 4
+
+
+def _bc4(x: torch.Tensor) -> torch.Tensor:
+    return (x.unsqueeze(1) if x.dim() == 3 else x).contiguous()  # (B, N, L) -> (B, 1, N, L)
+
+
+def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, reverse):
+    """Passes 1-2: each chunk's start state `[B, nc, D, N]` fp32."""
+    Bsz, Dm, L = u.shape
+    N = A.shape[1]
+    nc = plan.n_chunks
+    if nc == 1:
+        hs = torch.zeros(Bsz, 1, Dm, N, device=u.device, dtype=torch.float32)
+        if init is not None:
+            hs[:, 0] = init
+        return hs
+    S = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
+    P = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
+    dummy = u
+    _selective_scan_chunk_state_kernel[(plan.n_dblk, nc, Bsz)](
+        u, delta, A, B4, bias if bias is not None else dummy, seq if seq is not None else dummy,
+        dummy, dummy, dummy, dummy, S, P, dummy, dummy,
+        L, Dm, N, plan.dpg, plan.chunk_len, nc, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1), B4.stride(2), 0,
+        HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
+        BWD=False, BLOCK_D=plan.BLOCK_D, BLOCK_N=plan.BLOCK_N, BLOCK_L=plan.BLOCK_L, num_warps=plan.num_warps)
+    _combine(S, P, init, S, reverse)
+    return S
+
+
+def _combine(S, P, init, out, reverse):
+    Bsz, nc, Dm, N = S.shape
+    BLOCK = min(1024, triton.next_power_of_2(Dm * N))
+    _chunk_combine_kernel[(triton.cdiv(Dm * N, BLOCK), Bsz)](
+        S, P, init if init is not None else S, out, Dm * N, nc,
+        HAS_INIT=init is not None, REVERSE=reverse, BLOCK=BLOCK, num_warps=4)
+
+
+def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
+    u, delta, z = u.contiguous(), delta.contiguous(), _contig(z)
+    B4, C4 = _bc4(B), _bc4(C)
+    if B4.shape != C4.shape:
+        raise ValueError(f"B {tuple(B.shape)} and C {tuple(C.shape)} must have the same shape")
+    Dm = u.shape[1]
+    if Dm % B4.shape[1]:
+        raise ValueError(f"channels D={Dm} not divisible by groups G={B4.shape[1]}")
+    seq = None if seq_idx is None else seq_idx.to(torch.int32).contiguous()
+    init = None if initial_state is None else initial_state.float().contiguous()
+    return u, delta, A.contiguous(), B4, C4, _contig(D), z, _contig(delta_bias), init, seq
+
+
+def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, init, seq, reverse,
+                        return_final_state, plan: _Plan):
+    """Runs passes 1-3. Returns y `[B, D, L]` (u's dtype), the final state or None, and the
+    chunk-start states `[B, nc, D, N]` the backward rescans from."""
+    Bsz, Dm, L = u.shape
+    N = A.shape[1]
+    hs = _chunk_start_states(u, delta, A, B4, delta_bias, seq, init, plan, delta_softplus, reverse)
+    y = _empty(Bsz, Dm, L, dtype=u.dtype, device=u.device)
+    final = _empty(Bsz, Dm, N, dtype=torch.float32, device=u.device) if return_final_state else None
+    dummy = u
+    _selective_scan_fwd_kernel[(plan.n_dblk, plan.n_chunks, Bsz)](
+        u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
+        delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, hs, y,
+        final if final is not None else dummy,
+        L, Dm, N, plan.dpg, plan.chunk_len, plan.n_chunks, u.stride(0), u.stride(1),
+        B4.stride(0), B4.stride(1), B4.stride(2),
+        HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
+        IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None,
+        BLOCK_D=plan.BLOCK_D, BLOCK_N=plan.BLOCK_N, BLOCK_L=plan.BLOCK_L, num_warps=plan.num_warps)
+    return y, final, hs
+
+
+def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, delta_softplus, reverse,
+                    plan: _Plan):
+    """Backward passes 1-2: per-tile states `[B, n_tiles, D, N]` and the adjoint entering each
+    chunk from the end of its scan `[B, nc, D, N]`."""
+    Bsz, Dm, L = u.shape
+    N = A.shape[1]
+    nc = plan.n_chunks
+    ck = _empty(Bsz, plan.n_tiles, Dm, N, dtype=torch.float32, device=u.device)
+    P = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
+    G = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
+    dummy = u
+    _selective_scan_chunk_state_kernel[(plan.n_dblk, nc, Bsz)](
+        u, delta, A, B4, delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy,
+        dout, z if z is not None else dummy, C4, hs, dummy, P, G, ck,
+        L, Dm, N, plan.dpg, plan.chunk_len, nc, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1), B4.stride(2),
+        plan.n_tiles,
+        HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
+        REVERSE=reverse, BWD=True, BLOCK_D=plan.BLOCK_D, BLOCK_N=plan.BLOCK_N, BLOCK_L=plan.BLOCK_L,
+        num_warps=plan.num_warps)
+    _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
+    return ck, G
+
+
+def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, seq, hs, dout, dfinal, reverse,
+                        need_dh0, plan: _Plan):
+    """Gradients of `_selective_scan_fwd`: (du, ddelta, dA, dB4, dC4, dD, dz, ddelta_bias, dh0);
+    dB4/dC4 are fp32 `[B, G, N, L]`, dA/dD/ddelta_bias fp32."""
+    Bsz, Dm, L = u.shape
+    N = A.shape[1]
+    dout = dout.contiguous()
+    dfinal = None if dfinal is None else dfinal.float().contiguous()
+    ck, E = _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, delta_softplus, reverse,
+                            plan)
+    du = _empty(Bsz, Dm, L, dtype=u.dtype, device=u.device)
+    ddelta = _empty(Bsz, Dm, L, dtype=delta.dtype, device=u.device)
+    dz = _empty(Bsz, Dm, L, dtype=z.dtype, device=u.device) if z is not None else None
+    dA = torch.zeros(Dm, N, dtype=torch.float32, device=u.device)
+    dB = torch.zeros(B4.shape, dtype=torch.float32, device=u.device)
+    dC = torch.zeros(C4.shape, dtype=torch.float32, device=u.device)
+    dD = torch.zeros(Dm, dtype=torch.float32, device=u.device) if D is not None else None
+    dbias = torch.zeros(Dm, dtype=torch.float32, device=u.device) if delta_bias is not None else None
+    dh0 = _empty(Bsz, Dm, N, dtype=torch.float32, device=u.device) if need_dh0 else None
+    dummy = u
+    _selective_scan_bwd_kernel[(plan.n_dblk, plan.n_chunks, Bsz)](
+        u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
+        delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, dout, ck, E,
+        du, ddelta, dz if dz is not None else dummy, dA, dB, dC, dD if dD is not None else dA,
+        dbias if dbias is not None else dA, dh0 if dh0 is not None else dA,
+        L, Dm, N, plan.dpg, plan.chunk_len, plan.n_chunks, plan.n_tiles, u.stride(0), u.stride(1),
+        B4.stride(0), B4.stride(1), B4.stride(2),
+        HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
+        IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0,
+        BLOCK_D=plan.BLOCK_D, BLOCK_N=plan.BLOCK_N, BLOCK_L=plan.BLOCK_L, num_warps=plan.num_warps)
+    return du, ddelta, dA, dB, dC, dD, dz, dbias, dh0
+
+
+class SelectiveScanFn(torch.autograd.Function):
+    """Autograd for the fused scan; grads flow to every tensor input and from the final state."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state, return_final_state,
+                reverse, seq_idx, chunk_size):
+        u_, delta_, A_, B4, C4, D_, z_, bias_, init, seq = _prep(u, delta, A, B, C, D, z, delta_bias,
+                                                                 initial_state, seq_idx)
+        Bsz, Dm, L = u.shape
+        plan = _Plan(Bsz, Dm, A.shape[1], L, B4.shape[1], u.device, chunk_size)
+        y, final, hs = _selective_scan_fwd(u_, delta_, A_, B4, C4, D_, z_, bias_, delta_softplus, init, seq, reverse,
+                                           return_final_state, plan)
+        ctx.save_for_backward(u_, delta_, A_, B4, C4, D_, z_, bias_, seq, hs)
+        ctx.plan, ctx.softplus, ctx.reverse = plan, delta_softplus, reverse
+        ctx.b_dim, ctx.c_dim, ctx.has_init = B.dim(), C.dim(), initial_state is not None
+        ctx.dtypes = (B.dtype, C.dtype, A.dtype, None if D is None else D.dtype,
+                      None if delta_bias is None else delta_bias.dtype,
+                      None if initial_state is None else initial_state.dtype)
+        if return_final_state:
+            return y, final
+        return y
+
+    @staticmethod
+    def backward(ctx, dy, dfinal=None):
+        u, delta, A, B4, C4, D, z, bias, seq, hs = ctx.saved_tensors
+        du, ddelta, dA, dB, dC, dD, dz, dbias, dh0 = _selective_scan_bwd(
+            u, delta, A, B4, C4, D, z, bias, ctx.softplus, seq, hs, dy, dfinal, ctx.reverse,
+            ctx.has_init and ctx.needs_input_grad[9], ctx.plan)
+        b_dt, c_dt, a_dt, d_dt, bias_dt, h_dt = ctx.dtypes
+        dB = (dB.squeeze(1) if ctx.b_dim == 3 else dB).to(b_dt)
+        dC = (dC.squeeze(1) if ctx.c_dim == 3 else dC).to(c_dt)
+        return (du, ddelta, dA.to(a_dt), dB, dC, None if dD is None else dD.to(d_dt), dz,
+                None if dbias is None else dbias.to(bias_dt), None, None if dh0 is None else dh0.to(h_dt),
+                None, None, None, None)
+
+
+def selective_scan_triton(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    initial_state: torch.Tensor | None = None,
+    return_final_state: bool = False,
+    reverse: bool = False,
+    seq_idx: torch.Tensor | None = None,
+    chunk_size: int | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Fused selective scan; same semantics as `genomamba.ops.selective_scan_ref`.
+
+    h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t;  y_t = C_t h_t + D u_t;  y *= silu(z).
+
+    Args:
+        u, delta: `[B, D, L]` (fp32, fp16 or bf16; L-contiguous is fastest).
+        A: `[D, N]`. B, C: `[B, N, L]` or grouped `[B, G, N, L]`.
+        D, delta_bias: `[D]`. z: `[B, D, L]` gate.
+        delta_softplus: apply softplus to delta + delta_bias.
+        initial_state: `[B, D, N]`, the state before the first step scanned.
+        return_final_state: also return the fp32 state after the last step scanned.
+        reverse: scan right to left, no flips or copies.
+        seq_idx: `[B, L]` int, packed sequences; the state resets to zero where it changes.
+        chunk_size: length of the chunks scanned in parallel (rounded up to the tile); None
+            picks enough chunks to fill the GPU. A tuning and testing knob.
+
+    Returns:
+        y `[B, D, L]` in u's dtype; with return_final_state also the final state `[B, D, N]` fp32.
+        Gradients reach every tensor input, also through the final state.
+    """
+    return SelectiveScanFn.apply(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state,
+                                 return_final_state, reverse, seq_idx, chunk_size)
