@@ -410,7 +410,10 @@ class _Plan:
 
     def __init__(self, Bsz, Dm, N, L, G, device, chunk_size=None, block_d=None, block_l=None):
         dpg = Dm // G
-        cap = block_d or (4 if device.type == "cuda" else 4)
+        # GENOMAMBA_SCAN_BLOCK_D / _BLOCK_L / _WARPS: tuning knobs read by the benchmark sweep.
+        block_d = block_d or int(os.environ.get("GENOMAMBA_SCAN_BLOCK_D", 0)) or None
+        block_l = block_l or int(os.environ.get("GENOMAMBA_SCAN_BLOCK_L", 0)) or None
+        cap = block_d or 4
         bd = 1
         while bd * 2 <= cap and (G == 1 or dpg % (bd * 2) == 0):
             bd *= 2
@@ -430,7 +433,7 @@ class _Plan:
         tiles_per_chunk = triton.cdiv(self.n_tiles, nc)
         self.chunk_len = tiles_per_chunk * self.BLOCK_L
         self.n_chunks = triton.cdiv(self.n_tiles, tiles_per_chunk)
-        self.num_warps = 4
+        self.num_warps = int(os.environ.get("GENOMAMBA_SCAN_WARPS", 0)) or 4
 
 
 def _bc4(x: torch.Tensor) -> torch.Tensor:
