@@ -1,0 +1,1 @@
+"""Command-line entry points: genomamba-train (Hydra) and genomamba-score."""

@@ -1,0 +1,156 @@
+"""GenomeDataModule: training and validation windows over one or more genomes, for Lightning.
+
+Training draws random windows (weighted by interval length, optional reverse complement);
+validation tiles held-back intervals deterministically. The training sampler is a contiguous
+range of window indices, sharded across DDP ranks; a resumed run starts at the index where the
+checkpoint left off, so it sees exactly the batches an uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import lightning as L
+from torch.utils.data import DataLoader, Sampler
+
+from genomamba.data.dataset import GenomeWindowDataset
+from genomamba.data.windows import RandomWindows, evenly_spaced, make_splits, tile_windows
+from genomamba.errors import ConfigError
+from genomamba.io.fasta import GenomeSet
+
+
+class ResumableSampler(Sampler[int]):
+    """Indices start, start + world, ... (this rank's shard of a global window order)."""
+
+    def __init__(self, start: int, stop: int, rank: int = 0, world_size: int = 1):
+        self.start, self.stop, self.rank, self.world_size = start, stop, rank, world_size
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.start + self.rank, self.stop, self.world_size))
+
+    def __len__(self) -> int:
+        return len(range(self.start + self.rank, self.stop, self.world_size))
+
+
+class GenomeDataModule(L.LightningDataModule):
+    """Args:
+        fastas: training genomes (paths; plain, bgzip or gzip FASTA).
+        valid_fastas: separate validation genomes; if empty, validation is held back from `fastas`
+            by `valid_bed`, `valid_records` or `valid_fraction` (the tail of every record).
+        window: window length in bases (any length >= 2). valid_window: defaults to `window`.
+        batch_size: windows per batch per device. num_workers: DataLoader workers.
+        rc_prob: probability of reverse-complementing a training window.
+        max_n_fraction: training windows with more N (or padding) than this are redrawn.
+        max_valid_windows: cap on validation windows (evenly spaced over the tiling).
+        samples_per_epoch: training windows per epoch, all ranks together; None: as many as
+            `trainer.max_steps` needs, so a step-based run is one epoch.
+        seed: fixes the window order.
+    """
+
+    def __init__(
+        self,
+        fastas: Sequence[str],
+        window: int = 1024,
+        batch_size: int = 16,
+        valid_fastas: Sequence[str] = (),
+        valid_fraction: float = 0.05,
+        valid_records: Sequence[str] = (),
+        train_bed: str | None = None,
+        valid_bed: str | None = None,
+        valid_window: int | None = None,
+        max_valid_windows: int | None = 256,
+        rc_prob: float = 0.5,
+        max_n_fraction: float = 0.1,
+        samples_per_epoch: int | None = None,
+        num_workers: int = 0,
+        seed: int = 0,
+        cache_dir: str | None = None,
+    ):
+        super().__init__()
+        if not fastas:
+            raise ConfigError("data.fastas is empty: give at least one training FASTA")
+        for p in list(fastas) + list(valid_fastas):
+            if not Path(p).exists():
+                raise ConfigError(f"data: FASTA file not found: {p}")
+        self.save_hyperparameters()
+        self.fastas, self.valid_fastas = [str(p) for p in fastas], [str(p) for p in valid_fastas]
+        self.window, self.batch_size, self.num_workers, self.seed = window, batch_size, num_workers, seed
+        self.samples_seen = 0  # global training windows consumed; restored from checkpoints
+        self._train_ds = self._valid_ds = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._train_ds is not None:
+            return
+        hp = self.hparams
+        genome = GenomeSet(self.fastas, cache_dir=hp.cache_dir)
+        if self.valid_fastas:
+            train_iv, _ = make_splits(genome.lengths, train_bed=hp.train_bed)
+            valid_genome = GenomeSet(self.valid_fastas, cache_dir=hp.cache_dir)
+            _, valid_iv = make_splits(valid_genome.lengths, valid_fraction=0.0,
+                                      valid_records=list(valid_genome.lengths), valid_bed=hp.valid_bed)
+        else:
+            train_iv, valid_iv = make_splits(genome.lengths, valid_fraction=hp.valid_fraction,
+                                             valid_records=hp.valid_records, train_bed=hp.train_bed,
+                                             valid_bed=hp.valid_bed)
+            valid_genome = genome
+        sampler = RandomWindows(train_iv, self.window, seed=self.seed, rc_prob=hp.rc_prob)
+        self._train_ds = GenomeWindowDataset(genome, self.window, sampler=sampler, max_n_fraction=hp.max_n_fraction)
+        vw = hp.valid_window or self.window
+        windows = evenly_spaced(tile_windows(valid_iv, vw), hp.max_valid_windows)
+        self._valid_ds = GenomeWindowDataset(valid_genome, vw, windows=windows) if windows else None
+
+    # ---- resumable training order ----
+    def _world(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _samples_per_step(self) -> int:
+        trainer = getattr(self, "trainer", None)
+        accum = trainer.accumulate_grad_batches if trainer is not None else 1
+        return self.batch_size * accum * self._world()[1]
+
+    def _total_samples(self) -> int:
+        if self.hparams.samples_per_epoch:
+            return self.hparams.samples_per_epoch
+        trainer = getattr(self, "trainer", None)
+        if trainer is None or trainer.max_steps is None or trainer.max_steps < 0:
+            raise ConfigError("set trainer.max_steps or data.samples_per_epoch")
+        return trainer.max_steps * self._samples_per_step()
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        trainer = getattr(self, "trainer", None)
+        if trainer is not None and trainer.global_step:
+            self.samples_seen = max(self.samples_seen, trainer.global_step * self._samples_per_step())
+        total = self._total_samples()
+        epoch = trainer.current_epoch if trainer is not None else 0
+        if self.hparams.samples_per_epoch:  # epoch e reads windows [e*total, (e+1)*total)
+            start = max(epoch * total, self.samples_seen)
+            stop = (epoch + 1) * total
+        else:
+            start, stop = self.samples_seen, total
+        rank, world = self._world()
+        return DataLoader(
+            self._train_ds, batch_size=self.batch_size, sampler=ResumableSampler(start, stop, rank, world),
+            num_workers=self.num_workers, persistent_workers=False, drop_last=True,
+            pin_memory=False,
+        )
+
+    def val_dataloader(self) -> DataLoader | list:
+        self.setup()
+        if self._valid_ds is None:
+            return []
+        rank, world = self._world()
+        return DataLoader(
+            self._valid_ds, batch_size=self.batch_size, num_workers=self.num_workers,
+            sampler=ResumableSampler(0, len(self._valid_ds), rank, world),
+        )
+
+    def state_dict(self) -> dict:
+        trainer = getattr(self, "trainer", None)
+        seen = trainer.global_step * self._samples_per_step() if trainer is not None else self.samples_seen
+        return {"samples_seen": seen}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.samples_seen = int(state.get("samples_seen", 0))

@@ -1,0 +1,104 @@
+"""PretrainLitModule: next-base prediction for a CharMambaLM, reported in bits per base."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from genomamba.alphabet import N, PAD
+from genomamba.models import CharMambaLM
+
+LN2 = math.log(2.0)
+
+
+def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
+    """Decay matrices only: no decay on biases, norms, embeddings, A_log and D."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        skip = p.dim() < 2 or getattr(p, "_no_weight_decay", False) or "embedding" in name
+        (no_decay if skip else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def next_base_loss(
+    logits: torch.Tensor, tokens: torch.Tensor, softmask: torch.Tensor | None = None, softmask_weight: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean cross-entropy (nats) of predicting tokens[:, 1:] from logits[:, :-1], and the count.
+
+    Targets that are N or padding are ignored; soft-masked targets weigh `softmask_weight`.
+    logits: `[B, L, V]`, tokens and softmask: `[B, L]`.
+    """
+    target = tokens[:, 1:]
+    weight = ((target != N) & (target != PAD)).float()
+    if softmask is not None and softmask_weight != 1.0:
+        weight = weight * torch.where(softmask[:, 1:], softmask_weight, 1.0)
+    nll = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
+    count = weight.sum()
+    return (nll * weight.reshape(-1)).sum() / count.clamp(min=1.0), count
+
+
+class PretrainLitModule(L.LightningModule):
+    """Owns loss, metrics and optimisation of an injected CharMambaLM.
+
+    Args:
+        model: the network. optimizer: partial taking param groups (e.g. AdamW).
+        scheduler: partial taking (optimizer, total_steps) -> LR scheduler, stepped every step.
+        weight_decay: applied to matrices only. softmask_weight: loss weight of lowercase bases.
+    """
+
+    def __init__(
+        self,
+        model: CharMambaLM,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
+        weight_decay: float = 0.1,
+        softmask_weight: float = 1.0,
+    ):
+        super().__init__()
+        self.save_hyperparameters(ignore=["model"])
+        self.model = model
+        self._t0 = None
+        self._tokens = 0
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.model(tokens)
+
+    def _step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self.model(batch["tokens"])
+        return next_base_loss(logits, batch["tokens"], batch.get("softmask"), self.hparams.softmask_weight)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss, count = self._step(batch)
+        bs = batch["tokens"].shape[0]
+        self.log("train/loss", loss, prog_bar=False, batch_size=bs)
+        self.log("train/bpc", loss / LN2, prog_bar=True, batch_size=bs)
+        self._tokens += batch["tokens"].numel()
+        if self._t0 is None:
+            self._t0 = time.perf_counter()
+        elif self.global_step % 10 == 0:
+            self.log("train/tokens_per_s", self._tokens / (time.perf_counter() - self._t0), prog_bar=True, batch_size=bs)
+        return loss
+
+    def on_train_epoch_start(self) -> None:
+        self._t0, self._tokens = None, 0
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        loss, count = self._step(batch)
+        # weight by scored bases, so the epoch value is bits per scored base over all windows
+        self.log("val/loss", loss, batch_size=max(1, int(count)), sync_dist=True)
+        self.log("val/bpc", loss / LN2, prog_bar=True, batch_size=max(1, int(count)), sync_dist=True)
+
+    def configure_optimizers(self):
+        optimizer = self.hparams.optimizer(param_groups(self.model, self.hparams.weight_decay))
+        if self.hparams.scheduler is None:
+            return optimizer
+        total = self.trainer.max_steps if self.trainer.max_steps and self.trainer.max_steps > 0 else 10_000
+        scheduler = self.hparams.scheduler(optimizer, total_steps=total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -1,0 +1,143 @@
+"""CharMambaLM: a character-level Mamba language model over DNA.
+
+Token embedding -> n_layer pre-norm Mamba blocks -> final RMSNorm -> LM head tied to the
+embedding (as in mamba_ssm's MambaLMHeadModel). Saved as a model directory: config.json
+(model config, alphabet, training metadata) + model.safetensors; loads on a CPU without Triton.
+A per-layer state can be carried across calls, so long sequences are scored chunk by chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from genomamba import __version__
+from genomamba.alphabet import TOKENS
+from genomamba.errors import GenomambaError
+from genomamba.models.config import MambaConfig
+from genomamba.modules import MambaMixer, MixerState, ResidualBlock, RMSNorm
+
+MODEL_TYPE = "char_mamba"
+CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+
+
+class CharMambaLM(nn.Module):
+    """tokens `[B, L]` (int) -> logits `[B, L, vocab]`; logits at t predict token t+1."""
+
+    model_type = MODEL_TYPE
+
+    def __init__(self, config: MambaConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.d_model)
+        self.layers = nn.ModuleList(
+            ResidualBlock(
+                MambaMixer(
+                    config.d_model, config.d_state, config.d_conv, config.expand, config.dt_rank,
+                    config.dt_min, config.dt_max, config.dt_init_floor, config.scan_backend,
+                ),
+                config.rms_norm_eps,
+            )
+            for _ in range(config.n_layer)
+        )
+        self.norm_f = RMSNorm(config.d_model, config.rms_norm_eps)
+        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        self.apply(self._init_weights)
+        if config.tie_embeddings:
+            self.lm_head.weight = self.embedding.weight
+
+    def _init_weights(self, module: nn.Module) -> None:
+        """GPT-2/Mamba init: N(0, 0.02) embeddings, out_proj scaled by 1/sqrt(n_layer)."""
+        if isinstance(module, nn.Embedding):
+            nn.init.normal_(module.weight, std=0.02)
+        elif isinstance(module, MambaMixer):
+            nn.init.kaiming_uniform_(module.out_proj.weight, a=math.sqrt(5))
+            with torch.no_grad():
+                module.out_proj.weight /= math.sqrt(self.config.n_layer)
+
+    def hidden_states(
+        self, tokens: torch.Tensor, state: list[MixerState] | None = None
+    ) -> tuple[torch.Tensor, list[MixerState]]:
+        """tokens `[B, L]` -> final-normed hidden `[B, L, d_model]` and the per-layer state after L."""
+        x = self.embedding(tokens.long())
+        new_state = []
+        for i, layer in enumerate(self.layers):
+            x, s = layer(x, state[i] if state is not None else None)
+            new_state.append(s)
+        return self.norm_f(x), new_state
+
+    def forward(
+        self, tokens: torch.Tensor, state: list[MixerState] | None = None, return_state: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, list[MixerState]]:
+        """tokens `[B, L]` -> logits `[B, L, vocab]` (and the state to continue from, if asked)."""
+        h, new_state = self.hidden_states(tokens, state)
+        logits = self.lm_head(h)
+        return (logits, new_state) if return_state else logits
+
+    def allocate_state(self, batch: int, device=None) -> list[MixerState]:
+        return [layer.mixer.allocate_state(batch, device) for layer in self.layers]
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    # ---- model directory ----
+    def save_pretrained(self, path: str | Path, metadata: dict | None = None) -> Path:
+        """Write config.json + model.safetensors into `path` (created), each atomically."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        cfg = {
+            "model_type": self.model_type,
+            "genomamba_version": __version__,
+            "model": self.config.to_dict(),
+            "alphabet": {"tokens": TOKENS},
+            "training": metadata or {},
+        }
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        if self.config.tie_embeddings:
+            state.pop("lm_head.weight", None)  # safetensors refuses shared storage; re-tied on load
+        _atomic(path / WEIGHTS_NAME, lambda p: save_file(state, p, metadata={"format": "pt"}))
+        _atomic(path / CONFIG_NAME, lambda p: Path(p).write_text(json.dumps(cfg, indent=2) + "\n"))
+        return path
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> "CharMambaLM":
+        """Load a model directory written by `save_pretrained` (or `genomamba-train`)."""
+        path = Path(path)
+        cfg = read_model_config(path)
+        if cfg.get("model_type", MODEL_TYPE) != MODEL_TYPE:
+            raise GenomambaError(f"{path}: model_type {cfg['model_type']!r} is not a {MODEL_TYPE}")
+        model = cls(MambaConfig.from_dict(cfg["model"]))
+        state = load_file(path / WEIGHTS_NAME, device=str(device))
+        if model.config.tie_embeddings:
+            state["lm_head.weight"] = state["embedding.weight"]
+        model.load_state_dict(state)
+        model.training_metadata = cfg.get("training", {})
+        return model.to(device).eval()
+
+
+def read_model_config(path: str | Path) -> dict:
+    """config.json of a model directory, with a clear error when it is not one."""
+    path = Path(path)
+    if not (path / CONFIG_NAME).is_file():
+        raise GenomambaError(f"{path} is not a model directory (no {CONFIG_NAME})")
+    return json.loads((path / CONFIG_NAME).read_text())
+
+
+def _atomic(target: Path, write) -> None:
+    """Call write(tmp_path) then move it onto target, so a crash never leaves half a file."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,103 @@
+"""Mamba mixer (Gu & Dao 2023, arXiv:2312.00752; layout of mamba_ssm/modules/mamba_simple.py).
+
+in_proj -> depthwise causal conv1d -> SiLU -> x_proj (dt, B, C) -> dt_proj -> selective scan
+(D skip, SiLU(z) gate) -> out_proj. The conv and SSM state can be passed in and returned, so a
+sequence scored chunk by chunk gives the same result as one pass over the whole of it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from genomamba.ops import selective_scan
+
+
+class MixerState(NamedTuple):
+    """Carried between chunks: the last d_conv-1 conv inputs and the SSM state."""
+
+    conv: torch.Tensor  # (B, d_inner, d_conv - 1), the conv input dtype
+    ssm: torch.Tensor  # (B, d_inner, d_state), fp32
+
+
+class MambaMixer(nn.Module):
+    """Selective SSM mixer; x: `[B, L, d_model]` -> `[B, L, d_model]`.
+
+    Args:
+        d_model: residual width. d_state: N. d_conv: causal conv width. expand: d_inner/d_model.
+        dt_rank: rank of the dt projection. dt_min, dt_max, dt_init_floor: Mamba's dt init range.
+        scan_backend: passed to `selective_scan` ("auto" picks Triton on CUDA, torch on CPU).
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        d_state: int = 16,
+        d_conv: int = 4,
+        expand: int = 2,
+        dt_rank: int | None = None,
+        dt_min: float = 0.001,
+        dt_max: float = 0.1,
+        dt_init_floor: float = 1e-4,
+        scan_backend: str = "auto",
+    ):
+        super().__init__()
+        self.d_model, self.d_state, self.d_conv = d_model, d_state, d_conv
+        self.d_inner = expand * d_model
+        self.dt_rank = dt_rank or math.ceil(d_model / 16)
+        self.scan_backend = scan_backend
+        self.in_proj = nn.Linear(d_model, 2 * self.d_inner, bias=False)
+        self.conv1d = nn.Conv1d(self.d_inner, self.d_inner, d_conv, groups=self.d_inner, bias=True)
+        self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
+        self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
+        self.out_proj = nn.Linear(self.d_inner, d_model, bias=False)
+        # S4D-real init: A = -(1..N) for every channel; kept as log for positivity of -A
+        A = torch.arange(1, d_state + 1, dtype=torch.float32).repeat(self.d_inner, 1)
+        self.A_log = nn.Parameter(torch.log(A))
+        self.D = nn.Parameter(torch.ones(self.d_inner))
+        self.A_log._no_weight_decay = self.D._no_weight_decay = True
+        self._init_dt(dt_min, dt_max, dt_init_floor)
+
+    @torch.no_grad()
+    def _init_dt(self, dt_min: float, dt_max: float, floor: float) -> None:
+        """dt_proj so that softplus(bias) is log-uniform in [dt_min, dt_max] (Mamba's init)."""
+        std = self.dt_rank**-0.5
+        nn.init.uniform_(self.dt_proj.weight, -std, std)
+        dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
+        dt = dt.clamp(min=floor)
+        self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
+        self.dt_proj.bias._no_reinit = True
+
+    def allocate_state(self, batch: int, device=None, dtype=torch.float32) -> MixerState:
+        return MixerState(
+            torch.zeros(batch, self.d_inner, self.d_conv - 1, device=device, dtype=dtype),
+            torch.zeros(batch, self.d_inner, self.d_state, device=device, dtype=torch.float32),
+        )
+
+    def forward(self, x: torch.Tensor, state: MixerState | None = None) -> tuple[torch.Tensor, MixerState]:
+        """x: `[B, L, d_model]`; state from the previous chunk or None (zeros).
+
+        Returns the output `[B, L, d_model]` and the state after the last position.
+        """
+        Bsz, L, _ = x.shape
+        xz = self.in_proj(x).transpose(1, 2)  # (B, L, 2*Di) -> (B, 2*Di, L)
+        xs, z = xz.chunk(2, dim=1)
+        prefix = state.conv.to(xs.dtype) if state is not None else xs.new_zeros(Bsz, self.d_inner, self.d_conv - 1)
+        x_cat = torch.cat([prefix, xs], dim=-1)  # (B, Di, d_conv-1+L): causal padding = carried inputs
+        conv_state = x_cat[..., x_cat.shape[-1] - (self.d_conv - 1):]
+        xs = F.silu(F.conv1d(x_cat, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner))
+        x_dbl = self.x_proj(xs.transpose(1, 2))  # (B, L, dt_rank + 2N)
+        dt, Bm, Cm = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        dt = (dt @ self.dt_proj.weight.t()).transpose(1, 2)  # (B, Di, L); bias goes in as delta_bias
+        A = -torch.exp(self.A_log.float())
+        y, ssm_state = selective_scan(
+            xs, dt, A, Bm.transpose(1, 2), Cm.transpose(1, 2), self.D.float(), z=z,
+            delta_bias=self.dt_proj.bias.float(), delta_softplus=True,
+            initial_state=state.ssm if state is not None else None, return_final_state=True,
+            backend=self.scan_backend,
+        )
+        return self.out_proj(y.transpose(1, 2)), MixerState(conv_state, ssm_state)
