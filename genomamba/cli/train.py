@@ -42,9 +42,10 @@ def train(cfg: DictConfig) -> dict[str, float]:
     L.seed_everything(cfg.seed, workers=True)
     if torch.cuda.is_available():
         torch.backends.cuda.matmul.allow_tf32 = True
-    datamodule = hydra.utils.instantiate(cfg.data)
-    model = hydra.utils.instantiate(cfg.model)
-    module = hydra.utils.instantiate(cfg.module, model=model)
+    # plain containers (not ListConfig) so checkpoints load with torch.load(weights_only=True)
+    datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
+    model = hydra.utils.instantiate(cfg.model, _convert_="all")
+    module = hydra.utils.instantiate(cfg.module, model=model, _convert_="all")
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=_instantiate_dict(cfg.get("callbacks")), logger=_instantiate_dict(cfg.get("logger")) or False
     )

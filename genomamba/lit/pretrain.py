@@ -62,8 +62,10 @@ class PretrainLitModule(L.LightningModule):
         softmask_weight: float = 1.0,
     ):
         super().__init__()
-        self.save_hyperparameters(ignore=["model"])
+        # partials are not checkpoint material (and break weights-only loading): keep them out of hparams
+        self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
         self.model = model
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self._t0 = None
         self._tokens = 0
 
@@ -96,9 +98,9 @@ class PretrainLitModule(L.LightningModule):
         self.log("val/bpc", loss / LN2, prog_bar=True, batch_size=max(1, int(count)), sync_dist=True)
 
     def configure_optimizers(self):
-        optimizer = self.hparams.optimizer(param_groups(self.model, self.hparams.weight_decay))
-        if self.hparams.scheduler is None:
+        optimizer = self.optimizer_factory(param_groups(self.model, self.hparams.weight_decay))
+        if self.scheduler_factory is None:
             return optimizer
         total = self.trainer.max_steps if self.trainer.max_steps and self.trainer.max_steps > 0 else 10_000
-        scheduler = self.hparams.scheduler(optimizer, total_steps=total)
+        scheduler = self.scheduler_factory(optimizer, total_steps=total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

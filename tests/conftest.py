@@ -1,0 +1,31 @@
+"""Shared fixtures: paths of the tiny committed files and Hydra composition of the real conf/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip `gpu` tests cleanly where there is no CUDA device."""
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def tiny_fa() -> Path:
+    return FIXTURES / "tiny.fa"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Converted gzip copies go to a per-session temp dir, never to the user's cache."""
+    monkeypatch.setenv("GENOMAMBA_CACHE", str(tmp_path_factory.getbasetemp() / "genomamba_cache"))
