@@ -46,8 +46,8 @@ def _adj_combine(p1, l1, v1, p2, l2, v2):
 
 @triton.jit
 def _pick(x, offs_l, IDX: tl.constexpr):
-    # x[:, :, IDX] of a [BD, BN, BL] tile.
-    return tl.sum(tl.where((offs_l == IDX)[None, None, :], x, 0.0), axis=2)
+    # x[IDX] of a [BL, BD, BN] tile.
+    return tl.sum(tl.where((offs_l == IDX)[:, None, None], x, 0.0), axis=0)
 
 
 @triton.jit
@@ -69,20 +69,20 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n
     Padded steps (t >= L) get a = 1, b = 0: the identity, so carries pass through them.
     """
     ml = t < L
-    m2 = mask_d[:, None] & ml[None, :]
-    p2 = offs_d[:, None] * stride_ud + t[None, :]
+    m2 = ml[:, None] & mask_d[None, :]
+    p2 = t[:, None] + offs_d[None, :] * stride_ud
     u = tl.load(u_b + p2, mask=m2, other=0.0).to(tl.float32)
     dl_pre = tl.load(dl_b + p2, mask=m2, other=0.0).to(tl.float32)
     if HAS_BIAS:
-        dl_pre = dl_pre + bias[:, None]
+        dl_pre = dl_pre + bias[None, :]
     if SOFTPLUS:
         dl = _softplus(dl_pre)
     else:
         dl = dl_pre
     dl = tl.where(m2, dl, 0.0)
-    Bt = tl.load(B_b + offs_n[:, None] * stride_bn + t[None, :], mask=mask_n[:, None] & ml[None, :],
+    Bt = tl.load(B_b + t[:, None] + offs_n[None, :] * stride_bn, mask=ml[:, None] & mask_n[None, :],
                  other=0.0).to(tl.float32)
-    a = tl.exp2(dl[:, None, :] * A2[:, :, None])
+    a = tl.exp2(dl[:, :, None] * A2[None, :, :])
     if IS_VARLEN:
         if REVERSE:
             tp = t + 1
@@ -92,8 +92,8 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n
         s_cur = tl.load(seq_b + t, mask=ml, other=0)
         s_prev = tl.load(seq_b + tp, mask=inb, other=0)
         keep = tl.where(inb & (s_cur != s_prev), 0.0, 1.0)
-        a = a * keep[None, None, :]
-    b = (dl * u)[:, None, :] * Bt[None, :, :]
+        a = a * keep[:, None, None]
+    b = (dl * u)[:, :, None] * Bt[:, None, :]
     return u, dl_pre, dl, Bt, a, b, m2, p2
 
 
@@ -124,15 +124,15 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
         u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
             u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
             HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
-        acum, hb = tl.associative_scan((a, b), 2, _lin_combine, reverse=REVERSE)
+        acum, hb = tl.associative_scan((a, b), 0, _lin_combine, reverse=REVERSE)
         if WRITE_Y or ADJ:
-            Ct = tl.load(C_b + offs_n[:, None] * stride_bn + t[None, :],
-                         mask=mask_n[:, None] & (t < L)[None, :], other=0.0).to(tl.float32)
+            Ct = tl.load(C_b + t[:, None] + offs_n[None, :] * stride_bn,
+                         mask=(t < L)[:, None] & mask_n[None, :], other=0.0).to(tl.float32)
         if WRITE_Y:
-            hs = acum * h[:, :, None] + hb
-            y = tl.sum(hs * Ct[None, :, :], axis=1)
+            hs = acum * h[None, :, :] + hb
+            y = tl.sum(hs * Ct[:, None, :], axis=2)
             if HAS_D:
-                y += Dv[:, None] * u
+                y += Dv[None, :] * u
             if HAS_Z:
                 zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
                 y = y * zz * _sigmoid(zz)
@@ -147,8 +147,9 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             if HAS_Z:
                 zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
                 dy = dy * zz * _sigmoid(zz)
-            gp += p * tl.sum(acum * (dy[:, None, :] * Ct[None, :, :]), axis=2)
-        p = p * _pick(acum, offs_l, LAST)
+            gp += p * tl.sum(acum * (dy[:, :, None] * Ct[:, None, :]), axis=0)
+        if not WRITE_Y:
+            p = p * _pick(acum, offs_l, LAST)
     return h, p, gp
 
 
@@ -180,16 +181,16 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
         u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
             u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
             HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
-        mnl = mask_n[:, None] & ml[None, :]
-        pbn = offs_n[:, None] * stride_bn + t[None, :]
+        mnl = ml[:, None] & mask_n[None, :]
+        pbn = t[:, None] + offs_n[None, :] * stride_bn
         Ct = tl.load(C_b + pbn, mask=mnl, other=0.0).to(tl.float32)
         dout = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
-        acum, hb = tl.associative_scan((a, b), 2, _lin_combine, reverse=REVERSE)
-        hs = acum * h0[:, :, None] + hb
+        acum, hb = tl.associative_scan((a, b), 0, _lin_combine, reverse=REVERSE)
+        hs = acum * h0[None, :, :] + hb
         if HAS_Z:
-            y = tl.sum(hs * Ct[None, :, :], axis=1)
+            y = tl.sum(hs * Ct[:, None, :], axis=2)
             if HAS_D:
-                y += Dv[:, None] * u
+                y += Dv[None, :] * u
             zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
             sg = _sigmoid(zz)
             dy = dout * zz * sg
@@ -199,30 +200,30 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
             tl.store(dz_b + p2, dz.to(dz_b.dtype.element_ty), mask=m2)
         else:
             dy = dout
-        c = dy[:, None, :] * Ct[None, :, :]
-        ones = tl.full([BLOCK_D, BLOCK_N, BLOCK_L], 1.0, tl.float32)
-        pk, _lk, val = tl.associative_scan((ones, a, c), 2, _adj_combine, reverse=not REVERSE)
-        g = val + pk * E[:, :, None]
+        c = dy[:, :, None] * Ct[:, None, :]
+        ones = tl.full([BLOCK_L, BLOCK_D, BLOCK_N], 1.0, tl.float32)
+        pk, _lk, val = tl.associative_scan((ones, a, c), 0, _adj_combine, reverse=not REVERSE)
+        g = val + pk * E[None, :, :]
         E = _pick(a * g, offs_l, FIRST)
         hm = hs - b  # a_t h_{t-1}, without shifting the tile
-        gB = tl.sum(g * Bt[None, :, :], axis=1)
+        gB = tl.sum(g * Bt[:, None, :], axis=2)
         gha = g * hm
         du = dl * gB
         if HAS_D:
-            du += Dv[:, None] * dy
-            dD_acc += tl.sum(dy * u, axis=1)
-        ddl = u * gB + tl.sum(gha * Af[:, :, None], axis=1)
-        dA_acc += tl.sum(gha * dl[:, None, :], axis=2)
+            du += Dv[None, :] * dy
+            dD_acc += tl.sum(dy * u, axis=0)
+        ddl = u * gB + tl.sum(gha * Af[None, :, :], axis=2)
+        dA_acc += tl.sum(gha * dl[:, :, None], axis=0)
         if SOFTPLUS:
             ddl = ddl * _sigmoid(dl_pre)
         ddl = tl.where(m2, ddl, 0.0)
-        db_acc += tl.sum(ddl, axis=1)
+        db_acc += tl.sum(ddl, axis=0)
         if ACCUM:
             du += tl.load(du_b + p2, mask=m2, other=0.0).to(tl.float32)
         tl.store(du_b + p2, du.to(du_b.dtype.element_ty), mask=m2)
         tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty), mask=m2)
-        tl.atomic_add(dB_b + pbn, tl.sum(g * (dl * u)[:, None, :], axis=0), mask=mnl)
-        tl.atomic_add(dC_b + pbn, tl.sum(dy[:, None, :] * hs, axis=0), mask=mnl)
+        tl.atomic_add(dB_b + pbn, tl.sum(g * (dl * u)[:, :, None], axis=1), mask=mnl, sem="relaxed")
+        tl.atomic_add(dC_b + pbn, tl.sum(dy[:, :, None] * hs, axis=1), mask=mnl, sem="relaxed")
     return E, dA_acc, dD_acc, db_acc
 
 
@@ -405,35 +406,52 @@ def _num_sms(device: torch.device) -> int:
     return 1
 
 
-class _Plan:
-    """Block sizes and the chunking of L for one call (shared by forward and backward)."""
+class _Cfg:
+    """Tile sizes of one pass (forward or backward)."""
 
-    def __init__(self, Bsz, Dm, N, L, G, device, chunk_size=None, block_d=None, block_l=None):
+    def __init__(self, Dm, N, L, G, block_d, block_l, num_warps):
         dpg = Dm // G
-        # GENOMAMBA_SCAN_BLOCK_D / _BLOCK_L / _WARPS: tuning knobs read by the benchmark sweep.
-        block_d = block_d or int(os.environ.get("GENOMAMBA_SCAN_BLOCK_D", 0)) or None
-        block_l = block_l or int(os.environ.get("GENOMAMBA_SCAN_BLOCK_L", 0)) or None
-        cap = block_d or 4
         bd = 1
-        while bd * 2 <= cap and (G == 1 or dpg % (bd * 2) == 0):
+        while bd * 2 <= block_d and (G == 1 or dpg % (bd * 2) == 0):  # a d-block never straddles groups
             bd *= 2
         if G == 1:
             bd = min(bd, triton.next_power_of_2(Dm))
-        self.BLOCK_D = bd
-        self.BLOCK_N = triton.next_power_of_2(N)
-        self.BLOCK_L = block_l or min(64 if device.type == "cuda" else 16, triton.next_power_of_2(L))
-        self.dpg = dpg
+        self.BLOCK_D, self.BLOCK_N = bd, triton.next_power_of_2(N)
+        self.BLOCK_L = min(block_l, max(16, triton.next_power_of_2(L)))
+        self.num_warps, self.dpg = num_warps, dpg
         self.n_dblk = triton.cdiv(Dm, bd)
         self.n_tiles = triton.cdiv(L, self.BLOCK_L)
+
+
+# (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweep in
+# kernels/bench/bench_selective_scan.py --tune; the interpreter uses small tiles.
+_FWD_CFG, _BWD_CFG, _CPU_CFG = (2, 32, 1), (2, 32, 1), (4, 16, 4)
+
+
+def _env_cfg(prefix: str, default: tuple[int, int, int]) -> tuple[int, int, int]:
+    """GENOMAMBA_SCAN_{FWD,BWD}=BLOCK_DxBLOCK_LxWARPS overrides a pass's tiles (benchmark sweeps)."""
+    v = os.environ.get(f"GENOMAMBA_SCAN_{prefix}")
+    return tuple(int(x) for x in v.split("x")) if v else default
+
+
+class _Plan:
+    """Tile sizes of both passes and the chunking of L for one call (shared by forward and backward)."""
+
+    def __init__(self, Bsz, Dm, N, L, G, device, chunk_size=None):
+        cuda = device.type == "cuda"
+        self.f = _Cfg(Dm, N, L, G, *_env_cfg("FWD", _FWD_CFG if cuda else _CPU_CFG))
+        self.b = _Cfg(Dm, N, L, G, *_env_cfg("BWD", _BWD_CFG if cuda else _CPU_CFG))
+        unit = max(self.f.BLOCK_L, self.b.BLOCK_L)  # chunks are whole tiles of both passes
+        n_units = triton.cdiv(L, unit)
         if chunk_size is None:
-            target = 4 * _num_sms(device)
-            nc = min(self.n_tiles, max(1, triton.cdiv(target, Bsz * self.n_dblk)))
+            # enough programs for ~32 resident warps per SM in the forward pass
+            target = 32 * _num_sms(device) // self.f.num_warps
+            nc = min(n_units, max(1, triton.cdiv(target, Bsz * self.f.n_dblk)))
         else:
             nc = triton.cdiv(L, max(chunk_size, 1))
-        tiles_per_chunk = triton.cdiv(self.n_tiles, nc)
-        self.chunk_len = tiles_per_chunk * self.BLOCK_L
-        self.n_chunks = triton.cdiv(self.n_tiles, tiles_per_chunk)
-        self.num_warps = int(os.environ.get("GENOMAMBA_SCAN_WARPS", 0)) or 4
+        units_per_chunk = triton.cdiv(n_units, nc)
+        self.chunk_len = units_per_chunk * unit
+        self.n_chunks = triton.cdiv(n_units, units_per_chunk)
 
 
 def _bc4(x: torch.Tensor) -> torch.Tensor:
@@ -453,12 +471,12 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
     S = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
     P = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
     dummy = u
-    _selective_scan_chunk_state_kernel[(plan.n_dblk, nc, Bsz)](
+    _selective_scan_chunk_state_kernel[(plan.f.n_dblk, nc, Bsz)](
         u, delta, A, B4, bias if bias is not None else dummy, seq if seq is not None else dummy,
         dummy, dummy, dummy, dummy, S, P, dummy, dummy,
-        L, Dm, N, plan.dpg, plan.chunk_len, nc, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1), B4.stride(2), 0,
+        L, Dm, N, plan.f.dpg, plan.chunk_len, nc, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1), B4.stride(2), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
-        BWD=False, BLOCK_D=plan.BLOCK_D, BLOCK_N=plan.BLOCK_N, BLOCK_L=plan.BLOCK_L, num_warps=plan.num_warps)
+        BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, num_warps=plan.f.num_warps)
     _combine(S, P, init, S, reverse)
     return S
 
@@ -494,15 +512,15 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
     y = _empty(Bsz, Dm, L, dtype=u.dtype, device=u.device)
     final = _empty(Bsz, Dm, N, dtype=torch.float32, device=u.device) if return_final_state else None
     dummy = u
-    _selective_scan_fwd_kernel[(plan.n_dblk, plan.n_chunks, Bsz)](
+    _selective_scan_fwd_kernel[(plan.f.n_dblk, plan.n_chunks, Bsz)](
         u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, hs, y,
         final if final is not None else dummy,
-        L, Dm, N, plan.dpg, plan.chunk_len, plan.n_chunks, u.stride(0), u.stride(1),
+        L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, u.stride(0), u.stride(1),
         B4.stride(0), B4.stride(1), B4.stride(2),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None,
-        BLOCK_D=plan.BLOCK_D, BLOCK_N=plan.BLOCK_N, BLOCK_L=plan.BLOCK_L, num_warps=plan.num_warps)
+        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, num_warps=plan.f.num_warps)
     return y, final, hs
 
 
@@ -513,18 +531,18 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     nc = plan.n_chunks
-    ck = _empty(Bsz, plan.n_tiles, Dm, N, dtype=torch.float32, device=u.device)
+    ck = _empty(Bsz, plan.b.n_tiles, Dm, N, dtype=torch.float32, device=u.device)
     P = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
     G = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
     dummy = u
-    _selective_scan_chunk_state_kernel[(plan.n_dblk, nc, Bsz)](
+    _selective_scan_chunk_state_kernel[(plan.b.n_dblk, nc, Bsz)](
         u, delta, A, B4, delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy,
         dout, z if z is not None else dummy, C4, hs, dummy, P, G, ck,
-        L, Dm, N, plan.dpg, plan.chunk_len, nc, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1), B4.stride(2),
-        plan.n_tiles,
+        L, Dm, N, plan.b.dpg, plan.chunk_len, nc, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1), B4.stride(2),
+        plan.b.n_tiles,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
-        REVERSE=reverse, BWD=True, BLOCK_D=plan.BLOCK_D, BLOCK_N=plan.BLOCK_N, BLOCK_L=plan.BLOCK_L,
-        num_warps=plan.num_warps)
+        REVERSE=reverse, BWD=True, BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
+        num_warps=plan.b.num_warps)
     _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
     return ck, G
 
@@ -549,16 +567,16 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
     dbias = torch.zeros(Dm, dtype=torch.float32, device=u.device) if delta_bias is not None else None
     dh0 = _empty(Bsz, Dm, N, dtype=torch.float32, device=u.device) if need_dh0 else None
     dummy = u
-    _selective_scan_bwd_kernel[(plan.n_dblk, plan.n_chunks, Bsz)](
+    _selective_scan_bwd_kernel[(plan.b.n_dblk, plan.n_chunks, Bsz)](
         u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, dout, ck, E,
         du, ddelta, dz if dz is not None else dummy, dA, dB, dC, dD if dD is not None else dA,
         dbias if dbias is not None else dA, dh0 if dh0 is not None else dA,
-        L, Dm, N, plan.dpg, plan.chunk_len, plan.n_chunks, plan.n_tiles, u.stride(0), u.stride(1),
+        L, Dm, N, plan.b.dpg, plan.chunk_len, plan.n_chunks, plan.b.n_tiles, u.stride(0), u.stride(1),
         B4.stride(0), B4.stride(1), B4.stride(2),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0,
-        BLOCK_D=plan.BLOCK_D, BLOCK_N=plan.BLOCK_N, BLOCK_L=plan.BLOCK_L, num_warps=plan.num_warps)
+        BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L, num_warps=plan.b.num_warps)
     return du, ddelta, dA, dB, dC, dD, dz, dbias, dh0
 
 

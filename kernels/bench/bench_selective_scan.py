@@ -109,6 +109,7 @@ def timed(fn, inputs, leaves, backward, quick_limit_s):
     dout = torch.randn_like(out)
     del out
     run = fwd_bwd if backward else fwd
+    run()  # compiles
     torch.cuda.synchronize()
     t0 = time.perf_counter()
     run()
@@ -182,27 +183,32 @@ def bench(shapes, backends, bidir, torch_max_elems, out_rows, bw):
 
 
 def tune(shapes, configs):
-    """Times triton fwd and fwd+bwd for each (BLOCK_D, BLOCK_L, num_warps)."""
-    rows = []
+    """Times triton fwd and fwd+bwd with each "BLOCK_DxBLOCK_LxWARPS" for both passes; returns the
+    configs with the best summed fwd time and the best summed bwd time (fwd+bwd minus fwd)."""
+    res = {c: [0.0, 0.0] for c in configs}
     for shape in shapes:
         x = make(*shape)
         leaves = [x[k] for k in ("u", "delta", "A", "B", "C", "D", "z", "delta_bias")]
         fn = scan_fns("triton")
-        for bd, bl, w in configs:
-            os.environ.update(GENOMAMBA_SCAN_BLOCK_D=str(bd), GENOMAMBA_SCAN_BLOCK_L=str(bl),
-                              GENOMAMBA_SCAN_WARPS=str(w))
+        for c in configs:
+            os.environ.update(GENOMAMBA_SCAN_FWD=c, GENOMAMBA_SCAN_BWD=c)
             try:
                 f, _, _ = timed(lambda x: fn(x), [x], leaves, False, 5.0)
                 fb, _, _ = timed(lambda x: fn(x), [x], leaves, True, 5.0)
             except Exception as e:  # a config that fails to compile (e.g. out of resources) is skipped
-                f = fb = float("nan")
-                print("config", bd, bl, w, "failed:", type(e).__name__, str(e)[:200])
-            rows.append((shape, bd, bl, w, f, fb))
-            print(f"tune {shape} BD={bd} BL={bl} W={w}: fwd {f:.3f} ms fwd+bwd {fb:.3f} ms", flush=True)
-        for k in ("GENOMAMBA_SCAN_BLOCK_D", "GENOMAMBA_SCAN_BLOCK_L", "GENOMAMBA_SCAN_WARPS"):
-            os.environ.pop(k, None)
+                f = fb = float("inf")
+                print("config", c, "failed:", type(e).__name__, str(e)[:200])
+            res[c][0] += f
+            res[c][1] += fb - f
+            print(f"tune {shape} {c}: fwd {f:.3f} ms fwd+bwd {fb:.3f} ms", flush=True)
         del x, leaves
-    return rows
+        torch.cuda.empty_cache()
+    os.environ.pop("GENOMAMBA_SCAN_FWD", None)
+    os.environ.pop("GENOMAMBA_SCAN_BWD", None)
+    best_f = min(configs, key=lambda c: res[c][0])
+    best_b = min(configs, key=lambda c: res[c][1])
+    print(f"best fwd {best_f}, best bwd {best_b}", flush=True)
+    return best_f, best_b
 
 
 def table(rows, bw):
@@ -232,7 +238,7 @@ def main():
     ap.add_argument("--backends", default="triton,mamba_ssm,torch")
     ap.add_argument("--no-bidir", action="store_true")
     ap.add_argument("--tune", action="store_true", help="sweep block sizes first")
-    ap.add_argument("--tune-configs", default="4x64x4,2x64x4,8x32x4,2x128x4,4x32x2",
+    ap.add_argument("--tune-configs", default="2x32x1,1x32x1,4x32x1,2x64x1,1x64x1,4x16x1,4x32x2,2x64x2,4x32x4",
                     help="BLOCK_DxBLOCK_LxWARPS,...")
     ap.add_argument("--torch-max-elems", type=int, default=16 * 512 * 8192)
     ap.add_argument("--out", default=None, help="write the markdown table here")
@@ -242,7 +248,8 @@ def main():
     bw = copy_bandwidth()
     print(f"copy bandwidth {bw / 1e12:.2f} TB/s", flush=True)
     if args.tune:
-        tune(shapes[:3], [tuple(int(v) for v in c.split("x")) for c in args.tune_configs.split(",")])
+        best_f, best_b = tune(shapes[:3], args.tune_configs.split(","))
+        os.environ.update(GENOMAMBA_SCAN_FWD=best_f, GENOMAMBA_SCAN_BWD=best_b)
     backends = [b for b in args.backends.split(",") if b]
     try:
         import mamba_ssm  # noqa: F401
