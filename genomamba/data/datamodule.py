@@ -41,6 +41,7 @@ class GenomeDataModule(L.LightningDataModule):
         window: window length in bases (any length >= 2). valid_window: defaults to `window`.
         batch_size: windows per batch per device. num_workers: DataLoader workers.
         rc_prob: probability of reverse-complementing a training window.
+        return_softmask: also load the soft-mask flags (for the module's softmask_weight).
         max_n_fraction: training windows with more N (or padding) than this are redrawn.
         max_valid_windows: cap on validation windows (evenly spaced over the tiling).
         samples_per_epoch: training windows per epoch, all ranks together; None: as many as
@@ -62,6 +63,7 @@ class GenomeDataModule(L.LightningDataModule):
         max_valid_windows: int | None = 256,
         rc_prob: float = 0.5,
         max_n_fraction: float = 0.1,
+        return_softmask: bool = False,
         samples_per_epoch: int | None = None,
         num_workers: int = 0,
         seed: int = 0,
@@ -95,10 +97,11 @@ class GenomeDataModule(L.LightningDataModule):
                                              valid_bed=hp.valid_bed)
             valid_genome = genome
         sampler = RandomWindows(train_iv, self.window, seed=self.seed, rc_prob=hp.rc_prob)
-        self._train_ds = GenomeWindowDataset(genome, self.window, sampler=sampler, max_n_fraction=hp.max_n_fraction)
+        self._train_ds = GenomeWindowDataset(genome, self.window, sampler=sampler,
+                                             max_n_fraction=hp.max_n_fraction, return_softmask=hp.return_softmask)
         vw = hp.valid_window or self.window
         windows = evenly_spaced(tile_windows(valid_iv, vw), hp.max_valid_windows)
-        self._valid_ds = GenomeWindowDataset(valid_genome, vw, windows=windows) if windows else None
+        self._valid_ds = GenomeWindowDataset(valid_genome, vw, windows=windows, return_softmask=hp.return_softmask) if windows else None
 
     # ---- resumable training order ----
     def _world(self) -> tuple[int, int]:

@@ -9,28 +9,19 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from genomamba.alphabet import N, PAD, reverse_complement
+from genomamba.alphabet import COMPLEMENT, N, PAD
 from genomamba.data.windows import RandomWindows, Window
 from genomamba.io.fasta import GenomeSet
 
-
-def _read(genome: GenomeSet, w: Window, length: int) -> dict[str, torch.Tensor]:
-    tokens, softmask = genome.fetch_tokens(w.chrom, w.start, w.end, return_softmask=True)
-    if w.reverse:
-        tokens, softmask = reverse_complement(tokens), np.ascontiguousarray(softmask[::-1])
-    out = np.full(length, PAD, dtype=np.int64)
-    mask = np.zeros(length, dtype=bool)
-    out[: len(tokens)] = tokens
-    mask[: len(softmask)] = softmask
-    return {"tokens": torch.from_numpy(out), "softmask": torch.from_numpy(mask)}
+_COMPLEMENT_TABLE = bytes(int(COMPLEMENT[i]) if i < len(COMPLEMENT) else i for i in range(256))
 
 
 class GenomeWindowDataset(Dataset):
     """Random windows (training) or a fixed list of windows (evaluation) from a genome set.
 
-    Item i -> {"tokens": `[window]` int64 (PAD past a short interval's end), "softmask": `[window]` bool}.
-    Random mode: item i is a pure function of (seed, i); windows whose N fraction exceeds
-    `max_n_fraction` are redrawn (up to 8 times). The genome set reopens its files per worker.
+    Item i -> {"tokens": `[window]` uint8, PAD past a short interval's end} (+ "softmask": `[window]`
+    bool when `return_softmask`). Random mode: item i is a pure function of (seed, i); windows whose
+    N fraction exceeds `max_n_fraction` are redrawn (up to 8 times). Files reopen per worker.
     """
 
     def __init__(
@@ -42,6 +33,7 @@ class GenomeWindowDataset(Dataset):
         windows: Sequence[Window] | None = None,
         num_samples: int | None = None,
         max_n_fraction: float = 1.0,
+        return_softmask: bool = False,
         cache_dir: str | None = None,
     ):
         if (sampler is None) == (windows is None):
@@ -49,23 +41,36 @@ class GenomeWindowDataset(Dataset):
         self.genome = fastas if isinstance(fastas, GenomeSet) else GenomeSet(fastas, cache_dir=cache_dir)
         self.window, self.sampler, self.windows = window, sampler, list(windows) if windows is not None else None
         self.num_samples = len(self.windows) if self.windows is not None else (num_samples or 2**62)
-        self.max_n_fraction = max_n_fraction
+        self.max_n_fraction, self.return_softmask = max_n_fraction, return_softmask
 
     def __len__(self) -> int:
         return self.num_samples
 
     def window_at(self, index: int) -> Window:
-        if self.windows is not None:
-            return self.windows[index]
-        return self.sampler.draw(index)
+        return self.windows[index] if self.windows is not None else self.sampler.draw(index)
+
+    def _read(self, w: Window) -> tuple[np.ndarray, np.ndarray | None]:
+        """Tokens of a window (reverse-complemented if it says so), padded to the window length."""
+        fetched = self.genome.fetch_tokens(w.chrom, w.start, w.end, return_softmask=self.return_softmask)
+        tokens, soft = fetched if self.return_softmask else (fetched, None)
+        if w.reverse:  # bytes.translate + a reversed view: ~10x faster than a numpy fancy index
+            tokens = np.frombuffer(tokens.tobytes().translate(_COMPLEMENT_TABLE), np.uint8)[::-1]
+            soft = soft[::-1] if soft is not None else None
+        if len(tokens) < self.window:
+            tokens = np.concatenate([tokens, np.full(self.window - len(tokens), PAD, np.uint8)])
+            soft = np.concatenate([soft, np.zeros(self.window - len(soft), bool)]) if soft is not None else None
+        return tokens, soft
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         if self.windows is not None:
-            return _read(self.genome, self.windows[index], self.window)
-        for attempt in range(8):
-            item = _read(self.genome, self.sampler.draw(index, attempt), self.window)
-            tokens = item["tokens"]
-            n_frac = float(((tokens == N) | (tokens == PAD)).float().mean())
-            if n_frac <= self.max_n_fraction:
-                break
+            tokens, soft = self._read(self.windows[index])
+        else:
+            limit = self.max_n_fraction * self.window
+            for attempt in range(8):
+                tokens, soft = self._read(self.sampler.draw(index, attempt))
+                if limit >= self.window or np.count_nonzero(tokens >= N) <= limit:  # N and PAD
+                    break
+        item = {"tokens": torch.from_numpy(np.ascontiguousarray(tokens))}
+        if soft is not None:
+            item["softmask"] = torch.from_numpy(np.ascontiguousarray(soft))
         return item

@@ -35,7 +35,7 @@ def next_base_loss(
     Targets that are N or padding are ignored; soft-masked targets weigh `softmask_weight`.
     logits: `[B, L, V]`, tokens and softmask: `[B, L]`.
     """
-    target = tokens[:, 1:]
+    target = tokens[:, 1:].long()
     weight = ((target != N) & (target != PAD)).float()
     if softmask is not None and softmask_weight != 1.0:
         weight = weight * torch.where(softmask[:, 1:], softmask_weight, 1.0)

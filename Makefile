@@ -1,0 +1,33 @@
+# make demo   pretrain a small character-level Mamba on the bundled E. coli genome (CPU, minutes)
+# make test   run the test suite (CPU only)
+# Both create .venv and install everything on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DEMO_DIR ?= outputs/demo
+
+.PHONY: install demo test bench-cpu clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# the CPU build first: a bare `pip install torch` pulls several GB of CUDA packages
+	$(PY) -m pip install -q torch==2.13.0 || $(PY) -m pip install -q torch
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(VENV)/bin/genomamba-train experiment=pretrain_ecoli_tiny hydra.run.dir=$(DEMO_DIR)
+	$(PY) -m genomamba.cli.demo_report $(DEMO_DIR)
+
+test: install
+	$(PY) -m pytest -q
+
+bench-cpu: install
+	$(PY) benchmarks/bench_loader.py
+	$(PY) benchmarks/bench_scan_cpu.py --quick
+
+clean:
+	rm -rf $(VENV) outputs
