@@ -1,0 +1,536 @@
+"""Streaming VCF and TSV variant IO. Coordinates are 0-based, end-exclusive (half-open).
+
+Accepted inputs (detected by content, not by extension):
+    VCF          plain, gzip or bgzip; `##` meta lines and the `#CHROM` line are kept verbatim,
+                 every record is yielded with its raw columns so a writer reproduces it exactly
+                 apart from the FILTER and INFO edits it is asked to make.
+    TSV          a header row naming at least chrom (`chrom`, `#chrom`, `chr`, `chromosome`,
+                 `contig`, `record`, `seqname`), `pos` (`position`), `ref` and `alt`; POS is
+                 1-based as in VCF; every other column is carried through untouched.
+
+VCF POS (1-based) becomes a 0-based start in exactly one function, `pos_to_start`; its inverse
+is `start_to_pos`. Multi-allelic records keep all their ALTs (`VariantRecord.alts`).
+
+Output (`VcfWriter`, `TsvWriter`) is atomic: written to a temporary file beside the target and
+moved onto it with `os.replace` only when complete, so a failed run never leaves half a file.
+`*.gz` VCF output is bgzip-compressed with a tabix index when pysam is importable, else plain
+gzip without an index (`VcfWriter.note` says which). No torch here.
+"""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genomamba.errors import VcfError
+
+__all__ = [
+    "VariantRecord", "VariantHeader", "read_variants", "read_vcf", "read_tsv", "pos_to_start",
+    "start_to_pos", "parse_info", "format_info", "add_filter", "VcfWriter", "TsvWriter",
+    "open_text", "is_vcf",
+]
+
+VCF_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
+CHROM_NAMES = ("chrom", "#chrom", "chr", "chromosome", "contig", "record", "seqname")
+POS_NAMES = ("pos", "position")
+
+
+def pos_to_start(pos: str | int, *, source: str = "<variants>", line: int | None = None) -> int:
+    """The one place a 1-based VCF/TSV POS becomes a 0-based start.
+
+    Args:
+        pos: the POS field (string or int), 1-based.
+        source, line: file and 1-based line, named in the error.
+
+    Returns:
+        0-based start (`pos - 1`).
+
+    Raises:
+        VcfError: POS is not an integer >= 1.
+    """
+    try:
+        value = int(pos)
+    except (TypeError, ValueError):
+        raise VcfError(f"{source}:{line}: POS {pos!r} is not an integer") from None
+    if value < 1:
+        raise VcfError(f"{source}:{line}: POS {value} must be >= 1 (VCF POS is 1-based)")
+    return value - 1
+
+
+def start_to_pos(start: int) -> int:
+    """0-based start -> 1-based VCF POS (inverse of `pos_to_start`)."""
+    return start + 1
+
+
+@dataclass
+class VariantRecord:
+    """One input line: a variant with all of its ALTs and the raw columns to write back.
+
+    Attributes:
+        chrom: contig name. start: 0-based start of REF. ref: REF allele (as written).
+        alts: ALT alleles (`[]` when ALT is `.`). source, line: file and 1-based line.
+        fields: the raw columns of the line (VCF: 8 or more; TSV: every column).
+        filters: FILTER values added by scoring (written to the FILTER column / a column).
+        info: INFO key -> value added by scoring (e.g. `{"GM_LLR": "-1.2,."}`).
+    """
+
+    chrom: str
+    start: int
+    ref: str
+    alts: list[str]
+    source: str
+    line: int
+    fields: list[str]
+    filters: list[str] = field(default_factory=list)
+    info: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def end(self) -> int:
+        """0-based, end-exclusive end of the REF allele."""
+        return self.start + len(self.ref)
+
+    @property
+    def where(self) -> str:
+        return f"{self.source}:{self.line}"
+
+
+@dataclass
+class VariantHeader:
+    """Header of a variant file: VCF meta lines + column line, or the TSV column names."""
+
+    kind: str  # "vcf" or "tsv"
+    meta: list[str]  # VCF `##` lines without newline; [] for TSV
+    columns: list[str]  # VCF: the #CHROM line split on tabs; TSV: header names
+    source: str
+
+    def info_ids(self) -> dict[str, str]:
+        """{INFO ID: Number} declared in the meta lines."""
+        out = {}
+        for line in self.meta:
+            if line.startswith("##INFO=<"):
+                attrs = _meta_attrs(line)
+                if "ID" in attrs:
+                    out[attrs["ID"]] = attrs.get("Number", ".")
+        return out
+
+    def contigs(self) -> list[str]:
+        return [_meta_attrs(m).get("ID", "") for m in self.meta if m.startswith("##contig=<")]
+
+
+def _meta_attrs(line: str) -> dict[str, str]:
+    """`##INFO=<ID=X,Number=A,Description="a, b">` -> {"ID": "X", "Number": "A", ...}."""
+    body = line[line.index("<") + 1 : line.rindex(">")] if "<" in line and ">" in line else ""
+    out, key, buf, quoted = {}, None, [], False
+    for ch in body + ",":
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "=" and key is None and not quoted:
+            key, buf = "".join(buf), []
+        elif ch == "," and not quoted:
+            if key is not None:
+                out[key] = "".join(buf)
+            key, buf = None, []
+        else:
+            buf.append(ch)
+    return out
+
+
+def open_text(path: str | Path):
+    """Open a plain, gzip or bgzip text file for reading (by magic bytes)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"variant file not found: {path}")
+    with open(path, "rb") as fh:
+        magic = fh.read(2)
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", newline="")
+    return open(path, "rt", newline="")
+
+
+def is_vcf(path: str | Path) -> bool:
+    """True when the file's first line starts with `##fileformat=VCF` or `#CHROM`."""
+    with open_text(path) as fh:
+        first = fh.readline()
+    return first.startswith("##fileformat=VCF") or first.startswith("#CHROM\t")
+
+
+def read_variants(path: str | Path) -> tuple[VariantHeader, Iterator[VariantRecord]]:
+    """Header and a record iterator of a VCF or TSV file (see the module docstring)."""
+    return read_vcf(path) if is_vcf(path) else read_tsv(path)
+
+
+def read_vcf(path: str | Path) -> tuple[VariantHeader, Iterator[VariantRecord]]:
+    """Stream a VCF: returns the header at once and an iterator over its records.
+
+    Raises:
+        VcfError: no `#CHROM` line, a record with fewer than 8 columns, a bad POS, or an empty
+            REF (names file and 1-based line).
+    """
+    source = str(path)
+    fh = open_text(path)
+    meta: list[str] = []
+    columns: list[str] | None = None
+    n = 0
+    try:
+        for raw in fh:
+            n += 1
+            line = raw.rstrip("\r\n")
+            if line.startswith("##"):
+                meta.append(line)
+                continue
+            if line.startswith("#CHROM"):
+                columns = line.split("\t")
+                if columns[:8] != VCF_COLUMNS:
+                    raise VcfError(f"{source}:{n}: the column line must start with {' '.join(VCF_COLUMNS)}")
+                break
+            raise VcfError(f"{source}:{n}: expected '##' meta lines then the '#CHROM' line, got {line[:40]!r}")
+    except BaseException:
+        fh.close()
+        raise
+    if columns is None:
+        fh.close()
+        raise VcfError(f"{source}: no '#CHROM' header line")
+    header = VariantHeader("vcf", meta, columns, source)
+
+    def records() -> Iterator[VariantRecord]:
+        line_no = n
+        with fh:
+            for raw in fh:
+                line_no += 1
+                line = raw.rstrip("\r\n")
+                if not line:
+                    continue
+                cols = line.split("\t")
+                if len(cols) < 8:
+                    raise VcfError(f"{source}:{line_no}: a VCF record needs 8 tab-separated columns, got {len(cols)}")
+                ref = cols[3]
+                if not ref or ref == ".":
+                    raise VcfError(f"{source}:{line_no}: empty REF allele")
+                alts = [] if cols[4] == "." else cols[4].split(",")
+                start = pos_to_start(cols[1], source=source, line=line_no)
+                yield VariantRecord(cols[0], start, ref, alts, source, line_no, cols)
+
+    return header, records()
+
+
+def read_tsv(path: str | Path) -> tuple[VariantHeader, Iterator[VariantRecord]]:
+    """Stream a TSV with a header row (chrom, pos (1-based), ref, alt + any other columns).
+
+    ALT may list several alleles separated by commas. Lines starting with `##` before the header
+    are skipped.
+
+    Raises:
+        VcfError: a missing required column, a short row or a bad POS (names file and line).
+    """
+    source = str(path)
+    fh = open_text(path)
+    n = 0
+    columns: list[str] | None = None
+    try:
+        for raw in fh:
+            n += 1
+            line = raw.rstrip("\r\n")
+            if line.startswith("##") or not line:
+                continue
+            columns = line.split("\t")
+            break
+        if columns is None:
+            raise VcfError(f"{source}: empty file, expected a header row (chrom, pos, ref, alt)")
+        lower = [c.lower() for c in columns]
+
+        def find(names: Sequence[str], what: str) -> int:
+            for name in names:
+                if name in lower:
+                    return lower.index(name)
+            raise VcfError(f"{source}:{n}: no {what} column (one of {', '.join(names)}) in the header {columns}")
+
+        ic, ip = find(CHROM_NAMES, "chromosome"), find(POS_NAMES, "position")
+        ir, ia = find(("ref",), "REF"), find(("alt",), "ALT")
+    except BaseException:
+        fh.close()
+        raise
+    header = VariantHeader("tsv", [], columns, source)
+
+    def records() -> Iterator[VariantRecord]:
+        line_no = n
+        with fh:
+            for raw in fh:
+                line_no += 1
+                line = raw.rstrip("\r\n")
+                if not line:
+                    continue
+                cols = line.split("\t")
+                if len(cols) != len(columns):
+                    raise VcfError(f"{source}:{line_no}: {len(cols)} columns, the header has {len(columns)}")
+                ref = cols[ir]
+                if not ref or ref == ".":
+                    raise VcfError(f"{source}:{line_no}: empty REF allele")
+                alts = [] if cols[ia] in ("", ".") else cols[ia].split(",")
+                start = pos_to_start(cols[ip], source=source, line=line_no)
+                yield VariantRecord(cols[ic], start, ref, alts, source, line_no, cols)
+
+    return header, records()
+
+
+# --------------------------------------------------------------------------------------------
+# INFO / FILTER helpers
+# --------------------------------------------------------------------------------------------
+
+
+def parse_info(info: str) -> dict[str, str | bool]:
+    """`A=1;B=x,y;FLAG` -> {"A": "1", "B": "x,y", "FLAG": True}; `.` -> {}."""
+    if info in ("", "."):
+        return {}
+    out: dict[str, str | bool] = {}
+    for item in info.split(";"):
+        key, eq, value = item.partition("=")
+        out[key] = value if eq else True
+    return out
+
+
+def format_info(info: dict[str, str | bool]) -> str:
+    """Inverse of `parse_info`."""
+    if not info:
+        return "."
+    return ";".join(k if v is True else f"{k}={v}" for k, v in info.items())
+
+
+def add_filter(current: str, name: str) -> str:
+    """Add a FILTER value: `.`/`PASS` are replaced, others kept (no duplicates)."""
+    if current in ("", ".", "PASS"):
+        return name
+    parts = current.split(";")
+    return current if name in parts else current + ";" + name
+
+
+_ESCAPES = {"%": "%25", ";": "%3B", "=": "%3D", ",": "%2C", " ": "%20", "\t": "%09"}
+
+
+def _escape_info_value(value: str) -> str:
+    """Percent-encode the characters VCF forbids in INFO values (VCF 4.3 section 1.2)."""
+    return "".join(_ESCAPES.get(c, c) for c in value) or "."
+
+
+# --------------------------------------------------------------------------------------------
+# Writers
+# --------------------------------------------------------------------------------------------
+
+
+class _AtomicText:
+    """A text file written to `<dir>/.<name>.*.tmp` and moved onto `path` by `commit()`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = _mktemp(path, ".tmp")
+        self.fh = open(self.tmp, "w", newline="\n")
+
+    def write(self, text: str) -> None:
+        self.fh.write(text)
+
+    def discard(self) -> None:
+        if not self.fh.closed:
+            self.fh.close()
+        self.tmp.unlink(missing_ok=True)
+
+
+def _mktemp(target: Path, suffix: str) -> Path:
+    """An empty temporary file beside `target` (same file system, so os.replace is atomic)."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
+    os.close(fd)
+    return Path(tmp)
+
+
+def pysam_available() -> bool:
+    return importlib.util.find_spec("pysam") is not None
+
+
+def _finish_compressed(plain: Path, target: Path, tabix: bool) -> str:
+    """Compress `plain` onto `target` atomically; bgzip + tabix with pysam, else gzip."""
+    tmp_gz = _mktemp(target, ".gz")
+    try:
+        if pysam_available():
+            import pysam
+
+            pysam.tabix_compress(str(plain), str(tmp_gz), force=True)
+            note = "bgzip"
+            tbi = None
+            if tabix:
+                tbi = tmp_gz.with_name(tmp_gz.name + ".tbi")
+                try:
+                    pysam.tabix_index(str(tmp_gz), preset="vcf", force=True, index=str(tbi))
+                except (OSError, ValueError) as e:  # unsorted input: keep the bgzip, say why
+                    tbi.unlink(missing_ok=True)
+                    tbi = None
+                    note += f" (no tabix index: {e})"
+            os.replace(tmp_gz, target)
+            if tbi is not None:
+                os.replace(tbi, target.with_name(target.name + ".tbi"))
+                note += " + tabix index"
+            return note
+        with open(plain, "rb") as src, gzip.open(tmp_gz, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+        os.replace(tmp_gz, target)
+        return "plain gzip (pysam is not installed: no bgzip, no tabix index)"
+    except BaseException:
+        tmp_gz.unlink(missing_ok=True)
+        raise
+
+
+class VcfWriter:
+    """Write a VCF that keeps every input record and header line, adding FILTER/INFO edits.
+
+    Use as a context manager; the file appears at `path` only on a clean exit.
+
+    Args:
+        path: output; `.gz` -> bgzip + tabix (with pysam) or gzip (without).
+        header: the input header (VCF meta lines kept verbatim; a TSV header becomes a minimal
+            VCF header whose extra columns are INFO String fields).
+        info_lines: `##INFO=<...>` lines for the fields scoring adds; an input line with the same
+            ID is replaced (its values are overwritten too).
+        filter_lines: `##FILTER=<...>` lines scoring may set.
+        extra_meta: other `##` lines to add (e.g. the command that made the file).
+        contigs: {name: length} written as `##contig` lines when the input declares none.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        header: VariantHeader,
+        info_lines: Sequence[str] = (),
+        filter_lines: Sequence[str] = (),
+        extra_meta: Sequence[str] = (),
+        contigs: dict[str, int] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.header = header
+        self.note = "plain text"
+        self._compress = self.path.name.endswith((".gz", ".bgz"))
+        self._file = _AtomicText(self.path)
+        self._tsv_extra: list[int] = []
+        new_ids = {_meta_attrs(x)["ID"] for x in (*info_lines, *filter_lines)}
+        meta: list[str] = []
+        if header.kind == "vcf":
+            meta = [m for m in header.meta if not (
+                m.startswith(("##INFO=<", "##FILTER=<")) and _meta_attrs(m).get("ID") in new_ids)]
+            columns = header.columns
+        else:
+            meta = ["##fileformat=VCFv4.2", f"##source_file={header.source}"]
+            lower = [c.lower() for c in header.columns]
+            used = {_first(lower, CHROM_NAMES), _first(lower, POS_NAMES), lower.index("ref"), lower.index("alt")}
+            self._tsv_cols = [_first(lower, CHROM_NAMES), _first(lower, POS_NAMES), lower.index("ref"), lower.index("alt")]
+            self._tsv_extra = [i for i in range(len(header.columns)) if i not in used]
+            for i in self._tsv_extra:
+                meta.append(f'##INFO=<ID={_info_key(header.columns[i])},Number=1,Type=String,'
+                            f'Description="TSV column {header.columns[i]} of {Path(header.source).name}">')
+            columns = VCF_COLUMNS
+        if contigs and not any(m.startswith("##contig=<") for m in meta):
+            meta += [f"##contig=<ID={k},length={v}>" for k, v in contigs.items()]
+        meta += list(filter_lines) + list(info_lines) + list(extra_meta)
+        if not meta or not meta[0].startswith("##fileformat="):
+            meta.insert(0, "##fileformat=VCFv4.2")
+        self._file.write("".join(m + "\n" for m in meta) + "\t".join(columns) + "\n")
+
+    def write(self, rec: VariantRecord) -> None:
+        """Write one record with `rec.filters` added to FILTER and `rec.info` set in INFO."""
+        if self.header.kind == "vcf":
+            cols = list(rec.fields)
+        else:
+            c, p, r, a = (rec.fields[i] for i in self._tsv_cols)
+            info = {_info_key(self.header.columns[i]): _escape_info_value(rec.fields[i]) for i in self._tsv_extra}
+            cols = [c, p, ".", r, a or ".", ".", ".", format_info(info)]
+        for f in rec.filters:
+            cols[6] = add_filter(cols[6], f)
+        if rec.info:
+            info = parse_info(cols[7])
+            for k, v in rec.info.items():
+                info[k] = v
+            cols[7] = format_info(info)
+        self._file.write("\t".join(cols) + "\n")
+
+    def __enter__(self) -> VcfWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._file.discard()
+            return
+        self.close()
+
+    def close(self) -> None:
+        """Finish the file: move it into place (compressing/indexing `.gz` output)."""
+        f = self._file
+        if f.fh.closed:
+            return
+        f.fh.close()
+        try:
+            if self._compress:
+                self.note = _finish_compressed(f.tmp, self.path, tabix=True)
+            else:
+                os.replace(f.tmp, self.path)
+        finally:
+            f.tmp.unlink(missing_ok=True)
+
+
+class TsvWriter:
+    """Write a TSV: every input column, then `filter` and the scoring columns (atomic)."""
+
+    def __init__(self, path: str | Path, header: VariantHeader, score_keys: Sequence[str]) -> None:
+        if header.kind != "tsv":
+            raise VcfError(f"{path}: TSV output needs a TSV input ({header.source} is a VCF); write a .vcf[.gz]")
+        self.path = Path(path)
+        self.score_keys = list(score_keys)
+        self.note = "plain text"
+        self._compress = self.path.name.endswith(".gz")
+        self._file = _AtomicText(self.path)
+        self._file.write("\t".join([*header.columns, "filter", *self.score_keys]) + "\n")
+
+    def write(self, rec: VariantRecord) -> None:
+        cols = [*rec.fields, ";".join(rec.filters) or "PASS", *(rec.info.get(k, ".") for k in self.score_keys)]
+        self._file.write("\t".join(cols) + "\n")
+
+    def __enter__(self) -> TsvWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._file.discard()
+            return
+        self.close()
+
+    def close(self) -> None:
+        f = self._file
+        if f.fh.closed:
+            return
+        f.fh.close()
+        try:
+            if self._compress:
+                tmp_gz = _mktemp(self.path, ".gz")
+                try:
+                    with open(f.tmp, "rb") as src, gzip.open(tmp_gz, "wb") as dst:
+                        while chunk := src.read(1 << 20):
+                            dst.write(chunk)
+                    os.replace(tmp_gz, self.path)
+                finally:
+                    tmp_gz.unlink(missing_ok=True)
+                self.note = "gzip"
+            else:
+                os.replace(f.tmp, self.path)
+        finally:
+            f.tmp.unlink(missing_ok=True)
+
+
+def _first(lower: list[str], names: Sequence[str]) -> int:
+    return next(lower.index(n) for n in names if n in lower)
+
+
+def _info_key(column: str) -> str:
+    """A TSV column name as a valid INFO key ([A-Za-z_][0-9A-Za-z_.]*)."""
+    key = "".join(c if c.isalnum() or c in "_." else "_" for c in column.lstrip("#")) or "_"
+    return key if (key[0].isalpha() or key[0] == "_") else "_" + key

@@ -1,0 +1,86 @@
+"""`genomamba-score vcf` through its own subparser: outputs, summary, errors, --limit, TSV."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+import pysam
+import pytest
+import torch
+
+from genomamba.cli import score_vcf
+from genomamba.models.config import MambaConfig
+from genomamba.models.lm import CharMambaLM
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+TINY_FA, TINY_VCF, TINY_TSV = FIXTURES / "tiny.fa", FIXTURES / "tiny.vcf", FIXTURES / "tiny_variants.tsv"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    return CharMambaLM(MambaConfig(d_model=16, n_layer=1)).save_pretrained(tmp_path_factory.mktemp("model"))
+
+
+def _run(*argv: str) -> int:
+    parser = argparse.ArgumentParser(prog="genomamba-score")
+    score_vcf.register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["vcf", *map(str, argv)])
+    return args.func(args)
+
+
+def test_scores_vcf_to_bgzip_with_summary(model_dir, tmp_path, capsys):
+    out = tmp_path / "out.vcf.gz"
+    rc = _run(model_dir, TINY_FA, TINY_VCF, "-o", out, "--window", 32, "--strands", "both", "--batch-size", 4,
+              "--device", "cpu")
+    assert rc == 0
+    err = capsys.readouterr().err
+    assert "scored 11 alleles in 10 records" in err and "variants/s" in err
+    assert "REF mismatches: 1" in err and "unknown contigs: 0" in err
+    assert (tmp_path / "out.vcf.gz.tbi").is_file()
+    with pysam.VariantFile(str(out)) as vf:
+        assert "genomamba_scoreCommand" in str(vf.header)
+        recs = list(vf)
+    assert len(recs) == 10
+    assert sum("REF_MISMATCH" in r.filter for r in recs) == 1
+    assert all(len(r.info["GM_LLR"]) == len(r.alts) for r in recs if "REF_MISMATCH" not in r.filter)
+
+
+def test_unknown_contig_error_and_flag(model_dir, tmp_path, capsys):
+    out = tmp_path / "out.vcf"
+    assert _run(model_dir, TINY_FA, FIXTURES / "tiny_unknown_contig.vcf", "-o", out, "--window", 16) == 1
+    err = capsys.readouterr().err
+    assert "contig 'chrUn'" in err and "tiny_unknown_contig.vcf:12" in err
+    assert not out.exists(), "nothing half-written"
+    assert _run(model_dir, TINY_FA, FIXTURES / "tiny_unknown_contig.vcf", "-o", out, "--window", 16,
+                "--unknown-contig", "flag") == 0
+    assert "unknown contigs: 1" in capsys.readouterr().err
+    with pysam.VariantFile(str(out)) as vf:
+        recs = list(vf)
+    assert len(recs) == 3 and list(recs[1].filter) == ["UNKNOWN_CONTIG"]
+
+
+def test_limit_and_log2(model_dir, tmp_path):
+    out = tmp_path / "out.vcf"
+    assert _run(model_dir, TINY_FA, TINY_VCF, "-o", out, "--window", 16, "--limit", 3, "--log-base", "2") == 0
+    with pysam.VariantFile(str(out)) as vf:
+        assert "log2 (bits)" in vf.header.info["GM_DELTA"].description
+        recs = list(vf)
+    assert [r.id for r in recs] == ["snv1", "mnv1", "ins1"]
+
+
+def test_tsv_in_tsv_out(model_dir, tmp_path):
+    out = tmp_path / "out.tsv"
+    assert _run(model_dir, TINY_FA, TINY_TSV, "-o", out, "--window", 16, "--rules", "GM_LLR") == 0
+    lines = [line.split("\t") for line in out.read_text().splitlines()]
+    assert lines[0] == ["chrom", "pos", "ref", "alt", "gene", "label", "filter", "GM_LLR"]
+    assert len(lines) == 8
+    assert lines[6][6] == "REF_MISMATCH" and lines[6][7] == "."
+    assert len(lines[5][7].split(",")) == 2 and all(math.isfinite(float(v)) for v in lines[5][7].split(","))
+
+
+def test_vcf_to_tsv_is_refused(model_dir, tmp_path, capsys):
+    assert _run(model_dir, TINY_FA, TINY_VCF, "-o", tmp_path / "x.tsv", "--window", 16) == 1
+    assert "TSV output needs a TSV input" in capsys.readouterr().err
