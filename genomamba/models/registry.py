@@ -1,0 +1,38 @@
+"""Load any model directory by the "model_type" in its config.json (explicit dispatch, no registry dict)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from genomamba.errors import GenomambaError
+from genomamba.models.lm import MODEL_TYPE as CHAR_MAMBA, CharMambaLM, read_model_config
+from genomamba.models.markov import MODEL_TYPE as MARKOV, MarkovLM
+
+__all__ = ["load_model"]
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> CharMambaLM | MarkovLM:
+    """Load the model directory at `path` onto `device`, in eval mode.
+
+    Args:
+        path: a directory with config.json (+ model.safetensors), as `save_pretrained`,
+            `genomamba-train` or `genomamba-score fit-markov` write it.
+        device: where to put the model.
+
+    Returns:
+        A `CharMambaLM` ("model_type": "char_mamba", also assumed when the key is absent, as in
+        directories written before it existed) or a `MarkovLM` ("markov").
+
+    Raises:
+        GenomambaError: not a model directory, or an unknown model_type (both name the path).
+    """
+    model_type = read_model_config(path).get("model_type", CHAR_MAMBA)
+    if model_type == CHAR_MAMBA:
+        return CharMambaLM.from_pretrained(path, device=device)
+    if model_type == MARKOV:
+        return MarkovLM.from_pretrained(path, device=device)
+    raise GenomambaError(
+        f"{path}: unknown model_type {model_type!r} in config.json (expected {CHAR_MAMBA!r} or {MARKOV!r})"
+    )
