@@ -23,6 +23,7 @@ from genomamba_kernels.selective_scan import (
     _fwd_sweep,
     _load_params,
     _Plan,
+    _scratch,
     _prep,
 )
 
@@ -41,11 +42,11 @@ def _bidirectional_scan_fwd_kernel(
     offs_n = tl.arange(0, BLOCK_N)
     offs_l = tl.arange(0, BLOCK_L)
     mask_d, mask_n = offs_d < D, offs_n < N
-    mdn = mask_d[:, None] & mask_n[None, :]
+    mdn = mask_n[:, None] & mask_d[None, :]
     grp = (pid_d * BLOCK_D) // dpg
     c_start = pid_c * chunk_len
     n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
-    pdn = offs_d[:, None] * N + offs_n[None, :]
+    pdn = offs_n[:, None] + offs_d[None, :] * N
     cs = ((pid_b * n_chunks + pid_c) * D) * N
     ub = pid_b * stride_ub
     bb = pid_b * stride_bb + grp * stride_bg
@@ -56,7 +57,7 @@ def _bidirectional_scan_fwd_kernel(
                seq_ptr + pid_b * L, u_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles,
                L, stride_ud, stride_bn, D * N, N,
                HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, False, True, False, False, False,
-               BLOCK_D, BLOCK_N, BLOCK_L)
+               BLOCK_D, BLOCK_N, BLOCK_L, 1)
     tl.debug_barrier()  # the right-to-left sweep reads y written by other threads of this program
     # right to left, adding into y
     Af, A2, Dv, bias = _load_params(Ab_ptr, Db_ptr, biasb_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
@@ -65,42 +66,44 @@ def _bidirectional_scan_fwd_kernel(
                seq_ptr + pid_b * L, u_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles,
                L, stride_ud, stride_bn, D * N, N,
                HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, True, True, True, False, False,
-               BLOCK_D, BLOCK_N, BLOCK_L)
+               BLOCK_D, BLOCK_N, BLOCK_L, 1)
 
 
 @triton.jit
 def _bidirectional_scan_bwd_kernel(
     u_ptr, z_ptr, seq_ptr, dout_ptr, du_ptr, dz_ptr,
-    dlf_ptr, Af_ptr, Bf_ptr, Cf_ptr, Df_ptr, biasf_ptr, ckf_ptr, Ef_ptr,
+    dlf_ptr, Af_ptr, Bf_ptr, Cf_ptr, Df_ptr, biasf_ptr, ckf_ptr, scf_ptr, Ef_ptr,
     ddlf_ptr, dAf_ptr, dBf_ptr, dCf_ptr, dDf_ptr, dbiasf_ptr,
-    dlb_ptr, Ab_ptr, Bb_ptr, Cb_ptr, Db_ptr, biasb_ptr, ckb_ptr, Eb_ptr,
+    dlb_ptr, Ab_ptr, Bb_ptr, Cb_ptr, Db_ptr, biasb_ptr, ckb_ptr, scb_ptr, Eb_ptr,
     ddlb_ptr, dAb_ptr, dBb_ptr, dCb_ptr, dDb_ptr, dbiasb_ptr,
-    L, D, N, dpg, chunk_len, n_chunks, n_tiles_all, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
+    L, D, N, dpg, chunk_len, n_chunks, n_ck, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
+    CKPT_TILES: tl.constexpr,
 ):
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
     offs_l = tl.arange(0, BLOCK_L)
     mask_d, mask_n = offs_d < D, offs_n < N
-    mdn = mask_d[:, None] & mask_n[None, :]
+    mdn = mask_n[:, None] & mask_d[None, :]
     grp = (pid_d * BLOCK_D) // dpg
     c_start = pid_c * chunk_len
     n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
-    pdn = offs_d[:, None] * N + offs_n[None, :]
+    pdn = offs_n[:, None] + offs_d[None, :] * N
     cs = ((pid_b * n_chunks + pid_c) * D) * N
     ub = pid_b * stride_ub
     bb = pid_b * stride_bb + grp * stride_bg
-    ck = pid_b * n_tiles_all * D * N
+    ck = pid_b * n_ck * D * N
+    sc = ((pid_b * n_chunks + pid_c) * tl.num_programs(0) + pid_d) * (CKPT_TILES * BLOCK_N * BLOCK_D)
     # adjoint of the left-to-right scan
     Af, A2, Dv, bias = _load_params(Af_ptr, Df_ptr, biasf_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
     E = tl.load(Ef_ptr + cs + pdn, mask=mdn, other=0.0)
     E, dA_acc, dD_acc, db_acc = _bwd_sweep(
         E, u_ptr + ub, dlf_ptr + ub, z_ptr + ub, dout_ptr + ub, du_ptr + ub, ddlf_ptr + ub, dz_ptr + ub,
-        Bf_ptr + bb, Cf_ptr + bb, dBf_ptr + bb, dCf_ptr + bb, seq_ptr + pid_b * L, ckf_ptr + ck,
+        Bf_ptr + bb, Cf_ptr + bb, dBf_ptr + bb, dCf_ptr + bb, seq_ptr + pid_b * L, ckf_ptr + ck, scf_ptr + sc,
         A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, D * N, N,
-        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, False, False, BLOCK_D, BLOCK_N, BLOCK_L)
+        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, False, False, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
     tl.atomic_add(dAf_ptr + pdn, dA_acc, mask=mdn)
     if HAS_D:
         tl.atomic_add(dDf_ptr + offs_d, dD_acc, mask=mask_d)
@@ -112,9 +115,9 @@ def _bidirectional_scan_bwd_kernel(
     E = tl.load(Eb_ptr + cs + pdn, mask=mdn, other=0.0)
     E, dA_acc, dD_acc, db_acc = _bwd_sweep(
         E, u_ptr + ub, dlb_ptr + ub, z_ptr + ub, dout_ptr + ub, du_ptr + ub, ddlb_ptr + ub, dz_ptr + ub,
-        Bb_ptr + bb, Cb_ptr + bb, dBb_ptr + bb, dCb_ptr + bb, seq_ptr + pid_b * L, ckb_ptr + ck,
+        Bb_ptr + bb, Cb_ptr + bb, dBb_ptr + bb, dCb_ptr + bb, seq_ptr + pid_b * L, ckb_ptr + ck, scb_ptr + sc,
         A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, D * N, N,
-        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, True, True, BLOCK_D, BLOCK_N, BLOCK_L)
+        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, True, True, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
     tl.atomic_add(dAb_ptr + pdn, dA_acc, mask=mdn)
     if HAS_D:
         tl.atomic_add(dDb_ptr + offs_d, dD_acc, mask=mask_d)
@@ -174,12 +177,13 @@ def _bidirectional_scan_bwd(u, z, seq, f, b, hs_f, hs_b, dout, softplus, plan: _
     B4 = f[2]
     _bidirectional_scan_bwd_kernel[(plan.b.n_dblk, plan.n_chunks, Bsz)](
         u, opt(z), opt(seq), dout, du, opt(dz),
-        f[0], f[1], f[2], f[3], opt(f[4]), opt(f[5]), ck_f, E_f, *[opt(x) for x in gf],
-        b[0], b[1], b[2], b[3], opt(b[4]), opt(b[5]), ck_b, E_b, *[opt(x) for x in gb],
-        L, Dm, N, plan.b.dpg, plan.chunk_len, plan.n_chunks, plan.b.n_tiles, u.stride(0), u.stride(1),
+        f[0], f[1], f[2], f[3], opt(f[4]), opt(f[5]), ck_f, _scratch(u, plan), E_f, *[opt(x) for x in gf],
+        b[0], b[1], b[2], b[3], opt(b[4]), opt(b[5]), ck_b, _scratch(u, plan), E_b, *[opt(x) for x in gb],
+        L, Dm, N, plan.b.dpg, plan.chunk_len, plan.n_chunks, plan.b.n_ck, u.stride(0), u.stride(1),
         B4.stride(0), B4.stride(1), B4.stride(2),
         HAS_D=f[4] is not None, HAS_Z=z is not None, HAS_BIAS=f[5] is not None, SOFTPLUS=softplus,
         IS_VARLEN=seq is not None, BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
+        CKPT_TILES=plan.b.CKPT_TILES,
         num_warps=plan.b.num_warps)
     return du, dz, gf, gb
 

@@ -46,7 +46,7 @@ def _adj_combine(p1, l1, v1, p2, l2, v2):
 
 @triton.jit
 def _pick(x, offs_l, IDX: tl.constexpr):
-    # x[IDX] of a [BL, BD, BN] tile.
+    # x[IDX] of a [BL, BN, BD] tile.
     return tl.sum(tl.where((offs_l == IDX)[:, None, None], x, 0.0), axis=0)
 
 
@@ -82,7 +82,7 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n
     dl = tl.where(m2, dl, 0.0)
     Bt = tl.load(B_b + t[:, None] + offs_n[None, :] * stride_bn, mask=ml[:, None] & mask_n[None, :],
                  other=0.0).to(tl.float32)
-    a = tl.exp2(dl[:, :, None] * A2[None, :, :])
+    a = tl.exp2(dl[:, None, :] * A2[None, :, :])
     if IS_VARLEN:
         if REVERSE:
             tp = t + 1
@@ -93,7 +93,7 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n
         s_prev = tl.load(seq_b + tp, mask=inb, other=0)
         keep = tl.where(inb & (s_cur != s_prev), 0.0, 1.0)
         a = a * keep[:, None, None]
-    b = (dl * u)[:, :, None] * Bt[:, None, :]
+    b = (dl * u)[:, None, :] * Bt[:, :, None]
     return u, dl_pre, dl, Bt, a, b, m2, p2
 
 
@@ -103,16 +103,16 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
                STORE_CKPT: tl.constexpr, ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_L: tl.constexpr):
+               BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr):
     """Scans one chunk in scan order from state h.
 
     Returns the end state, the chunk's total decay and (ADJ) the chunk's local adjoint
     sum_t (prod of a from the chunk's first step to t) * dy_t C_t.
     """
     LAST: tl.constexpr = 0 if REVERSE else BLOCK_L - 1
-    p = tl.full([BLOCK_D, BLOCK_N], 1.0, tl.float32)
-    gp = tl.zeros([BLOCK_D, BLOCK_N], tl.float32)
-    mdn = mask_d[:, None] & mask_n[None, :]
+    p = tl.full([BLOCK_N, BLOCK_D], 1.0, tl.float32)
+    gp = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+    mdn = mask_n[:, None] & mask_d[None, :]
     for k in range(n_tiles):
         if REVERSE:
             t0 = c_start + (n_tiles - 1 - k) * BLOCK_L
@@ -120,7 +120,14 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             t0 = c_start + k * BLOCK_L
         t = t0 + offs_l
         if STORE_CKPT:
-            tl.store(ck_b + (t0 // BLOCK_L) * DN + offs_d[:, None] * N + offs_n[None, :], h, mask=mdn)
+            # the state entering each group of CKPT_TILES tiles in scan order
+            if REVERSE:
+                at_group_start = (k == 0) | (((t0 // BLOCK_L) + 1) % CKPT_TILES == 0)
+            else:
+                at_group_start = (t0 // BLOCK_L) % CKPT_TILES == 0
+            if at_group_start:
+                tl.store(ck_b + (t0 // (BLOCK_L * CKPT_TILES)) * DN + offs_n[:, None] + offs_d[None, :] * N, h,
+                         mask=mdn)
         u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
             u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
             HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
@@ -130,7 +137,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                          mask=(t < L)[:, None] & mask_n[None, :], other=0.0).to(tl.float32)
         if WRITE_Y:
             hs = acum * h[None, :, :] + hb
-            y = tl.sum(hs * Ct[:, None, :], axis=2)
+            y = tl.sum(hs * Ct[:, :, None], axis=1)
             if HAS_D:
                 y += Dv[None, :] * u
             if HAS_Z:
@@ -147,91 +154,123 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             if HAS_Z:
                 zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
                 dy = dy * zz * _sigmoid(zz)
-            gp += p * tl.sum(acum * (dy[:, :, None] * Ct[:, None, :]), axis=0)
+            gp += p * tl.sum(acum * (dy[:, None, :] * Ct[:, :, None]), axis=0)
         if not WRITE_Y:
             p = p * _pick(acum, offs_l, LAST)
     return h, p, gp
 
 
 @triton.jit
-def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b,
+def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b, sc_b,
                A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud,
                stride_bn, DN, N,
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, ACCUM: tl.constexpr,
-               BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr):
+               BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr):
     """Adjoint scan over one chunk against scan order, from the adjoint E flowing in at its end.
 
-    Returns the adjoint flowing out of the chunk's start (dL/dh before its first step) and this
-    program's partial sums of dA, dD and d delta_bias.
+    The state is checkpointed every CKPT_TILES tiles; each group of tiles is first rescanned in
+    scan order into the program's scratch sc (one state per tile, L1/L2-resident), then walked
+    backwards. Returns the adjoint flowing out of the chunk's start (dL/dh before its first step)
+    and this program's partial sums of dA, dD and d delta_bias.
     """
     FIRST: tl.constexpr = BLOCK_L - 1 if REVERSE else 0
-    mdn = mask_d[:, None] & mask_n[None, :]
-    dA_acc = tl.zeros([BLOCK_D, BLOCK_N], tl.float32)
+    LAST: tl.constexpr = 0 if REVERSE else BLOCK_L - 1
+    GROUP: tl.constexpr = BLOCK_L * CKPT_TILES
+    mdn = mask_n[:, None] & mask_d[None, :]
+    pdn_loc = offs_n[:, None] * BLOCK_D + (offs_d % BLOCK_D)[None, :]
+    dA_acc = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     dD_acc = tl.zeros([BLOCK_D], tl.float32)
     db_acc = tl.zeros([BLOCK_D], tl.float32)
-    for k in range(n_tiles):
+    n_groups = tl.cdiv(n_tiles, CKPT_TILES)
+    for gi in range(n_groups):
         if REVERSE:
-            t0 = c_start + k * BLOCK_L
+            g0 = c_start + gi * GROUP
         else:
-            t0 = c_start + (n_tiles - 1 - k) * BLOCK_L
-        t = t0 + offs_l
-        ml = t < L
-        h0 = tl.load(ck_b + (t0 // BLOCK_L) * DN + offs_d[:, None] * N + offs_n[None, :], mask=mdn, other=0.0)
-        u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
-            u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
-            HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
-        mnl = ml[:, None] & mask_n[None, :]
-        pbn = t[:, None] + offs_n[None, :] * stride_bn
-        Ct = tl.load(C_b + pbn, mask=mnl, other=0.0).to(tl.float32)
-        dout = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
-        acum, hb = tl.associative_scan((a, b), 0, _lin_combine, reverse=REVERSE)
-        hs = acum * h0[None, :, :] + hb
-        if HAS_Z:
-            y = tl.sum(hs * Ct[:, None, :], axis=2)
+            g0 = c_start + (n_groups - 1 - gi) * GROUP
+        nt = tl.minimum(CKPT_TILES, tl.cdiv(L - g0, BLOCK_L))
+        h = tl.load(ck_b + (g0 // GROUP) * DN + offs_n[:, None] + offs_d[None, :] * N, mask=mdn, other=0.0)
+        if CKPT_TILES > 1:
+            for k in range(nt):
+                if REVERSE:
+                    kk = nt - 1 - k
+                else:
+                    kk = k
+                t = g0 + kk * BLOCK_L + offs_l
+                tl.store(sc_b + kk * BLOCK_N * BLOCK_D + pdn_loc, h)
+                u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
+                    u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
+                    HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
+                acum, hb = tl.associative_scan((a, b), 0, _lin_combine, reverse=REVERSE)
+                h = _pick(acum, offs_l, LAST) * h + _pick(hb, offs_l, LAST)
+            tl.debug_barrier()
+        for k in range(nt):
+            if REVERSE:
+                kk = k
+            else:
+                kk = nt - 1 - k
+            t = g0 + kk * BLOCK_L + offs_l
+            ml = t < L
+            if CKPT_TILES > 1:
+                h0 = tl.load(sc_b + kk * BLOCK_N * BLOCK_D + pdn_loc)
+            else:
+                h0 = h
+            u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
+                u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
+                HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
+            mnl = ml[:, None] & mask_n[None, :]
+            pbn = t[:, None] + offs_n[None, :] * stride_bn
+            Ct = tl.load(C_b + pbn, mask=mnl, other=0.0).to(tl.float32)
+            dout = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
+            acum, hb = tl.associative_scan((a, b), 0, _lin_combine, reverse=REVERSE)
+            hs = acum * h0[None, :, :] + hb
+            if HAS_Z:
+                y = tl.sum(hs * Ct[:, :, None], axis=1)
+                if HAS_D:
+                    y += Dv[None, :] * u
+                zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
+                sg = _sigmoid(zz)
+                dy = dout * zz * sg
+                dz = dout * y * sg * (1.0 + zz * (1.0 - sg))
+                if ACCUM:
+                    dz += tl.load(dz_b + p2, mask=m2, other=0.0).to(tl.float32)
+                tl.store(dz_b + p2, dz.to(dz_b.dtype.element_ty), mask=m2)
+            else:
+                dy = dout
+            c = dy[:, None, :] * Ct[:, :, None]
+            ones = tl.full([BLOCK_L, BLOCK_N, BLOCK_D], 1.0, tl.float32)
+            pk, _lk, val = tl.associative_scan((ones, a, c), 0, _adj_combine, reverse=not REVERSE)
+            g = val + pk * E[None, :, :]
+            E = _pick(a * g, offs_l, FIRST)
+            hm = hs - b  # a_t h_{t-1}, without shifting the tile
+            gB = tl.sum(g * Bt[:, :, None], axis=1)
+            gha = g * hm
+            du = dl * gB
             if HAS_D:
-                y += Dv[None, :] * u
-            zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
-            sg = _sigmoid(zz)
-            dy = dout * zz * sg
-            dz = dout * y * sg * (1.0 + zz * (1.0 - sg))
+                du += Dv[None, :] * dy
+                dD_acc += tl.sum(dy * u, axis=0)
+            ddl = u * gB + tl.sum(gha * Af[None, :, :], axis=1)
+            dA_acc += tl.sum(gha * dl[:, None, :], axis=0)
+            if SOFTPLUS:
+                ddl = ddl * _sigmoid(dl_pre)
+            ddl = tl.where(m2, ddl, 0.0)
+            db_acc += tl.sum(ddl, axis=0)
             if ACCUM:
-                dz += tl.load(dz_b + p2, mask=m2, other=0.0).to(tl.float32)
-            tl.store(dz_b + p2, dz.to(dz_b.dtype.element_ty), mask=m2)
-        else:
-            dy = dout
-        c = dy[:, :, None] * Ct[:, None, :]
-        ones = tl.full([BLOCK_L, BLOCK_D, BLOCK_N], 1.0, tl.float32)
-        pk, _lk, val = tl.associative_scan((ones, a, c), 0, _adj_combine, reverse=not REVERSE)
-        g = val + pk * E[None, :, :]
-        E = _pick(a * g, offs_l, FIRST)
-        hm = hs - b  # a_t h_{t-1}, without shifting the tile
-        gB = tl.sum(g * Bt[:, None, :], axis=2)
-        gha = g * hm
-        du = dl * gB
-        if HAS_D:
-            du += Dv[None, :] * dy
-            dD_acc += tl.sum(dy * u, axis=0)
-        ddl = u * gB + tl.sum(gha * Af[None, :, :], axis=2)
-        dA_acc += tl.sum(gha * dl[:, :, None], axis=0)
-        if SOFTPLUS:
-            ddl = ddl * _sigmoid(dl_pre)
-        ddl = tl.where(m2, ddl, 0.0)
-        db_acc += tl.sum(ddl, axis=0)
-        if ACCUM:
-            du += tl.load(du_b + p2, mask=m2, other=0.0).to(tl.float32)
-        tl.store(du_b + p2, du.to(du_b.dtype.element_ty), mask=m2)
-        tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty), mask=m2)
-        tl.atomic_add(dB_b + pbn, tl.sum(g * (dl * u)[:, :, None], axis=1), mask=mnl, sem="relaxed")
-        tl.atomic_add(dC_b + pbn, tl.sum(dy[:, :, None] * hs, axis=1), mask=mnl, sem="relaxed")
+                du += tl.load(du_b + p2, mask=m2, other=0.0).to(tl.float32)
+            tl.store(du_b + p2, du.to(du_b.dtype.element_ty), mask=m2)
+            tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty), mask=m2)
+            tl.atomic_add(dB_b + pbn, tl.sum(g * (dl * u)[:, None, :], axis=2), mask=mnl, sem="relaxed")
+            tl.atomic_add(dC_b + pbn, tl.sum(dy[:, None, :] * hs, axis=2), mask=mnl, sem="relaxed")
+        if CKPT_TILES > 1:
+            tl.debug_barrier()  # the next group overwrites the scratch
     return E, dA_acc, dD_acc, db_acc
 
 
 @triton.jit
 def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N,
                  HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr):
-    mdn = mask_d[:, None] & mask_n[None, :]
-    Af = tl.load(A_ptr + offs_d[:, None] * N + offs_n[None, :], mask=mdn, other=0.0).to(tl.float32)
+    mdn = mask_n[:, None] & mask_d[None, :]
+    Af = tl.load(A_ptr + offs_n[:, None] + offs_d[None, :] * N, mask=mdn, other=0.0).to(tl.float32)
     Dv = tl.zeros_like(offs_d).to(tl.float32)
     bias = tl.zeros_like(offs_d).to(tl.float32)
     if HAS_D:
@@ -248,10 +287,10 @@ def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N,
 @triton.jit
 def _selective_scan_chunk_state_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, seq_ptr, dout_ptr, z_ptr, C_ptr, hs_ptr, S_ptr, P_ptr, G_ptr,
-    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn, n_tiles_all,
+    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn, n_ck,
     HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
     REVERSE: tl.constexpr, BWD: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
 ):
     """Forward (BWD=False): chunk end state S from zero and total decay P.
     Backward (BWD=True): rescan from the chunk-start state hs, store a state per tile in ck, and
@@ -261,24 +300,24 @@ def _selective_scan_chunk_state_kernel(
     offs_n = tl.arange(0, BLOCK_N)
     offs_l = tl.arange(0, BLOCK_L)
     mask_d, mask_n = offs_d < D, offs_n < N
-    mdn = mask_d[:, None] & mask_n[None, :]
+    mdn = mask_n[:, None] & mask_d[None, :]
     grp = (pid_d * BLOCK_D) // dpg
     Af, A2, Dv, bias = _load_params(A_ptr, A_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N, False, HAS_BIAS)
     c_start = pid_c * chunk_len
     n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
-    pdn = offs_d[:, None] * N + offs_n[None, :]
+    pdn = offs_n[:, None] + offs_d[None, :] * N
     cs = ((pid_b * n_chunks + pid_c) * D) * N
     if BWD:
         h = tl.load(hs_ptr + cs + pdn, mask=mdn, other=0.0)
     else:
-        h = tl.zeros([BLOCK_D, BLOCK_N], tl.float32)
+        h = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     h, p, gp = _fwd_sweep(
         h, u_ptr + pid_b * stride_ub, dl_ptr + pid_b * stride_ub, z_ptr + pid_b * stride_ub, u_ptr,
         dout_ptr + pid_b * stride_ub, B_ptr + pid_b * stride_bb + grp * stride_bg,
-        C_ptr + pid_b * stride_bb + grp * stride_bg, seq_ptr + pid_b * L, ck_ptr + pid_b * n_tiles_all * D * N,
+        C_ptr + pid_b * stride_bb + grp * stride_bg, seq_ptr + pid_b * L, ck_ptr + pid_b * n_ck * D * N,
         A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, D * N, N,
         False, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, False, BWD, BWD,
-        BLOCK_D, BLOCK_N, BLOCK_L)
+        BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
     tl.store(P_ptr + cs + pdn, p, mask=mdn)
     if BWD:
         tl.store(G_ptr + cs + pdn, gp, mask=mdn)
@@ -322,12 +361,12 @@ def _selective_scan_fwd_kernel(
     offs_n = tl.arange(0, BLOCK_N)
     offs_l = tl.arange(0, BLOCK_L)
     mask_d, mask_n = offs_d < D, offs_n < N
-    mdn = mask_d[:, None] & mask_n[None, :]
+    mdn = mask_n[:, None] & mask_d[None, :]
     grp = (pid_d * BLOCK_D) // dpg
     Af, A2, Dv, bias = _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
     c_start = pid_c * chunk_len
     n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
-    pdn = offs_d[:, None] * N + offs_n[None, :]
+    pdn = offs_n[:, None] + offs_d[None, :] * N
     h = tl.load(hs_ptr + ((pid_b * n_chunks + pid_c) * D) * N + pdn, mask=mdn, other=0.0)
     ub = pid_b * stride_ub
     h, p, gp = _fwd_sweep(
@@ -336,7 +375,7 @@ def _selective_scan_fwd_kernel(
         seq_ptr + pid_b * L, hs_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L,
         stride_ud, stride_bn, D * N, N,
         HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, True, False, False, False,
-        BLOCK_D, BLOCK_N, BLOCK_L)
+        BLOCK_D, BLOCK_N, BLOCK_L, 1)
     if HAS_FINAL:
         if pid_c == (0 if REVERSE else n_chunks - 1):
             tl.store(final_ptr + pid_b * D * N + pdn, h, mask=mdn)
@@ -344,32 +383,33 @@ def _selective_scan_fwd_kernel(
 
 @triton.jit
 def _selective_scan_bwd_kernel(
-    u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, dout_ptr, ck_ptr, E_ptr,
+    u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, dout_ptr, ck_ptr, sc_ptr, E_ptr,
     du_ptr, ddl_ptr, dz_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dh0_ptr,
-    L, D, N, dpg, chunk_len, n_chunks, n_tiles_all, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
+    L, D, N, dpg, chunk_len, n_chunks, n_ck, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_DH0: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
 ):
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
     offs_l = tl.arange(0, BLOCK_L)
     mask_d, mask_n = offs_d < D, offs_n < N
-    mdn = mask_d[:, None] & mask_n[None, :]
+    mdn = mask_n[:, None] & mask_d[None, :]
     grp = (pid_d * BLOCK_D) // dpg
     Af, A2, Dv, bias = _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
     c_start = pid_c * chunk_len
     n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
-    pdn = offs_d[:, None] * N + offs_n[None, :]
+    pdn = offs_n[:, None] + offs_d[None, :] * N
     E = tl.load(E_ptr + ((pid_b * n_chunks + pid_c) * D) * N + pdn, mask=mdn, other=0.0)
     ub = pid_b * stride_ub
     bb = pid_b * stride_bb + grp * stride_bg
     E, dA_acc, dD_acc, db_acc = _bwd_sweep(
         E, u_ptr + ub, dl_ptr + ub, z_ptr + ub, dout_ptr + ub, du_ptr + ub, ddl_ptr + ub, dz_ptr + ub,
-        B_ptr + bb, C_ptr + bb, dB_ptr + bb, dC_ptr + bb, seq_ptr + pid_b * L, ck_ptr + pid_b * n_tiles_all * D * N,
+        B_ptr + bb, C_ptr + bb, dB_ptr + bb, dC_ptr + bb, seq_ptr + pid_b * L, ck_ptr + pid_b * n_ck * D * N,
+        sc_ptr + ((pid_b * n_chunks + pid_c) * tl.num_programs(0) + pid_d) * (CKPT_TILES * BLOCK_N * BLOCK_D),
         A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, D * N, N,
-        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, BLOCK_D, BLOCK_N, BLOCK_L)
+        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
     tl.atomic_add(dA_ptr + pdn, dA_acc, mask=mdn)
     if HAS_D:
         tl.atomic_add(dD_ptr + offs_d, dD_acc, mask=mask_d)
@@ -421,11 +461,16 @@ class _Cfg:
         self.num_warps, self.dpg = num_warps, dpg
         self.n_dblk = triton.cdiv(Dm, bd)
         self.n_tiles = triton.cdiv(L, self.BLOCK_L)
+        # backward: one fp32 state checkpoint per CKPT_TILES tiles (~_CKPT_STEPS steps) keeps its
+        # memory below mamba-ssm's; the tiles in between are rescanned into a per-program scratch
+        self.CKPT_TILES = max(1, _CKPT_STEPS // self.BLOCK_L)
+        self.n_ck = triton.cdiv(self.n_tiles, self.CKPT_TILES)
 
 
 # (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweep in
 # kernels/bench/bench_selective_scan.py --tune; the interpreter uses small tiles.
-_FWD_CFG, _BWD_CFG, _CPU_CFG = (2, 32, 1), (2, 32, 1), (4, 16, 4)
+_FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 4, 1), (32, 4, 1), (4, 16, 4)
+_CKPT_STEPS = int(os.environ.get("GENOMAMBA_SCAN_CKPT_STEPS", 64))
 
 
 def _env_cfg(prefix: str, default: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -441,7 +486,7 @@ class _Plan:
         cuda = device.type == "cuda"
         self.f = _Cfg(Dm, N, L, G, *_env_cfg("FWD", _FWD_CFG if cuda else _CPU_CFG))
         self.b = _Cfg(Dm, N, L, G, *_env_cfg("BWD", _BWD_CFG if cuda else _CPU_CFG))
-        unit = max(self.f.BLOCK_L, self.b.BLOCK_L)  # chunks are whole tiles of both passes
+        unit = max(self.f.BLOCK_L, self.b.BLOCK_L * self.b.CKPT_TILES)  # chunks: whole tiles/groups of both passes
         n_units = triton.cdiv(L, unit)
         if chunk_size is None:
             # enough programs for ~32 resident warps per SM in the forward pass
@@ -476,7 +521,8 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
         dummy, dummy, dummy, dummy, S, P, dummy, dummy,
         L, Dm, N, plan.f.dpg, plan.chunk_len, nc, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1), B4.stride(2), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
-        BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, num_warps=plan.f.num_warps)
+        BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
+        num_warps=plan.f.num_warps)
     _combine(S, P, init, S, reverse)
     return S
 
@@ -526,12 +572,12 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
 
 def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, delta_softplus, reverse,
                     plan: _Plan):
-    """Backward passes 1-2: per-tile states `[B, n_tiles, D, N]` and the adjoint entering each
+    """Backward passes 1-2: state checkpoints `[B, n_ck, D, N]` and the adjoint entering each
     chunk from the end of its scan `[B, nc, D, N]`."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     nc = plan.n_chunks
-    ck = _empty(Bsz, plan.b.n_tiles, Dm, N, dtype=torch.float32, device=u.device)
+    ck = _empty(Bsz, plan.b.n_ck, Dm, N, dtype=torch.float32, device=u.device)
     P = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
     G = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
     dummy = u
@@ -539,12 +585,22 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
         u, delta, A, B4, delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy,
         dout, z if z is not None else dummy, C4, hs, dummy, P, G, ck,
         L, Dm, N, plan.b.dpg, plan.chunk_len, nc, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1), B4.stride(2),
-        plan.b.n_tiles,
+        plan.b.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
+        CKPT_TILES=plan.b.CKPT_TILES,
         num_warps=plan.b.num_warps)
     _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
     return ck, G
+
+
+def _scratch(u: torch.Tensor, plan: _Plan) -> torch.Tensor:
+    """Per-program scratch of the backward: CKPT_TILES fp32 states of one d-block each."""
+    c = plan.b
+    if c.CKPT_TILES == 1:
+        return u
+    n = u.shape[0] * plan.n_chunks * c.n_dblk * c.CKPT_TILES * c.BLOCK_N * c.BLOCK_D
+    return torch.empty(n, dtype=torch.float32, device=u.device)
 
 
 def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, seq, hs, dout, dfinal, reverse,
@@ -569,14 +625,16 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
     dummy = u
     _selective_scan_bwd_kernel[(plan.b.n_dblk, plan.n_chunks, Bsz)](
         u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
-        delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, dout, ck, E,
+        delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, dout, ck,
+        _scratch(u, plan), E,
         du, ddelta, dz if dz is not None else dummy, dA, dB, dC, dD if dD is not None else dA,
         dbias if dbias is not None else dA, dh0 if dh0 is not None else dA,
-        L, Dm, N, plan.b.dpg, plan.chunk_len, plan.n_chunks, plan.b.n_tiles, u.stride(0), u.stride(1),
+        L, Dm, N, plan.b.dpg, plan.chunk_len, plan.n_chunks, plan.b.n_ck, u.stride(0), u.stride(1),
         B4.stride(0), B4.stride(1), B4.stride(2),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0,
-        BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L, num_warps=plan.b.num_warps)
+        BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L, CKPT_TILES=plan.b.CKPT_TILES,
+        num_warps=plan.b.num_warps)
     return du, ddelta, dA, dB, dC, dD, dz, dbias, dh0
 
 
