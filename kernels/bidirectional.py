@@ -175,11 +175,11 @@ def _bidirectional_scan_bwd(u, z, seq, f, b, hs_f, hs_b, dout, softplus, plan: _
     gf, gb = grads(f), grads(b)
     opt = lambda x: x if x is not None else dummy  # noqa: E731
     B4 = f[2]
-    _bidirectional_scan_bwd_kernel[(plan.b.n_dblk, plan.n_chunks, Bsz)](
+    _bidirectional_scan_bwd_kernel[(plan.b.n_dblk, plan.n_chunks_b, Bsz)](
         u, opt(z), opt(seq), dout, du, opt(dz),
         f[0], f[1], f[2], f[3], opt(f[4]), opt(f[5]), ck_f, _scratch(u, plan), E_f, *[opt(x) for x in gf],
         b[0], b[1], b[2], b[3], opt(b[4]), opt(b[5]), ck_b, _scratch(u, plan), E_b, *[opt(x) for x in gb],
-        L, Dm, N, plan.b.dpg, plan.chunk_len, plan.n_chunks, plan.b.n_ck, u.stride(0), u.stride(1),
+        L, Dm, N, plan.b.dpg, plan.chunk_len_b, plan.n_chunks_b, plan.b.n_ck, u.stride(0), u.stride(1),
         B4.stride(0), B4.stride(1), B4.stride(2),
         HAS_D=f[4] is not None, HAS_Z=z is not None, HAS_BIAS=f[5] is not None, SOFTPLUS=softplus,
         IS_VARLEN=seq is not None, BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,

@@ -287,7 +287,8 @@ def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N,
 @triton.jit
 def _selective_scan_chunk_state_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, seq_ptr, dout_ptr, z_ptr, C_ptr, hs_ptr, S_ptr, P_ptr, G_ptr,
-    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn, n_ck,
+    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, stride_ub, stride_ud, stride_bb, stride_bg,
+    stride_bn, n_ck,
     HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
     REVERSE: tl.constexpr, BWD: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
@@ -307,8 +308,8 @@ def _selective_scan_chunk_state_kernel(
     n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
     pdn = offs_n[:, None] + offs_d[None, :] * N
     cs = ((pid_b * n_chunks + pid_c) * D) * N
-    if BWD:
-        h = tl.load(hs_ptr + cs + pdn, mask=mdn, other=0.0)
+    if BWD:  # a backward chunk spans hs_mult forward chunks
+        h = tl.load(hs_ptr + ((pid_b * n_chunks_hs + pid_c * hs_mult) * D) * N + pdn, mask=mdn, other=0.0)
     else:
         h = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     h, p, gp = _fwd_sweep(
@@ -469,8 +470,9 @@ class _Cfg:
 
 # (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweep in
 # kernels/bench/bench_selective_scan.py --tune; the interpreter uses small tiles.
-_FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 4, 1), (32, 4, 1), (4, 16, 4)
+_FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 4, 1), (32, 2, 1), (4, 16, 4)
 _CKPT_STEPS = int(os.environ.get("GENOMAMBA_SCAN_CKPT_STEPS", 64))
+_BWD_WARPS_PER_SM = int(os.environ.get("GENOMAMBA_SCAN_BWD_WARPS_PER_SM", 8))
 
 
 def _env_cfg(prefix: str, default: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -497,6 +499,15 @@ class _Plan:
         units_per_chunk = triton.cdiv(n_units, nc)
         self.chunk_len = units_per_chunk * unit
         self.n_chunks = triton.cdiv(n_units, units_per_chunk)
+        # The backward's chunks join bwd_mult forward chunks: its per-program scratch grows with the
+        # number of programs, so it runs fewer, longer ones (~_BWD_WARPS_PER_SM warps per SM).
+        mult = int(os.environ.get("GENOMAMBA_SCAN_BWD_MULT", 0))
+        if not mult and cuda and chunk_size is None:
+            want = max(1, triton.cdiv(_BWD_WARPS_PER_SM * _num_sms(device) // self.b.num_warps, Bsz * self.b.n_dblk))
+            mult = max(1, self.n_chunks // want)
+        self.bwd_mult = max(1, min(mult or 1, self.n_chunks))
+        self.chunk_len_b = self.chunk_len * self.bwd_mult
+        self.n_chunks_b = triton.cdiv(self.n_chunks, self.bwd_mult)
 
 
 def _bc4(x: torch.Tensor) -> torch.Tensor:
@@ -519,7 +530,8 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
     _selective_scan_chunk_state_kernel[(plan.f.n_dblk, nc, Bsz)](
         u, delta, A, B4, bias if bias is not None else dummy, seq if seq is not None else dummy,
         dummy, dummy, dummy, dummy, S, P, dummy, dummy,
-        L, Dm, N, plan.f.dpg, plan.chunk_len, nc, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1), B4.stride(2), 0,
+        L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1),
+        B4.stride(2), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
         num_warps=plan.f.num_warps)
@@ -576,7 +588,7 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
     chunk from the end of its scan `[B, nc, D, N]`."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
-    nc = plan.n_chunks
+    nc = plan.n_chunks_b
     ck = _empty(Bsz, plan.b.n_ck, Dm, N, dtype=torch.float32, device=u.device)
     P = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
     G = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
@@ -584,7 +596,8 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
     _selective_scan_chunk_state_kernel[(plan.b.n_dblk, nc, Bsz)](
         u, delta, A, B4, delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy,
         dout, z if z is not None else dummy, C4, hs, dummy, P, G, ck,
-        L, Dm, N, plan.b.dpg, plan.chunk_len, nc, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1), B4.stride(2),
+        L, Dm, N, plan.b.dpg, plan.chunk_len_b, nc, plan.n_chunks, plan.bwd_mult, u.stride(0), u.stride(1),
+        B4.stride(0), B4.stride(1), B4.stride(2),
         plan.b.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
@@ -599,7 +612,7 @@ def _scratch(u: torch.Tensor, plan: _Plan) -> torch.Tensor:
     c = plan.b
     if c.CKPT_TILES == 1:
         return u
-    n = u.shape[0] * plan.n_chunks * c.n_dblk * c.CKPT_TILES * c.BLOCK_N * c.BLOCK_D
+    n = u.shape[0] * plan.n_chunks_b * c.n_dblk * c.CKPT_TILES * c.BLOCK_N * c.BLOCK_D
     return torch.empty(n, dtype=torch.float32, device=u.device)
 
 
@@ -623,13 +636,13 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
     dbias = torch.zeros(Dm, dtype=torch.float32, device=u.device) if delta_bias is not None else None
     dh0 = _empty(Bsz, Dm, N, dtype=torch.float32, device=u.device) if need_dh0 else None
     dummy = u
-    _selective_scan_bwd_kernel[(plan.b.n_dblk, plan.n_chunks, Bsz)](
+    _selective_scan_bwd_kernel[(plan.b.n_dblk, plan.n_chunks_b, Bsz)](
         u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, dout, ck,
         _scratch(u, plan), E,
         du, ddelta, dz if dz is not None else dummy, dA, dB, dC, dD if dD is not None else dA,
         dbias if dbias is not None else dA, dh0 if dh0 is not None else dA,
-        L, Dm, N, plan.b.dpg, plan.chunk_len, plan.n_chunks, plan.b.n_ck, u.stride(0), u.stride(1),
+        L, Dm, N, plan.b.dpg, plan.chunk_len_b, plan.n_chunks_b, plan.b.n_ck, u.stride(0), u.stride(1),
         B4.stride(0), B4.stride(1), B4.stride(2),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0,

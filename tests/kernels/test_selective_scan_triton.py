@@ -112,3 +112,10 @@ GPU_CASES = [
 @pytest.mark.parametrize("Bsz,Dm,N,L,dt,opts", [c[1:] for c in GPU_CASES], ids=[c[0] for c in GPU_CASES])
 def test_selective_scan_triton_gpu(Bsz, Dm, N, L, dt, opts):
     run_case(Bsz, Dm, N, L, DTYPES[dt], torch.device("cuda"), **opts)
+
+
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_backward_chunks_span_forward_chunks(reverse, device, monkeypatch):
+    """B2-L61-D8-N4-fp32: 4 forward chunks, backward chunks of 2 (the GPU path for small grids)."""
+    monkeypatch.setenv("GENOMAMBA_SCAN_BWD_MULT", "2")
+    run_case(2, 8, 4, 61, torch.float32, device, reverse=reverse, init=True, varlen=True, chunk_size=16)
