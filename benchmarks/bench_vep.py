@@ -1,0 +1,134 @@
+"""Variant-effect benchmark: `vep-cv` (position-blocked CV) on the shared labelled sets.
+
+Tasks (each one `genomamba.cli.vep.vep_cv` run, all methods side by side: logistic regression,
+gradient boosting and the MLP head on frozen features; zero-shot -GM_LLR/-GM_DELTA of the model
+and, with --markov, of a Markov baseline):
+
+    ecoli_nonsense   E. coli MG1655 coding SNVs, CONSEQUENCE nonsense vs synonymous
+    ecoli_missense   same file, missense vs synonymous
+    brca1            BRCA1 saturation genome editing (Findlay 2018), LABEL 1 (LOF) vs 0
+
+    python benchmarks/bench_vep.py MODEL_DIR --data /work/shared/data --device cuda \
+        --markov MARKOV_DIR --window 256 -o bench_vep_out/
+    python benchmarks/bench_vep.py random-tiny --limit 200 --folds 2     # smoke test on a CPU
+
+MODEL_DIR may be `random-tiny`: an untrained CharMambaLM(d_model=16, n_layer=2) written to the
+output directory (AUROC ~0.5: checks the pipeline, not a model). `--limit N` keeps a random N of
+each task's labelled variants. Prints one markdown table (task x method, mean ± sd AUROC/AUPRC
+over folds) and writes OUT/bench.json, OUT/bench.md and per task OUT/TASK/{metrics.json,
+metrics.md, roc.png, predictions.tsv}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from genomamba.cli.vep import METHOD_LABELS, _jsonable, vep_cv
+
+TASKS = {
+    # name: (variants, reference, label key, positive, negative, block size bp)
+    "ecoli_nonsense": ("variants/ecoli_mg1655_consequences.vcf", "genomes/train/MG1655-K12.fasta.gz",
+                       "CONSEQUENCE", ["nonsense"], ["synonymous"], 10_000),
+    "ecoli_missense": ("variants/ecoli_mg1655_consequences.vcf", "genomes/train/MG1655-K12.fasta.gz",
+                       "CONSEQUENCE", ["missense"], ["synonymous"], 10_000),
+    # SGE covers ~13 BRCA1 exons: 2 kbp blocks keep each exon (and its neighbours) in one fold
+    "brca1": ("variants/brca1_findlay2018.vcf", "variants/brca1_region_hg38.fa", "LABEL", ["1"], ["0"], 2_000),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("model", help="CharMambaLM model directory, or 'random-tiny'")
+    p.add_argument("--data", default="/work/shared/data", help="shared data directory (genomes/, variants/)")
+    p.add_argument("--tasks", default=",".join(TASKS), help=f"comma-separated, of {', '.join(TASKS)}")
+    p.add_argument("--markov", default=None, help="Markov model directory for its zero-shot scores")
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--window", type=int, default=256)
+    p.add_argument("--strands", choices=("forward", "both"), default="both")
+    p.add_argument("--finetune-epochs", type=int, default=30, help="MLP head epochs on cached features")
+    p.add_argument("--gbm-iter", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--limit", type=int, default=None, help="random N labelled variants per task (smoke test)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("-o", "--outdir", default=None, help="default: a temporary directory")
+    args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    outdir = Path(args.outdir or tempfile.mkdtemp(prefix="bench_vep."))
+    outdir.mkdir(parents=True, exist_ok=True)
+    tasks = [t for t in args.tasks.split(",") if t]
+    unknown = [t for t in tasks if t not in TASKS]
+    if unknown:
+        p.error(f"unknown tasks {unknown}; known: {', '.join(TASKS)}")
+
+    model = args.model
+    if model == "random-tiny":
+        torch.manual_seed(args.seed)
+        from genomamba.models import CharMambaLM, MambaConfig
+
+        model = str(CharMambaLM(MambaConfig(d_model=16, n_layer=2)).save_pretrained(outdir / "random_tiny_model"))
+
+    data = Path(args.data)
+    results = {}
+    for task in tasks:
+        variants, reference, label, positive, negative, block = TASKS[task]
+        t0 = time.perf_counter()
+        res = vep_cv(
+            model, data / reference, data / variants, outdir / task, label_key=label, positive=positive,
+            negative=negative, folds=args.folds, block_size=block, window=args.window, strands=args.strands,
+            markov_dir=args.markov, head_epochs=args.finetune_epochs, gbm_iter=args.gbm_iter,
+            batch_size=args.batch_size, limit=args.limit, seed=args.seed, device=args.device,
+            command=f"bench_vep.py task {task}",
+        )
+        results[task] = {"n_variants": res["n_variants"], "n_positive": res["n_positive"], "summary": res["summary"],
+                         "seconds": time.perf_counter() - t0}
+        print(f"{task}: {res['n_variants']} variants, {results[task]['seconds']:.1f} s", file=sys.stderr)
+
+    table = _table(results)
+    bench = {
+        "benchmark": "vep_cv",
+        "command": " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
+        "model": args.model, "markov": args.markov,
+        "settings": {k: getattr(args, k) for k in ("folds", "window", "strands", "finetune_epochs", "gbm_iter",
+                                                     "batch_size", "limit", "seed", "device")},
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+                    "cpu_threads": torch.get_num_threads(),
+                    "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "results": results,
+    }
+    (outdir / "bench.json").write_text(json.dumps(_jsonable(bench), indent=2) + "\n")
+    (outdir / "bench.md").write_text(table)
+    print(table)
+    print(f"wrote {outdir}/bench.json, bench.md and one directory per task", file=sys.stderr)
+    return 0
+
+
+def _table(results: dict) -> str:
+    lines = ["| task | n (pos) | method | AUROC | AUPRC |", "| --- | --- | --- | --- | --- |"]
+    for task, r in results.items():
+        for m, s in r["summary"].items():
+            lines.append(f"| {task} | {r['n_variants']} ({r['n_positive']}) | {METHOD_LABELS.get(m, m)} | "
+                         f"{_pm(s['auroc_mean'], s['auroc_sd'])} | {_pm(s['auprc_mean'], s['auprc_sd'])} |")
+    return "\n".join(lines) + "\n"
+
+
+def _pm(mean: float, sd: float) -> str:
+    if mean != mean:
+        return "n/a"
+    return f"{mean:.3f} ± {sd:.3f}" if sd == sd else f"{mean:.3f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

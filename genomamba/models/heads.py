@@ -1,0 +1,384 @@
+"""Variant-effect classification heads on a pretrained CharMambaLM backbone.
+
+For a variant, a reference window of W bases centred on the allele (as in zero-shot scoring,
+`genomamba.scoring.variants.place_window`) and the alt window made from it by substituting the
+allele both go through the backbone, on both strands (reverse-complement windows too, averaged).
+Each window is pooled into [hidden at the allele's last base, mean hidden over the window]
+(the allele's last base is the first position a causal model has seen all of the allele), and an
+MLP classifies [ref, alt, alt - ref] (the difference-of-embeddings recipe of GPN / Nucleotide
+Transformer probing). `freeze` picks what trains: "all" (head only; linear-probe style),
+"last_k" (head + last `unfreeze_last_k` blocks and the final norm) or "none" (full fine-tune).
+
+Saved as a head directory: config.json ("model_type": "variant_head", the head config, the
+backbone config embedded, and the backbone's weights either embedded in model.safetensors
+(fine-tuned, or asked for) or referenced by path + sha256 of its model.safetensors (frozen)).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from genomamba import __version__
+from genomamba.alphabet import PAD, TOKENS, reverse_complement
+from genomamba.errors import ConfigError, GenomambaError
+from genomamba.models.config import MambaConfig
+from genomamba.models.lm import CONFIG_NAME, WEIGHTS_NAME, CharMambaLM, _atomic, read_model_config
+
+__all__ = [
+    "HEAD_MODEL_TYPE", "HeadConfig", "VariantEffectModel", "build_inputs", "collate_inputs", "make_mlp",
+]
+
+HEAD_MODEL_TYPE = "variant_head"
+FREEZE_MODES = ("all", "none", "last_k")
+
+
+@dataclass
+class HeadConfig:
+    """Shape and training mode of a variant-effect head. Validated in `__post_init__`."""
+
+    num_classes: int = 2  # 2: binary (P(class 1) is the score); > 2: multi-class
+    class_names: list[str] | None = None  # label names, index = class id (kept for output headers)
+    window: int = 128  # W, reference window in bp (alt window: W + len(ALT) - len(REF))
+    strands: str = "both"  # "both": average features over forward and reverse-complement windows
+    hidden_dim: int = 128  # MLP hidden width
+    n_hidden: int = 1  # hidden layers of the MLP (0: a linear head)
+    dropout: float = 0.1
+    freeze: str = "all"  # "all" | "none" | "last_k"
+    unfreeze_last_k: int = 0  # with freeze="last_k": blocks (from the top) that train
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.num_classes, int) or self.num_classes < 2:
+            raise ConfigError(f"HeadConfig.num_classes must be an integer >= 2, got {self.num_classes!r}")
+        if self.class_names is not None:
+            self.class_names = [str(c) for c in self.class_names]
+            if len(self.class_names) != self.num_classes:
+                raise ConfigError(
+                    f"HeadConfig.class_names has {len(self.class_names)} names for num_classes={self.num_classes}"
+                )
+        if not isinstance(self.window, int) or self.window < 2:
+            raise ConfigError(f"HeadConfig.window must be an integer >= 2, got {self.window!r}")
+        if self.strands not in ("forward", "both"):
+            raise ConfigError(f"HeadConfig.strands must be 'forward' or 'both', got {self.strands!r}")
+        if self.freeze not in FREEZE_MODES:
+            raise ConfigError(f"HeadConfig.freeze must be one of {FREEZE_MODES}, got {self.freeze!r}")
+        if self.freeze == "last_k" and self.unfreeze_last_k < 1:
+            raise ConfigError("HeadConfig.unfreeze_last_k must be >= 1 with freeze='last_k'")
+        if self.hidden_dim < 1 or self.n_hidden < 0 or not 0.0 <= self.dropout < 1.0:
+            raise ConfigError(
+                f"HeadConfig: hidden_dim >= 1, n_hidden >= 0, 0 <= dropout < 1 (got {self.hidden_dim}, "
+                f"{self.n_hidden}, {self.dropout})"
+            )
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> HeadConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown HeadConfig keys: {sorted(unknown)}")
+        return cls(**d)
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs: what one variant becomes (numpy, no IO: callers fetch the reference window)
+# --------------------------------------------------------------------------------------------
+
+
+def build_inputs(ref_window: np.ndarray, prefix: int, ref_len: int, alt: np.ndarray) -> dict[str, np.ndarray]:
+    """Ref/alt windows of one variant on both strands, and where to pool.
+
+    Args:
+        ref_window: reference tokens `[L]` of the window (`place_window`), allele at `prefix`.
+        prefix: 0-based offset of REF in the window. ref_len: len(REF).
+        alt: ALT tokens `[A]` (A >= 1).
+
+    Returns:
+        {"ref": list of 2 token arrays (forward, reverse complement), "alt": same,
+         "ref_pos": int64 `[2]`, "alt_pos": int64 `[2]`}: pooling positions, the allele's last
+        base in each orientation.
+    """
+    suffix = len(ref_window) - prefix - ref_len
+    if prefix < 0 or suffix < 0 or len(alt) < 1:
+        raise ValueError(f"allele [{prefix}, {prefix + ref_len}) outside a window of {len(ref_window)} or empty ALT")
+    alt_window = np.concatenate([ref_window[:prefix], alt.astype(ref_window.dtype), ref_window[prefix + ref_len :]])
+    return {
+        "ref": [ref_window, reverse_complement(ref_window)],
+        "alt": [alt_window, reverse_complement(alt_window)],
+        # forward: allele ends at prefix + len - 1; reverse complement: the allele follows rc(suffix)
+        "ref_pos": np.array([prefix + ref_len - 1, suffix + ref_len - 1], dtype=np.int64),
+        "alt_pos": np.array([prefix + len(alt) - 1, suffix + len(alt) - 1], dtype=np.int64),
+    }
+
+
+def collate_inputs(items: list[dict]) -> dict[str, torch.Tensor]:
+    """Batch `build_inputs` outputs: windows right-padded with PAD to the longest.
+
+    Returns:
+        {"ref": `[B, 2, L]` long, "alt": `[B, 2, L']` long, "ref_pos": `[B, 2]`, "alt_pos": `[B, 2]`},
+        plus "label" `[B]` long when every item has one.
+    """
+    out: dict[str, torch.Tensor] = {}
+    for key in ("ref", "alt"):
+        lmax = max(len(w) for it in items for w in it[key])
+        x = np.full((len(items), 2, lmax), PAD, dtype=np.int64)
+        for i, it in enumerate(items):
+            for s, w in enumerate(it[key]):
+                x[i, s, : len(w)] = w
+        out[key] = torch.from_numpy(x)
+    for key in ("ref_pos", "alt_pos"):
+        out[key] = torch.from_numpy(np.stack([it[key] for it in items]))
+    if items and all("label" in it for it in items):
+        out["label"] = torch.tensor([int(it["label"]) for it in items], dtype=torch.long)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Model
+# --------------------------------------------------------------------------------------------
+
+
+def make_mlp(feature_dim: int, config: HeadConfig) -> nn.Sequential:
+    """The head: LayerNorm -> n_hidden x (Linear, GELU, Dropout) -> Linear to num_classes.
+
+    features `[B, feature_dim]` -> logits `[B, num_classes]`. The LayerNorm puts features of
+    backbones of any scale on one footing, so one learning rate fits all.
+    """
+    layers: list[nn.Module] = [nn.LayerNorm(feature_dim)]
+    width = feature_dim
+    for _ in range(config.n_hidden):
+        layers += [nn.Linear(width, config.hidden_dim), nn.GELU(), nn.Dropout(config.dropout)]
+        width = config.hidden_dim
+    layers.append(nn.Linear(width, config.num_classes))
+    return nn.Sequential(*layers)
+
+
+
+class VariantEffectModel(nn.Module):
+    """Backbone features of ref/alt windows -> MLP -> class logits.
+
+    Args:
+        backbone: a CharMambaLM (its `hidden_states` gives `[B, L, d_model]`).
+        config: a HeadConfig.
+        backbone_source: the backbone's model directory, if it came from one (lets a frozen
+            head reference rather than copy the backbone weights on export).
+    """
+
+    model_type = HEAD_MODEL_TYPE
+
+    def __init__(self, backbone: CharMambaLM, config: HeadConfig, backbone_source: str | Path | None = None):
+        super().__init__()
+        if not hasattr(backbone, "layers") or not hasattr(backbone, "hidden_states"):
+            raise ConfigError(f"a variant head needs a neural backbone with hidden states, got {type(backbone).__name__}")
+        self.config = config
+        self.backbone = backbone
+        self.backbone_source = str(Path(backbone_source).resolve()) if backbone_source else None
+        d = backbone.config.d_model
+        self.feature_dim = 6 * d  # [ref, alt, alt - ref] x [site, mean]
+        self.head = make_mlp(self.feature_dim, config)
+        self.apply_freeze()
+
+    # ---- construction ----
+    @classmethod
+    def from_backbone(
+        cls,
+        path: str | Path,
+        num_classes: int = 2,
+        class_names: list[str] | None = None,
+        window: int = 128,
+        strands: str = "both",
+        hidden_dim: int = 128,
+        n_hidden: int = 1,
+        dropout: float = 0.1,
+        freeze: str = "all",
+        unfreeze_last_k: int = 0,
+        device: str | torch.device = "cpu",
+    ) -> VariantEffectModel:
+        """A new head on the CharMambaLM model directory at `path` (the Hydra `_target_`)."""
+        backbone = CharMambaLM.from_pretrained(path, device=device)
+        config = HeadConfig(num_classes, class_names, window, strands, hidden_dim, n_hidden, dropout, freeze, unfreeze_last_k)
+        return cls(backbone, config, backbone_source=path).to(device)
+
+    def apply_freeze(self) -> None:
+        """Set `requires_grad` of the backbone from `config.freeze` (the head always trains)."""
+        mode = self.config.freeze
+        for p in self.backbone.parameters():
+            p.requires_grad = mode == "none"
+        if mode == "last_k":
+            k = self.config.unfreeze_last_k
+            if k > len(self.backbone.layers):
+                raise ConfigError(f"HeadConfig.unfreeze_last_k={k} but the backbone has {len(self.backbone.layers)} layers")
+            for module in [*self.backbone.layers[-k:], self.backbone.norm_f]:
+                for p in module.parameters():
+                    p.requires_grad = True
+
+    @property
+    def backbone_trainable(self) -> bool:
+        return self.config.freeze != "all"
+
+    def train(self, mode: bool = True) -> VariantEffectModel:
+        super().train(mode)
+        if not self.backbone_trainable:
+            self.backbone.eval()  # a frozen backbone is a fixed feature extractor
+        return self
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    @property
+    def num_trainable_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    # ---- forward ----
+    def _pool(self, tokens: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+        """tokens `[B, S, L]`, pos `[B, S]` -> `[B, 2 * d_model]` averaged over strands S."""
+        B, S, L = tokens.shape
+        h, _ = self.backbone.hidden_states(tokens.reshape(B * S, L))  # (B*S, L, D)
+        h = h.float()
+        mask = (tokens.reshape(B * S, L) != PAD).unsqueeze(-1).float()  # (B*S, L, 1)
+        mean = (h * mask).sum(1) / mask.sum(1).clamp(min=1.0)  # (B*S, D)
+        site = h[torch.arange(B * S, device=h.device), pos.reshape(B * S)]  # (B*S, D)
+        return torch.cat([site, mean], dim=-1).reshape(B, S, -1).mean(1)  # (B*S, 2D) -> (B, 2D)
+
+    def features(
+        self, ref: torch.Tensor, alt: torch.Tensor, ref_pos: torch.Tensor, alt_pos: torch.Tensor
+    ) -> torch.Tensor:
+        """Backbone features `[B, 6 * d_model]` = [ref, alt, alt - ref].
+
+        Args:
+            ref, alt: tokens `[B, 2, L]` (strand 0 forward, 1 reverse complement; PAD on the right).
+            ref_pos, alt_pos: pooling positions `[B, 2]` (see `build_inputs`).
+        """
+        if self.config.strands == "forward":
+            ref, alt, ref_pos, alt_pos = ref[:, :1], alt[:, :1], ref_pos[:, :1], alt_pos[:, :1]
+        with torch.set_grad_enabled(torch.is_grad_enabled() and self.backbone_trainable):
+            f_ref = self._pool(ref, ref_pos)
+            f_alt = self._pool(alt, alt_pos)
+        return torch.cat([f_ref, f_alt, f_alt - f_ref], dim=-1)
+
+    def classify(self, features: torch.Tensor) -> torch.Tensor:
+        """features `[B, 6 * d_model]` -> logits `[B, num_classes]` (the MLP alone)."""
+        return self.head(features)
+
+    def forward(
+        self, ref: torch.Tensor, alt: torch.Tensor, ref_pos: torch.Tensor, alt_pos: torch.Tensor
+    ) -> torch.Tensor:
+        """Logits `[B, num_classes]`; arguments as in `features`."""
+        return self.classify(self.features(ref, alt, ref_pos, alt_pos))
+
+    @torch.inference_mode()
+    def predict_proba(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Class probabilities `[B, num_classes]` of a `collate_inputs` batch (eval mode)."""
+        was = self.training
+        self.eval()
+        device = next(self.parameters()).device
+        logits = self(*(batch[k].to(device) for k in ("ref", "alt", "ref_pos", "alt_pos")))
+        self.train(was)
+        return torch.softmax(logits.float(), dim=-1)
+
+    # ---- head directory ----
+    def save_pretrained(self, path: str | Path, metadata: dict | None = None, embed_backbone: bool | None = None) -> Path:
+        """Write a head directory: config.json + model.safetensors (each atomically).
+
+        Args:
+            path: directory (created).
+            metadata: training metadata kept under "training".
+            embed_backbone: store the backbone weights in model.safetensors. Default: yes when
+                the backbone was fine-tuned (`freeze` != "all") or has no source directory;
+                otherwise the backbone is referenced by absolute path + sha256 of its weights.
+        """
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        if embed_backbone is None:
+            embed_backbone = self.backbone_trainable or self.backbone_source is None
+        state = {f"head.{k}": v for k, v in self.head.state_dict().items()}
+        backbone: dict = {"model_type": self.backbone.model_type, "model": self.backbone.config.to_dict(),
+                          "training": getattr(self.backbone, "training_metadata", {})}
+        if embed_backbone:
+            bstate = self.backbone.state_dict()
+            if self.backbone.config.tie_embeddings:
+                bstate.pop("lm_head.weight", None)  # shared with the embedding; re-tied on load
+            state.update({f"backbone.{k}": v for k, v in bstate.items()})
+            backbone["weights"] = "embedded"
+        else:
+            src = Path(self.backbone_source)
+            backbone.update(weights="referenced", path=str(src), sha256=_sha256(src / WEIGHTS_NAME))
+        state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+        cfg = {
+            "model_type": HEAD_MODEL_TYPE,
+            "genomamba_version": __version__,
+            "head": self.config.to_dict(),
+            "backbone": backbone,
+            "alphabet": {"tokens": TOKENS},
+            "training": metadata or {},
+        }
+        _atomic(path / WEIGHTS_NAME, lambda p: save_file(state, p, metadata={"format": "pt"}))
+        _atomic(path / CONFIG_NAME, lambda p: Path(p).write_text(json.dumps(cfg, indent=2) + "\n"))
+        return path
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, device: str | torch.device = "cpu", backbone_dir: str | Path | None = None
+    ) -> VariantEffectModel:
+        """Load a head directory written by `save_pretrained` (or `genomamba-train experiment=vep_*`).
+
+        Args:
+            path: the head directory.
+            device: where to put the model (eval mode).
+            backbone_dir: where the referenced backbone lives now, if it moved.
+
+        Raises:
+            GenomambaError: not a head directory, or the referenced backbone is missing or has
+                different weights than when the head was trained (sha256).
+        """
+        path = Path(path)
+        cfg = read_model_config(path)
+        if cfg.get("model_type") != HEAD_MODEL_TYPE:
+            raise GenomambaError(f"{path}: model_type {cfg.get('model_type')!r} is not a {HEAD_MODEL_TYPE}")
+        binfo = cfg["backbone"]
+        state = load_file(path / WEIGHTS_NAME, device="cpu")
+        head_state = {k[len("head."):]: v for k, v in state.items() if k.startswith("head.")}
+        source = None
+        if binfo.get("weights") == "embedded":
+            backbone = CharMambaLM(MambaConfig.from_dict(binfo["model"]))
+            bstate = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
+            if backbone.config.tie_embeddings:
+                bstate["lm_head.weight"] = bstate["embedding.weight"]
+            backbone.load_state_dict(bstate)
+            backbone.training_metadata = binfo.get("training", {})
+        else:
+            source = Path(backbone_dir or binfo["path"])
+            if not (source / WEIGHTS_NAME).is_file():
+                raise GenomambaError(
+                    f"{path}: the referenced backbone {source} is missing; pass backbone_dir= (its new location)"
+                )
+            digest = _sha256(source / WEIGHTS_NAME)
+            if digest != binfo.get("sha256"):
+                raise GenomambaError(
+                    f"{path}: the backbone at {source} has different weights (sha256 {digest[:12]}...) than the one "
+                    f"this head was trained on ({str(binfo.get('sha256'))[:12]}...)"
+                )
+            backbone = CharMambaLM.from_pretrained(source)
+        model = cls(backbone, HeadConfig.from_dict(cfg["head"]), backbone_source=source)
+        model.head.load_state_dict(head_state)
+        model.training_metadata = cfg.get("training", {})
+        return model.to(device).eval()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
