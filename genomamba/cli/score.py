@@ -46,6 +46,9 @@ class AtomicOutputs:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
         os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the output should get the usual mode
         self._pending.append((Path(tmp), target))
         return Path(tmp)
 
@@ -194,14 +197,16 @@ def score_fasta(args: argparse.Namespace) -> int:
 
     from genomamba.io.fasta import FastaReader
     from genomamba.models import MarkovLM, load_model
-    from genomamba.scoring import score_records, summarize
+    from genomamba.scoring import DEFAULT_CHUNK, DEFAULT_CHUNK_CUDA, score_records, summarize
 
     if args.window is None and args.stride is not None:
         raise GenomambaError("--stride needs --window")
     if args.window is not None and args.stride is not None and args.stride > args.window:
         raise GenomambaError(f"--stride {args.stride} > --window {args.window} would leave bases unscored")
     emb_fmt = _check_embeddings_path(args.embeddings) if args.embeddings else None
-    model = load_model(args.model_dir, device=_resolve_device(args.device))
+    device = _resolve_device(args.device)
+    chunk = args.chunk_size or (DEFAULT_CHUNK_CUDA if device.startswith("cuda") else DEFAULT_CHUNK)
+    model = load_model(args.model_dir, device=device)
     if emb_fmt is not None and isinstance(model, MarkovLM):
         raise GenomambaError(f"--embeddings: {args.model_dir} is a Markov model, which has no hidden states")
     reader = FastaReader(args.fasta)
@@ -228,7 +233,7 @@ def score_fasta(args: argparse.Namespace) -> int:
                 total=total, unit="bp", unit_scale=True, desc="score", disable=args.quiet, file=sys.stderr
             ) as bar:
                 chunks = score_records(
-                    model, reader, names, batch_size=args.batch_size, chunk=args.chunk_size,
+                    model, reader, names, batch_size=args.batch_size, chunk=chunk,
                     both_strands=args.both_strands, hidden=emb_fmt is not None, progress=bar.update,
                 )
                 for row in summarize(_tee_tracks(chunks, tracks), args.window, args.stride):
@@ -280,7 +285,7 @@ def _positive_int(value: str) -> int:
 
 
 def _add_fasta(sub) -> None:
-    from genomamba.scoring import DEFAULT_CHUNK
+    from genomamba.scoring import DEFAULT_CHUNK, DEFAULT_CHUNK_CUDA
 
     p = sub.add_parser(
         "fasta", help="per-record bits per base, per-base tracks and embeddings of a FASTA file",
@@ -308,8 +313,9 @@ def _add_fasta(sub) -> None:
     p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--batch-size", type=_positive_int, default=8,
                    help="records no longer than --chunk-size scored together per model call (default 8)")
-    p.add_argument("--chunk-size", type=_positive_int, default=DEFAULT_CHUNK,
-                   help=f"bases per model call; memory grows with it, not with record length (default {DEFAULT_CHUNK})")
+    p.add_argument("--chunk-size", type=_positive_int,
+                   help=f"bases per model call; memory grows with it, not with record length "
+                        f"(default {DEFAULT_CHUNK} on CPU, {DEFAULT_CHUNK_CUDA} on CUDA)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=score_fasta)
 

@@ -36,12 +36,18 @@ import torch
 
 from genomamba.alphabet import PAD, reverse_complement
 from genomamba.errors import FastaFetchError
+from genomamba.io.fasta import FastaReader, GenomeSet
 from genomamba.io.intervals import tile
 
-DEFAULT_CHUNK = 1 << 16
+# bases per model call. Peak memory grows with the chunk (d_model 64, 4 layers on a CPU: ~130 MiB
+# above the model at 8 kb vs ~800 MiB at 64 kb, benchmarks/RESULTS_score_fasta.md) and a CPU gains
+# little from longer calls; a GPU wants long calls to fill its cores.
+DEFAULT_CHUNK = 1 << 13
+DEFAULT_CHUNK_CUDA = 1 << 16
 
 __all__ = [
     "DEFAULT_CHUNK",
+    "DEFAULT_CHUNK_CUDA",
     "ScoredChunk",
     "Summary",
     "score_sequence",
@@ -116,7 +122,7 @@ def _step(
     return ll.cpu().numpy(), hidden, new_state, logp[:, -1]
 
 
-def _record_length(reader, lengths: dict[str, int], name: str) -> int:
+def _record_length(reader: FastaReader | GenomeSet, lengths: dict[str, int], name: str) -> int:
     if name not in lengths:
         reader.fetch_tokens(name, 0, 0)  # raises FastaFetchError naming the file(s) and record
     return lengths[name]
@@ -132,7 +138,7 @@ def _mean_strands(fwd: np.ndarray, rev: np.ndarray) -> np.ndarray:
 
 def score_sequence(
     model: torch.nn.Module,
-    reader,
+    reader: FastaReader | GenomeSet,
     name: str,
     start: int = 0,
     end: int | None = None,
@@ -213,7 +219,7 @@ def score_sequence(
 
 def _score_batch(
     model: torch.nn.Module,
-    reader,
+    reader: FastaReader | GenomeSet,
     names: Sequence[str],
     device: torch.device,
     both_strands: bool,
@@ -240,7 +246,7 @@ def _score_batch(
 
 def score_records(
     model: torch.nn.Module,
-    reader,
+    reader: FastaReader | GenomeSet,
     names: Iterable[str] | None = None,
     batch_size: int = 8,
     chunk: int = DEFAULT_CHUNK,
