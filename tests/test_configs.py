@@ -9,11 +9,21 @@ import pytest
 import torch
 
 from genomamba.cli.train import train
+from genomamba.models import CharMambaLM, MambaConfig
 from genomamba.paths import config_dir
 from tests.helpers import compose_train
 
 CONF = config_dir()
 FIXTURE = str(Path(__file__).parent / "fixtures" / "tiny.fa")
+LABELLED = str(Path(__file__).parent / "fixtures" / "tiny_labelled.vcf")
+# variant-effect data (conf/data/variants.yaml) on the labelled fixture: 2 folds of 50-bp blocks
+VARIANT_DATA = [f"data.vcf={LABELLED}", f"data.fasta={FIXTURE}", "data.n_folds=2", "data.block_size=50"]
+
+
+def _tiny_backbone(path: Path) -> str:
+    """A random CharMambaLM model directory: the `backbone` of variant-effect heads."""
+    torch.manual_seed(0)
+    return str(CharMambaLM(MambaConfig(d_model=16, n_layer=2, scan_backend="ref")).save_pretrained(path))
 
 
 def _options(group: str) -> list[str]:
@@ -25,6 +35,8 @@ def test_data_options_instantiate(option, tmp_path):
     overrides = [f"data={option}"]
     if option == "genomes":
         overrides += [f"data.fastas=[{FIXTURE}]", f"data.valid_fastas=[{FIXTURE}]"]
+    if option == "variants":
+        overrides += VARIANT_DATA
     cfg = compose_train(overrides, tmp_path)
     dm = hydra.utils.instantiate(cfg.data)
     dm.setup()
@@ -33,6 +45,12 @@ def test_data_options_instantiate(option, tmp_path):
 
 @pytest.mark.parametrize("option", _options("model"))
 def test_model_options_instantiate(option, tmp_path):
+    if option == "variant_head":  # a head on a backbone directory: ref/alt windows [B, 2, L] -> logits [B, C]
+        cfg = compose_train([f"model={option}", f"+backbone={_tiny_backbone(tmp_path / 'backbone')}"], tmp_path)
+        model = hydra.utils.instantiate(cfg.model)
+        windows, pos = torch.randint(0, 4, (1, 2, 9)), torch.zeros(1, 2, dtype=torch.long)
+        assert model(windows, windows, pos, pos).shape == (1, cfg.model.num_classes)
+        return
     model = hydra.utils.instantiate(compose_train([f"model={option}"], tmp_path).model)
     assert model(torch.randint(0, 4, (1, 9))).shape == (1, 9, 8)
 
@@ -58,9 +76,12 @@ def test_experiments_compose_and_run_one_step(experiment, tmp_path):
     cfg = compose_train([f"experiment={experiment}", "trainer=cpu", "debug=fast_dev_run", "logger=csv"], tmp_path)
     assert cfg.task_name == experiment
     # one step on the tiny fixture at a small window, whatever the experiment's data size
+    if experiment.startswith("vep_"):  # variant-effect heads: labelled variants and a backbone directory
+        data = [f"backbone={_tiny_backbone(tmp_path / 'backbone')}", *VARIANT_DATA]
+    else:
+        data = [f"data.fastas=[{FIXTURE}]", "data.valid_fastas=[]", "data.valid_fraction=0.2"]
     cfg = compose_train(
-        [f"experiment={experiment}", "trainer=cpu", "debug=fast_dev_run", "logger=csv",
-         f"data.fastas=[{FIXTURE}]", "data.valid_fastas=[]", "data.valid_fraction=0.2", "data.window=32",
+        [f"experiment={experiment}", "trainer=cpu", "debug=fast_dev_run", "logger=csv", *data, "data.window=32",
          "data.batch_size=2", "data.num_workers=0"],
         tmp_path,
     )

@@ -4,6 +4,7 @@ Subcommands:
     fasta       per-record (or per-window) bits per base, per-base bedGraph tracks, embeddings
     fit-markov  count an order-k Markov baseline into a model directory
     vcf, evaluate   registered by `genomamba.cli.score_vcf` and `genomamba.cli.evaluate`
+    vep-cv          registered by `genomamba.cli.vep` (cross-validated variant-effect heads and baselines)
 
 Every output is written to a temporary file beside its target and moved into place only when the
 whole run succeeded, so an interrupted run leaves no partial output. The CLI is a thin shell over
@@ -343,10 +344,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_fasta(sub)
     _add_fit_markov(sub)
-    from genomamba.cli import evaluate, score_vcf
+    from genomamba.cli import evaluate, score_vcf, vep
 
     score_vcf.register(sub)
     evaluate.register(sub)
+    vep.register(sub)
     return parser
 
 

@@ -41,6 +41,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="a contig missing from the FASTA: stop with an error, or flag it UNKNOWN_CONTIG")
     p.add_argument("--limit", type=int, default=None, help="score only the first N records (output has N records)")
     p.add_argument("--log-base", choices=("e", "2"), default="e", help="scores in nats (e) or bits (2)")
+    p.add_argument("--head", default=None, metavar="HEAD_DIR",
+                   help="variant-effect head directory (from genomamba-train experiment=vep_*): adds GM_HEAD, "
+                        "the head's class probability per ALT")
     p.add_argument("--rules", default=None, help="comma-separated score names (default: all, GM_LLR,GM_DELTA)")
     p.set_defaults(func=run)
 
@@ -70,17 +73,24 @@ def run(args: argparse.Namespace) -> int:
             model, genome, window=args.window, strands=args.strands, batch_size=args.batch_size,
             device=device, rules=rules, log_base=args.log_base, unknown_contig=args.unknown_contig,
         )
+        head = None
+        if args.head:
+            from genomamba.scoring.head import HeadScorer
+
+            head = HeadScorer(args.head, genome, batch_size=args.batch_size, device=device)
         out = str(args.output)
         if out.endswith((".tsv", ".tsv.gz")):
-            writer = TsvWriter(out, header, scorer.rules)
+            writer = TsvWriter(out, header, list(scorer.rules) + (["GM_HEAD"] if head else []))
         else:
             command = "genomamba-score vcf " + " ".join(
                 shlex.quote(str(a)) for a in (args.model_dir, args.reference, args.variants, "-o", out))
             meta = [f"##genomamba_scoreCommand={command} --window {scorer.window} --strands {args.strands}"]
-            writer = VcfWriter(out, header, scorer.info_header_lines(), FILTER_LINES, meta, contigs=genome.lengths)
+            info = scorer.info_header_lines() + (head.info_header_lines() if head else [])
+            writer = VcfWriter(out, header, info, FILTER_LINES, meta, contigs=genome.lengths)
         t0 = time.perf_counter()
         with writer, tqdm(records, unit=" variants", desc="scoring", total=args.limit, disable=None) as bar:
-            for rec in scorer.score(bar):
+            scored = scorer.score(bar)
+            for rec in head.score(scored) if head else scored:
                 writer.write(rec)
         dt = time.perf_counter() - t0
     except (GenomambaError, FileNotFoundError, ValueError) as e:

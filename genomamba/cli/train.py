@@ -54,6 +54,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     fit_seconds = time.perf_counter() - t0
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    best = _restore_best(trainer, module)
+    if best:
+        metrics["best_model_score"] = best[1]
     if cfg.get("validate_at_end") and not trainer.fast_dev_run:
         results = trainer.validate(module, datamodule=datamodule, verbose=False)
         metrics.update({k: float(v) for k, v in (results[0] if results else {}).items()})
@@ -67,6 +70,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
             "steps": steps,
             "data": OmegaConf.to_container(cfg.data, resolve=True),
             "metrics": metrics,
+            "checkpoint": best[0] if best else "last",
             "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
         out = module.model.save_pretrained(cfg.export_dir, metadata=meta)
@@ -76,13 +80,26 @@ def train(cfg: DictConfig) -> dict[str, float]:
     return metrics
 
 
+def _restore_best(trainer: L.Trainer, module: L.LightningModule) -> tuple[str, float] | None:
+    """Load the weights of the best checkpoint by the monitored metric (e.g. lowest val/bpc), so the
+    exported model is the one that generalised best, not the last (possibly overfitted) one."""
+    callback = trainer.checkpoint_callback
+    path = getattr(callback, "best_model_path", "") if callback is not None else ""
+    if not path or getattr(callback, "monitor", None) is None:
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
+    module.load_state_dict(state)
+    log.info("exporting the best checkpoint %s (%s = %.4f)", path, callback.monitor, float(callback.best_model_score))
+    return path, float(callback.best_model_score)
+
+
 register_resolvers()
 
 
 @hydra.main(version_base="1.3", config_path="pkg://genomamba.conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
     metrics = train(cfg)
-    return metrics.get("val/bpc")
+    return metrics.get(cfg.get("optimized_metric", "val/bpc"))  # the value a Hydra sweeper optimises
 
 
 if __name__ == "__main__":

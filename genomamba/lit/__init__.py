@@ -1,5 +1,6 @@
-"""LightningModules: pretraining (and, later, variant-effect heads)."""
+"""LightningModules: pretraining and variant-effect heads."""
 
 from genomamba.lit.pretrain import PretrainLitModule
+from genomamba.lit.variant_effect import VariantEffectLitModule
 
-__all__ = ["PretrainLitModule"]
+__all__ = ["PretrainLitModule", "VariantEffectLitModule"]

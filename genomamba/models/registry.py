@@ -8,12 +8,13 @@ import torch
 
 from genomamba.errors import GenomambaError
 from genomamba.models.lm import MODEL_TYPE as CHAR_MAMBA, CharMambaLM, read_model_config
+from genomamba.models.heads import HEAD_MODEL_TYPE as HEAD, VariantEffectModel
 from genomamba.models.markov import MODEL_TYPE as MARKOV, MarkovLM
 
 __all__ = ["load_model"]
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> CharMambaLM | MarkovLM:
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> CharMambaLM | MarkovLM | VariantEffectModel:
     """Load the model directory at `path` onto `device`, in eval mode.
 
     Args:
@@ -23,7 +24,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> CharMamb
 
     Returns:
         A `CharMambaLM` ("model_type": "char_mamba", also assumed when the key is absent, as in
-        directories written before it existed) or a `MarkovLM` ("markov").
+        directories written before it existed), a `MarkovLM` ("markov") or a `VariantEffectModel`
+        ("variant_head").
 
     Raises:
         GenomambaError: not a model directory, or an unknown model_type (both name the path).
@@ -33,6 +35,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> CharMamb
         return CharMambaLM.from_pretrained(path, device=device)
     if model_type == MARKOV:
         return MarkovLM.from_pretrained(path, device=device)
+    if model_type == HEAD:
+        return VariantEffectModel.from_pretrained(path, device=device)
     raise GenomambaError(
-        f"{path}: unknown model_type {model_type!r} in config.json (expected {CHAR_MAMBA!r} or {MARKOV!r})"
+        f"{path}: unknown model_type {model_type!r} in config.json (expected {CHAR_MAMBA!r}, {MARKOV!r} or {HEAD!r})"
     )
