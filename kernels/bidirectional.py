@@ -1,128 +1,22 @@
-"""Fused bidirectional selective scan (Caduceus-style BiMamba, Schiff et al. 2024, arXiv:2403.03234).
+"""Bidirectional selective scan (Caduceus-style BiMamba, Schiff et al. 2024, arXiv:2403.03234).
 
 y = scan(u; forward params) + scan_right_to_left(u; backward params), gated once by silu(z).
-The two directions share u, z and seq_idx and are computed by one program per (d-block, chunk,
-batch): a left-to-right sweep writes its part of y, then a right-to-left sweep adds its part. No
-tensor is flipped or copied (Caduceus and mamba-ssm flip u, delta, B, C, z and y). The backward
-does the same with the adjoint sweeps, adding the two directions' du and dz in place. The chunk
-passes (`_selective_scan_chunk_state_kernel`, `_chunk_combine_kernel`) are shared with
-`selective_scan.py` and run once per direction. Imports torch and triton only.
+No tensor is flipped or copied (Caduceus and mamba-ssm flip u, delta, B, C, z and y): the
+left-to-right pass writes y, then the right-to-left pass (`REVERSE`) adds its part into the same
+y in place (`ACCUM`). The backward likewise runs the two directions' adjoint passes, the second
+adding its du and dz into the first's. Each direction reuses the kernels of `selective_scan.py`
+(per direction one launch, plus the chunk passes when L is split).
+
+A single-program version that swept both directions per chunk (one launch) measured 2.6x the
+time of two launches on an H100 (kernels/bench/NOTES.md) and was dropped.
+Imports torch and triton only.
 """
 
 from __future__ import annotations
 
 import torch
-import triton
-import triton.language as tl
 
-from genomamba_kernels.selective_scan import (
-    _bwd_adjoint_in,
-    _bwd_sweep,
-    _chunk_start_states,
-    _empty,
-    _fwd_sweep,
-    _load_params,
-    _Plan,
-    _scratch,
-    _prep,
-)
-
-
-@triton.jit
-def _bidirectional_scan_fwd_kernel(
-    u_ptr, z_ptr, seq_ptr, y_ptr,
-    dlf_ptr, Af_ptr, Bf_ptr, Cf_ptr, Df_ptr, biasf_ptr, hsf_ptr,
-    dlb_ptr, Ab_ptr, Bb_ptr, Cb_ptr, Db_ptr, biasb_ptr, hsb_ptr,
-    L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
-    HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-    IS_VARLEN: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
-):
-    pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    offs_n = tl.arange(0, BLOCK_N)
-    offs_l = tl.arange(0, BLOCK_L)
-    mask_d, mask_n = offs_d < D, offs_n < N
-    mdn = mask_n[:, None] & mask_d[None, :]
-    grp = (pid_d * BLOCK_D) // dpg
-    c_start = pid_c * chunk_len
-    n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
-    pdn = offs_n[:, None] + offs_d[None, :] * N
-    cs = ((pid_b * n_chunks + pid_c) * D) * N
-    ub = pid_b * stride_ub
-    bb = pid_b * stride_bb + grp * stride_bg
-    # left to right
-    Af, A2, Dv, bias = _load_params(Af_ptr, Df_ptr, biasf_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
-    h = tl.load(hsf_ptr + cs + pdn, mask=mdn, other=0.0)
-    _fwd_sweep(h, u_ptr + ub, dlf_ptr + ub, z_ptr + ub, y_ptr + ub, u_ptr, Bf_ptr + bb, Cf_ptr + bb,
-               seq_ptr + pid_b * L, u_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles,
-               L, stride_ud, stride_bn, D * N, N,
-               HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, False, True, False, False, False,
-               BLOCK_D, BLOCK_N, BLOCK_L, 1)
-    tl.debug_barrier()  # the right-to-left sweep reads y written by other threads of this program
-    # right to left, adding into y
-    Af, A2, Dv, bias = _load_params(Ab_ptr, Db_ptr, biasb_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
-    h = tl.load(hsb_ptr + cs + pdn, mask=mdn, other=0.0)
-    _fwd_sweep(h, u_ptr + ub, dlb_ptr + ub, z_ptr + ub, y_ptr + ub, u_ptr, Bb_ptr + bb, Cb_ptr + bb,
-               seq_ptr + pid_b * L, u_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles,
-               L, stride_ud, stride_bn, D * N, N,
-               HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, True, True, True, False, False,
-               BLOCK_D, BLOCK_N, BLOCK_L, 1)
-
-
-@triton.jit
-def _bidirectional_scan_bwd_kernel(
-    u_ptr, z_ptr, seq_ptr, dout_ptr, du_ptr, dz_ptr,
-    dlf_ptr, Af_ptr, Bf_ptr, Cf_ptr, Df_ptr, biasf_ptr, ckf_ptr, scf_ptr, Ef_ptr,
-    ddlf_ptr, dAf_ptr, dBf_ptr, dCf_ptr, dDf_ptr, dbiasf_ptr,
-    dlb_ptr, Ab_ptr, Bb_ptr, Cb_ptr, Db_ptr, biasb_ptr, ckb_ptr, scb_ptr, Eb_ptr,
-    ddlb_ptr, dAb_ptr, dBb_ptr, dCb_ptr, dDb_ptr, dbiasb_ptr,
-    L, D, N, dpg, chunk_len, n_chunks, n_ck, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
-    HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-    IS_VARLEN: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
-    CKPT_TILES: tl.constexpr,
-):
-    pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    offs_n = tl.arange(0, BLOCK_N)
-    offs_l = tl.arange(0, BLOCK_L)
-    mask_d, mask_n = offs_d < D, offs_n < N
-    mdn = mask_n[:, None] & mask_d[None, :]
-    grp = (pid_d * BLOCK_D) // dpg
-    c_start = pid_c * chunk_len
-    n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
-    pdn = offs_n[:, None] + offs_d[None, :] * N
-    cs = ((pid_b * n_chunks + pid_c) * D) * N
-    ub = pid_b * stride_ub
-    bb = pid_b * stride_bb + grp * stride_bg
-    ck = pid_b * n_ck * D * N
-    sc = ((pid_b * n_chunks + pid_c) * tl.num_programs(0) + pid_d) * (CKPT_TILES * BLOCK_N * BLOCK_D)
-    # adjoint of the left-to-right scan
-    Af, A2, Dv, bias = _load_params(Af_ptr, Df_ptr, biasf_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
-    E = tl.load(Ef_ptr + cs + pdn, mask=mdn, other=0.0)
-    E, dA_acc, dD_acc, db_acc = _bwd_sweep(
-        E, u_ptr + ub, dlf_ptr + ub, z_ptr + ub, dout_ptr + ub, du_ptr + ub, ddlf_ptr + ub, dz_ptr + ub,
-        Bf_ptr + bb, Cf_ptr + bb, dBf_ptr + bb, dCf_ptr + bb, seq_ptr + pid_b * L, ckf_ptr + ck, scf_ptr + sc,
-        A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, D * N, N,
-        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, False, False, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
-    tl.atomic_add(dAf_ptr + pdn, dA_acc, mask=mdn)
-    if HAS_D:
-        tl.atomic_add(dDf_ptr + offs_d, dD_acc, mask=mask_d)
-    if HAS_BIAS:
-        tl.atomic_add(dbiasf_ptr + offs_d, db_acc, mask=mask_d)
-    tl.debug_barrier()  # the second sweep adds into du and dz written by other threads
-    # adjoint of the right-to-left scan
-    Af, A2, Dv, bias = _load_params(Ab_ptr, Db_ptr, biasb_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
-    E = tl.load(Eb_ptr + cs + pdn, mask=mdn, other=0.0)
-    E, dA_acc, dD_acc, db_acc = _bwd_sweep(
-        E, u_ptr + ub, dlb_ptr + ub, z_ptr + ub, dout_ptr + ub, du_ptr + ub, ddlb_ptr + ub, dz_ptr + ub,
-        Bb_ptr + bb, Cb_ptr + bb, dBb_ptr + bb, dCb_ptr + bb, seq_ptr + pid_b * L, ckb_ptr + ck, scb_ptr + sc,
-        A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, D * N, N,
-        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, True, True, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
-    tl.atomic_add(dAb_ptr + pdn, dA_acc, mask=mdn)
-    if HAS_D:
-        tl.atomic_add(dDb_ptr + offs_d, dD_acc, mask=mask_d)
-    if HAS_BIAS:
-        tl.atomic_add(dbiasb_ptr + offs_d, db_acc, mask=mask_d)
+from genomamba_kernels.selective_scan import _Plan, _prep, _selective_scan_bwd, _selective_scan_fwd
 
 
 def _check_pair(name, f, b):
@@ -133,59 +27,21 @@ def _check_pair(name, f, b):
 def _bidirectional_scan_fwd(u, z, seq, f, b, softplus, plan: _Plan):
     """f, b: per-direction (delta, A, B4, C4, D, bias) already prepared. Returns y and the two
     directions' chunk-start states."""
-    Bsz, Dm, L = u.shape
-    N = f[1].shape[1]
-    hs_f = _chunk_start_states(u, f[0], f[1], f[2], f[5], seq, None, plan, softplus, False)
-    hs_b = _chunk_start_states(u, b[0], b[1], b[2], b[5], seq, None, plan, softplus, True)
-    y = _empty(Bsz, Dm, L, dtype=u.dtype, device=u.device)
-    dummy = u
-    opt = lambda x: x if x is not None else dummy  # noqa: E731
-    B4 = f[2]
-    _bidirectional_scan_fwd_kernel[(plan.f.n_dblk, plan.n_chunks, Bsz)](
-        u, opt(z), opt(seq), y,
-        f[0], f[1], f[2], f[3], opt(f[4]), opt(f[5]), hs_f,
-        b[0], b[1], b[2], b[3], opt(b[4]), opt(b[5]), hs_b,
-        L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, u.stride(0), u.stride(1),
-        B4.stride(0), B4.stride(1), B4.stride(2),
-        HAS_D=f[4] is not None, HAS_Z=z is not None, HAS_BIAS=f[5] is not None, SOFTPLUS=softplus,
-        IS_VARLEN=seq is not None, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L,
-        num_warps=plan.f.num_warps)
+    y, _, hs_f = _selective_scan_fwd(u, f[0], f[1], f[2], f[3], f[4], z, f[5], softplus, None, seq, False, False,
+                                     plan)
+    y, _, hs_b = _selective_scan_fwd(u, b[0], b[1], b[2], b[3], b[4], z, b[5], softplus, None, seq, True, False,
+                                     plan, y_acc=y)
     return y, hs_f, hs_b
 
 
 def _bidirectional_scan_bwd(u, z, seq, f, b, hs_f, hs_b, dout, softplus, plan: _Plan):
     """Returns du, dz and per direction (ddelta, dA, dB4, dC4, dD, dbias) (the last five fp32)."""
-    Bsz, Dm, L = u.shape
-    N = f[1].shape[1]
-    dout = dout.contiguous()
-    ck_f, E_f = _bwd_adjoint_in(u, f[0], f[1], f[2], f[3], z, f[5], seq, hs_f, dout, None, softplus, False, plan)
-    ck_b, E_b = _bwd_adjoint_in(u, b[0], b[1], b[2], b[3], z, b[5], seq, hs_b, dout, None, softplus, True, plan)
-    du = _empty(Bsz, Dm, L, dtype=u.dtype, device=u.device)
-    dz = _empty(Bsz, Dm, L, dtype=z.dtype, device=u.device) if z is not None else None
-    dummy = u
-
-    def grads(p):
-        delta, A, B4, C4, D, bias = p
-        f32 = dict(dtype=torch.float32, device=u.device)
-        return (_empty(Bsz, Dm, L, dtype=delta.dtype, device=u.device), torch.zeros(Dm, N, **f32),
-                torch.zeros(B4.shape, **f32), torch.zeros(C4.shape, **f32),
-                torch.zeros(Dm, **f32) if D is not None else None,
-                torch.zeros(Dm, **f32) if bias is not None else None)
-
-    gf, gb = grads(f), grads(b)
-    opt = lambda x: x if x is not None else dummy  # noqa: E731
-    B4 = f[2]
-    _bidirectional_scan_bwd_kernel[(plan.b.n_dblk, plan.n_chunks_b, Bsz)](
-        u, opt(z), opt(seq), dout, du, opt(dz),
-        f[0], f[1], f[2], f[3], opt(f[4]), opt(f[5]), ck_f, _scratch(u, plan), E_f, *[opt(x) for x in gf],
-        b[0], b[1], b[2], b[3], opt(b[4]), opt(b[5]), ck_b, _scratch(u, plan), E_b, *[opt(x) for x in gb],
-        L, Dm, N, plan.b.dpg, plan.chunk_len_b, plan.n_chunks_b, plan.b.n_ck, u.stride(0), u.stride(1),
-        B4.stride(0), B4.stride(1), B4.stride(2),
-        HAS_D=f[4] is not None, HAS_Z=z is not None, HAS_BIAS=f[5] is not None, SOFTPLUS=softplus,
-        IS_VARLEN=seq is not None, BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
-        CKPT_TILES=plan.b.CKPT_TILES,
-        num_warps=plan.b.num_warps)
-    return du, dz, gf, gb
+    du, ddl_f, dA_f, dB_f, dC_f, dD_f, dz, dbias_f, _ = _selective_scan_bwd(
+        u, f[0], f[1], f[2], f[3], f[4], z, f[5], softplus, seq, hs_f, dout, None, False, False, plan)
+    _, ddl_b, dA_b, dB_b, dC_b, dD_b, _, dbias_b, _ = _selective_scan_bwd(
+        u, b[0], b[1], b[2], b[3], b[4], z, b[5], softplus, seq, hs_b, dout, None, True, False, plan,
+        du_acc=du, dz_acc=dz)
+    return du, dz, (ddl_f, dA_f, dB_f, dC_f, dD_f, dbias_f), (ddl_b, dA_b, dB_b, dC_b, dD_b, dbias_b)
 
 
 class BidirectionalScanFn(torch.autograd.Function):

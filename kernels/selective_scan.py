@@ -354,9 +354,10 @@ def _selective_scan_fwd_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, hs_ptr, y_ptr, final_ptr,
     L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-    IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_FINAL: tl.constexpr,
+    IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_FINAL: tl.constexpr, ACCUM: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
 ):
+    """Pass 3: rescans each chunk from its start state and writes (ACCUM: adds into) y."""
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
@@ -375,7 +376,7 @@ def _selective_scan_fwd_kernel(
         B_ptr + pid_b * stride_bb + grp * stride_bg, C_ptr + pid_b * stride_bb + grp * stride_bg,
         seq_ptr + pid_b * L, hs_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L,
         stride_ud, stride_bn, D * N, N,
-        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, True, False, False, False,
+        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, True, ACCUM, False, False,
         BLOCK_D, BLOCK_N, BLOCK_L, 1)
     if HAS_FINAL:
         if pid_c == (0 if REVERSE else n_chunks - 1):
@@ -388,9 +389,10 @@ def _selective_scan_bwd_kernel(
     du_ptr, ddl_ptr, dz_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dh0_ptr,
     L, D, N, dpg, chunk_len, n_chunks, n_ck, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-    IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_DH0: tl.constexpr,
+    IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_DH0: tl.constexpr, ACCUM: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
 ):
+    """Backward pass 3: adjoint scan per chunk; writes (ACCUM: adds into) du and dz."""
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
@@ -410,7 +412,7 @@ def _selective_scan_bwd_kernel(
         B_ptr + bb, C_ptr + bb, dB_ptr + bb, dC_ptr + bb, seq_ptr + pid_b * L, ck_ptr + pid_b * n_ck * D * N,
         sc_ptr + ((pid_b * n_chunks + pid_c) * tl.num_programs(0) + pid_d) * (CKPT_TILES * BLOCK_N * BLOCK_D),
         A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, D * N, N,
-        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
+        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
     tl.atomic_add(dA_ptr + pdn, dA_acc, mask=mdn)
     if HAS_D:
         tl.atomic_add(dD_ptr + offs_d, dD_acc, mask=mask_d)
@@ -470,7 +472,7 @@ class _Cfg:
 
 # (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweep in
 # kernels/bench/bench_selective_scan.py --tune; the interpreter uses small tiles.
-_FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 4, 1), (32, 2, 1), (4, 16, 4)
+_FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 4, 1), (16, 4, 1), (4, 16, 4)
 _CKPT_STEPS = int(os.environ.get("GENOMAMBA_SCAN_CKPT_STEPS", 64))
 _BWD_WARPS_PER_SM = int(os.environ.get("GENOMAMBA_SCAN_BWD_WARPS_PER_SM", 8))
 
@@ -561,13 +563,13 @@ def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
 
 
 def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, init, seq, reverse,
-                        return_final_state, plan: _Plan):
-    """Runs passes 1-3. Returns y `[B, D, L]` (u's dtype), the final state or None, and the
-    chunk-start states `[B, nc, D, N]` the backward rescans from."""
+                        return_final_state, plan: _Plan, y_acc: torch.Tensor | None = None):
+    """Runs passes 1-3. Returns y `[B, D, L]` (u's dtype; added into y_acc when given), the final
+    state or None, and the chunk-start states `[B, nc, D, N]` the backward rescans from."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     hs = _chunk_start_states(u, delta, A, B4, delta_bias, seq, init, plan, delta_softplus, reverse)
-    y = _empty(Bsz, Dm, L, dtype=u.dtype, device=u.device)
+    y = _empty(Bsz, Dm, L, dtype=u.dtype, device=u.device) if y_acc is None else y_acc
     final = _empty(Bsz, Dm, N, dtype=torch.float32, device=u.device) if return_final_state else None
     dummy = u
     _selective_scan_fwd_kernel[(plan.f.n_dblk, plan.n_chunks, Bsz)](
@@ -577,7 +579,7 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
         L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, u.stride(0), u.stride(1),
         B4.stride(0), B4.stride(1), B4.stride(2),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
-        IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None,
+        IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
         BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, num_warps=plan.f.num_warps)
     return y, final, hs
 
@@ -617,18 +619,23 @@ def _scratch(u: torch.Tensor, plan: _Plan) -> torch.Tensor:
 
 
 def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, seq, hs, dout, dfinal, reverse,
-                        need_dh0, plan: _Plan):
+                        need_dh0, plan: _Plan, du_acc: torch.Tensor | None = None,
+                        dz_acc: torch.Tensor | None = None):
     """Gradients of `_selective_scan_fwd`: (du, ddelta, dA, dB4, dC4, dD, dz, ddelta_bias, dh0);
-    dB4/dC4 are fp32 `[B, G, N, L]`, dA/dD/ddelta_bias fp32."""
+    dB4/dC4 are fp32 `[B, G, N, L]`, dA/dD/ddelta_bias fp32. With du_acc (and dz_acc when z is
+    given) du and dz are added into those tensors."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     dout = dout.contiguous()
     dfinal = None if dfinal is None else dfinal.float().contiguous()
     ck, E = _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, delta_softplus, reverse,
                             plan)
-    du = _empty(Bsz, Dm, L, dtype=u.dtype, device=u.device)
+    accum = du_acc is not None
+    du = _empty(Bsz, Dm, L, dtype=u.dtype, device=u.device) if not accum else du_acc
     ddelta = _empty(Bsz, Dm, L, dtype=delta.dtype, device=u.device)
-    dz = _empty(Bsz, Dm, L, dtype=z.dtype, device=u.device) if z is not None else None
+    dz = None
+    if z is not None:
+        dz = _empty(Bsz, Dm, L, dtype=z.dtype, device=u.device) if not accum else dz_acc
     dA = torch.zeros(Dm, N, dtype=torch.float32, device=u.device)
     dB = torch.zeros(B4.shape, dtype=torch.float32, device=u.device)
     dC = torch.zeros(C4.shape, dtype=torch.float32, device=u.device)
@@ -645,7 +652,7 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
         L, Dm, N, plan.b.dpg, plan.chunk_len_b, plan.n_chunks_b, plan.b.n_ck, u.stride(0), u.stride(1),
         B4.stride(0), B4.stride(1), B4.stride(2),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
-        IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0,
+        IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0, ACCUM=accum,
         BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L, CKPT_TILES=plan.b.CKPT_TILES,
         num_warps=plan.b.num_warps)
     return du, ddelta, dA, dB, dC, dD, dz, dbias, dh0
