@@ -218,7 +218,8 @@ def table(rows, bw):
              "fwd vs mamba | fwd+bwd vs mamba | note |", "|" + "---|" * 10]
     for r in rows:
         shape = tuple(r["shape"])
-        base = ref.get((shape, "mamba_ssm_2x_flip" if "bidir" in r["backend"] else "mamba_ssm"))
+        bidir = r["backend"] in ("triton_bidir", "mamba_ssm_2x_flip")
+        base = ref.get((shape, "mamba_ssm_2x_flip" if bidir else "mamba_ssm"))
 
         def ratio(k):
             if base is None or k not in base or k not in r:
