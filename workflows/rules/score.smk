@@ -1,0 +1,41 @@
+rule score_fasta:
+    """Bits per base of every record and a per-base log-likelihood bedGraph track."""
+    input:
+        model=model_dir,
+        fasta=score_fasta,
+    output:
+        tsv="score/{model}/{name}.tsv",
+        track="score/{model}/{name}.bedGraph",
+    log:
+        "logs/score_fasta/{model}/{name}.log",
+    params:
+        device=config["device"],
+    wildcard_constraints:
+        model="|".join(MODELS),
+    conda:
+        "../envs/genomamba.yaml"
+    shell:
+        "genomamba-score fasta {input.model} {input.fasta} -o {output.tsv} --tracks {output.track}"
+        " --device {params.device} -q > {log} 2>&1"
+
+
+rule score_vcf:
+    """Zero-shot variant-effect scores (GM_LLR, GM_DELTA) as INFO fields of a bgzipped VCF."""
+    input:
+        model=model_dir,
+        reference=lambda wildcards: repo_path(config["variants"]["reference"]),
+        vcf=lambda wildcards: repo_path(config["variants"]["vcf"]),
+    output:
+        "score/{model}/variants.vcf.gz",
+    log:
+        "logs/score_vcf/{model}.log",
+    params:
+        device=config["device"],
+        strands=config["score"]["strands"],
+    wildcard_constraints:
+        model="|".join(MODELS),
+    conda:
+        "../envs/genomamba.yaml"
+    shell:
+        "genomamba-score vcf {input.model} {input.reference} {input.vcf} -o {output}"
+        " --strands {params.strands} --device {params.device} > {log} 2>&1"
