@@ -37,14 +37,6 @@ def _lin_combine(a1, b1, a2, b2):
 
 
 @triton.jit
-def _adj_combine(p1, l1, v1, p2, l2, v2):
-    # Adjoint g_k = c_k + a_{k-1} g_{k-1} (k-1 = previous in scan order): a segment is
-    # (prod of its a's except the last, its last a, its g at the end).
-    w = l1 * p2
-    return p1 * w, l2, v2 + w * v1
-
-
-@triton.jit
 def _pick(x, offs_l, IDX: tl.constexpr):
     # x[IDX] of a [BL, BN, BD] tile.
     return tl.sum(tl.where((offs_l == IDX)[:, None, None], x, 0.0), axis=0)
@@ -109,7 +101,13 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
     Returns the end state, the chunk's total decay and (ADJ) the chunk's local adjoint
     sum_t (prod of a from the chunk's first step to t) * dy_t C_t.
     """
-    LAST: tl.constexpr = 0 if REVERSE else BLOCK_L - 1
+    LAST: tl.constexpr = BLOCK_L - 1
+    # Tile position i holds step t0 + i (t0 + BLOCK_L-1-i when REVERSE): positions are always in
+    # scan order, so no scan runs with reverse=True (Triton lowers that with warp shuffles).
+    if REVERSE:
+        offs_t = BLOCK_L - 1 - offs_l
+    else:
+        offs_t = offs_l
     p = tl.full([BLOCK_N, BLOCK_D], 1.0, tl.float32)
     gp = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     mdn = mask_n[:, None] & mask_d[None, :]
@@ -118,7 +116,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             t0 = c_start + (n_tiles - 1 - k) * BLOCK_L
         else:
             t0 = c_start + k * BLOCK_L
-        t = t0 + offs_l
+        t = t0 + offs_t
         if STORE_CKPT:
             # the state entering each group of CKPT_TILES tiles in scan order
             if REVERSE:
@@ -131,7 +129,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
         u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
             u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
             HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
-        acum, hb = tl.associative_scan((a, b), 0, _lin_combine, reverse=REVERSE)
+        acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
         if WRITE_Y or ADJ:
             Ct = tl.load(C_b + t[:, None] + offs_n[None, :] * stride_bn,
                          mask=(t < L)[:, None] & mask_n[None, :], other=0.0).to(tl.float32)
@@ -174,8 +172,11 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
     backwards. Returns the adjoint flowing out of the chunk's start (dL/dh before its first step)
     and this program's partial sums of dA, dD and d delta_bias.
     """
-    FIRST: tl.constexpr = BLOCK_L - 1 if REVERSE else 0
-    LAST: tl.constexpr = 0 if REVERSE else BLOCK_L - 1
+    LAST: tl.constexpr = BLOCK_L - 1
+    if REVERSE:  # positions in scan order, as in _fwd_sweep
+        offs_t = BLOCK_L - 1 - offs_l
+    else:
+        offs_t = offs_l
     GROUP: tl.constexpr = BLOCK_L * CKPT_TILES
     mdn = mask_n[:, None] & mask_d[None, :]
     pdn_loc = offs_n[:, None] * BLOCK_D + (offs_d % BLOCK_D)[None, :]
@@ -196,12 +197,12 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
                     kk = nt - 1 - k
                 else:
                     kk = k
-                t = g0 + kk * BLOCK_L + offs_l
+                t = g0 + kk * BLOCK_L + offs_t
                 tl.store(sc_b + kk * BLOCK_N * BLOCK_D + pdn_loc, h)
                 u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
                     u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
                     HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
-                acum, hb = tl.associative_scan((a, b), 0, _lin_combine, reverse=REVERSE)
+                acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
                 h = _pick(acum, offs_l, LAST) * h + _pick(hb, offs_l, LAST)
             tl.debug_barrier()
         for k in range(nt):
@@ -209,7 +210,7 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
                 kk = k
             else:
                 kk = nt - 1 - k
-            t = g0 + kk * BLOCK_L + offs_l
+            t = g0 + kk * BLOCK_L + offs_t
             ml = t < L
             if CKPT_TILES > 1:
                 h0 = tl.load(sc_b + kk * BLOCK_N * BLOCK_D + pdn_loc)
@@ -222,7 +223,7 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
             pbn = t[:, None] + offs_n[None, :] * stride_bn
             Ct = tl.load(C_b + pbn, mask=mnl, other=0.0).to(tl.float32)
             dout = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
-            acum, hb = tl.associative_scan((a, b), 0, _lin_combine, reverse=REVERSE)
+            acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
             hs = acum * h0[None, :, :] + hb
             if HAS_Z:
                 y = tl.sum(hs * Ct[:, :, None], axis=1)
@@ -238,10 +239,14 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
             else:
                 dy = dout
             c = dy[:, None, :] * Ct[:, :, None]
-            ones = tl.full([BLOCK_L, BLOCK_N, BLOCK_D], 1.0, tl.float32)
-            pk, _lk, val = tl.associative_scan((ones, a, c), 0, _adj_combine, reverse=not REVERSE)
-            g = val + pk * E[None, :, :]
-            E = _pick(a * g, offs_l, FIRST)
+            # adjoint g_i = c_i + a_{i+1} g_{i+1}, against scan order, unrolled over the (in-thread)
+            # positions: the selects fold to register moves, where a reverse scan costs shuffles
+            g = tl.zeros_like(c)
+            for j in tl.static_range(BLOCK_L):
+                sel = (offs_l == BLOCK_L - 1 - j)[:, None, None]
+                g_i = tl.sum(tl.where(sel, c, 0.0), axis=0) + E
+                g = tl.where(sel, g_i[None, :, :], g)
+                E = tl.sum(tl.where(sel, a, 0.0), axis=0) * g_i
             hm = hs - b  # a_t h_{t-1}, without shifting the tile
             gB = tl.sum(g * Bt[:, :, None], axis=1)
             gha = g * hm
