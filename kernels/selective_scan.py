@@ -2,17 +2,19 @@
 
 The sequence is cut into chunks so that batch 1 at L=131072 still fills the GPU:
   1. `_selective_scan_chunk_state_kernel`: per (d-block, chunk, batch), the chunk's end state from
-     a zero start and the chunk's total decay prod(exp(delta A)) (skipped with a single chunk);
+     a zero start and its total decay prod(exp(delta A)) (skipped with a single chunk);
   2. `_chunk_combine_kernel`: a short sequential pass over chunks -> each chunk's start state;
   3. `_selective_scan_fwd_kernel`: rescans each chunk from its start state and writes y.
-Inside a chunk, tiles of BLOCK_L steps are scanned with `tl.associative_scan` on the pair
-(a, b) -> h = a h + b, carried tile to tile. The backward stores nothing per step: it rescans each
-chunk from the saved chunk-start states, keeping one fp32 state per tile in a transient buffer
-(`_selective_scan_bwd_ckpt_kernel`, which also forms each chunk's local adjoint), combines the
-adjoints across chunks right to left, then runs the adjoint scan tile by tile
-(`_selective_scan_bwd_kernel`). `reverse` and `seq_idx` resets are handled without flipping or
-copying: a reset multiplies that step's decay by zero. The state is fp32 whatever the input dtype.
-Imports torch and triton only.
+Tiles are `[BLOCK_L, N, BLOCK_D]` with one channel per lane and the state and steps in-thread, so
+the scan (`tl.associative_scan` on h = a h + b) and the sums over N need no shuffles; tile
+positions are kept in scan order (reversed addresses when `reverse`) because Triton lowers
+reverse scans with warp shuffles. The backward stores nothing per step: from the saved
+chunk-start states it rescans each chunk, keeping one fp32 state per 64 steps
+(`_selective_scan_bwd_ckpt` mode of the chunk-state kernel, which also forms each chunk's local
+adjoint), combines adjoints across chunks right to left, then `_selective_scan_bwd_kernel`
+rescans each group of tiles into a per-program scratch and runs the adjoint recurrence tile by
+tile against scan order. `seq_idx` resets multiply that step's decay by zero. The state is fp32
+whatever the input dtype. Imports torch and triton only.
 """
 
 from __future__ import annotations
