@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
+
+# Without CUDA, kernel tests run under Triton's interpreter. The flag is read when triton is first
+# imported, and other test modules import it indirectly (lightning -> torch._dynamo), so set it here.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
+# Tiny test shapes run fastest single-threaded, and the suite must not fight itself on 2 cores.
+torch.set_num_threads(1)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
