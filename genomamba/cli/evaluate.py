@@ -22,11 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+
+from genomamba.atomic import atomic_path, atomic_write_text
 
 __all__ = ["register", "run", "read_scored", "evaluate_scores", "plot_roc"]
 
@@ -175,20 +175,9 @@ def plot_roc(metrics: dict, path: str | Path, title: str = "") -> None:
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    _atomic_write(Path(path), lambda p: fig.savefig(p, format="png", dpi=100))
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
-
-
-def _atomic_write(target: Path, write) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def summary_lines(metrics: dict) -> list[str]:
@@ -218,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     metrics = evaluate_scores(labels, values, positives, negatives, args.higher_is_positive)
     metrics.update(input=str(args.scored), label=args.label, scores=scores)
     outdir = Path(args.outdir)
-    _atomic_write(outdir / "metrics.json", lambda p: Path(p).write_text(json.dumps(metrics, indent=1) + "\n"))
+    atomic_write_text(outdir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     plot_roc(metrics, outdir / "roc.png", title=f"{Path(args.scored).name}: {metrics['direction']}")
     for line in summary_lines(metrics):
         print(line)

@@ -21,7 +21,6 @@ import os
 import sys
 import tempfile
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -198,7 +197,12 @@ def score_fasta(args: argparse.Namespace) -> int:
 
     from genomamba.io.fasta import FastaReader
     from genomamba.models import MarkovLM, load_model
-    from genomamba.scoring import DEFAULT_CHUNK, DEFAULT_CHUNK_CUDA, score_records, summarize
+    from genomamba.scoring import (
+        DEFAULT_CHUNK,
+        DEFAULT_CHUNK_CUDA,
+        score_records,
+        summarize,
+    )
 
     if args.window is None and args.stride is not None:
         raise GenomambaError("--stride needs --window")

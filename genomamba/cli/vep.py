@@ -30,14 +30,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import shlex
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
+
+from genomamba.atomic import atomic_path, atomic_write_text
 
 __all__ = ["register", "run", "vep_cv", "METHOD_LABELS"]
 
@@ -340,9 +340,9 @@ def _write_outputs(out: Path, result: dict, table: str, labelled, y, fold_of, oo
     for i, v in enumerate(labelled):
         rows.append("\t".join([v.chrom, str(v.start + 1), v.ref, v.alt, str(int(y[i])), str(int(fold_of[i])),
                                *(_num(oof[m][i], 6) for m in methods)]))
-    _atomic_text(out / "predictions.tsv", "\n".join(rows) + "\n")
-    _atomic_text(out / "metrics.json", json.dumps(_jsonable(result), indent=2) + "\n")
-    _atomic_text(out / "metrics.md", table)
+    atomic_write_text(out / "predictions.tsv", "\n".join(rows) + "\n")
+    atomic_write_text(out / "metrics.json", json.dumps(_jsonable(result), indent=2) + "\n")
+    atomic_write_text(out / "metrics.md", table)
     _roc_png(out / "roc.png", y, oof, result["summary"])
 
 
@@ -364,25 +364,8 @@ def _roc_png(path: Path, y: np.ndarray, oof: dict, summary: dict) -> None:
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, out-of-fold (pooled AUROC)")
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".png")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, dpi=120)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _jsonable(x):

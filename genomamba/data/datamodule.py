@@ -15,7 +15,12 @@ import lightning as L
 from torch.utils.data import DataLoader, Sampler
 
 from genomamba.data.dataset import GenomeWindowDataset
-from genomamba.data.windows import RandomWindows, evenly_spaced, make_splits, tile_windows
+from genomamba.data.windows import (
+    RandomWindows,
+    evenly_spaced,
+    make_splits,
+    tile_windows,
+)
 from genomamba.errors import ConfigError
 from genomamba.io.fasta import GenomeSet
 

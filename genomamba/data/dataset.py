@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from genomamba.alphabet import COMPLEMENT, N, PAD
+from genomamba.alphabet import COMPLEMENT, PAD, N
 from genomamba.data.windows import RandomWindows, Window
 from genomamba.io.fasta import GenomeSet
 

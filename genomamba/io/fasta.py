@@ -27,7 +27,6 @@ import hashlib
 import operator
 import os
 import struct
-import tempfile
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -37,10 +36,10 @@ import numpy as np
 
 from genomamba import alphabet as _alphabet
 from genomamba.alphabet import encode
+from genomamba.atomic import atomic_path, atomic_write_bytes
 from genomamba.errors import (
     FastaDuplicateRecordError,
     FastaEmptyRecordError,
-    FastaError,
     FastaFetchError,
     FastaFormatError,
     FastaLineLengthError,
@@ -89,17 +88,6 @@ def detect_format(path: str | Path) -> str:
 # --------------------------------------------------------------------------------------------
 # Streaming validator / indexer
 # --------------------------------------------------------------------------------------------
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _scan_fasta(stream: Iterable[bytes], source: str) -> list[tuple[str, FaiRecord]]:
@@ -208,7 +196,7 @@ def index_fasta(
     opener = gzip.open if detect_format(path) != PLAIN else open
     with opener(path, "rb") as f:
         records = _scan_fasta(f, source or str(path))
-    _atomic_write_bytes(fai, _format_fai(records))
+    atomic_write_bytes(fai, _format_fai(records))
     return fai
 
 
@@ -237,7 +225,7 @@ def _write_gzi(bgzf_path: Path, gzi_path: Path) -> None:
         blocks = [(c, u) for c, _, u, ulen in bgzf.BgzfBlocks(f) if ulen]
     entries = blocks[1:]
     data = struct.pack("<Q", len(entries)) + b"".join(struct.pack("<QQ", c, u) for c, u in entries)
-    _atomic_write_bytes(gzi_path, data)
+    atomic_write_bytes(gzi_path, data)
 
 
 def _pread(fd: int, size: int, offset: int, lock: threading.Lock) -> bytes:
@@ -278,23 +266,18 @@ def _gunzip_to_cache(path: Path, cache_dir: Path) -> Path:
     from tqdm.auto import tqdm
 
     cache_dir.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=f".{out.name}.", suffix=".tmp")
-    try:
-        with (
-            open(path, "rb") as raw,
-            gzip.GzipFile(fileobj=raw) as gz,
-            os.fdopen(fd, "wb") as dst,
-            tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"gunzip {path.name}") as bar,
-        ):
-            done = 0
-            while chunk := gz.read(1 << 22):
-                dst.write(chunk)
-                bar.update(raw.tell() - done)
-                done = raw.tell()
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with (
+        atomic_path(out) as tmp,
+        open(path, "rb") as raw,
+        gzip.GzipFile(fileobj=raw) as gz,
+        open(tmp, "wb") as dst,
+        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"gunzip {path.name}") as bar,
+    ):
+        done = 0
+        while chunk := gz.read(1 << 22):
+            dst.write(chunk)
+            bar.update(raw.tell() - done)
+            done = raw.tell()
     return out
 
 

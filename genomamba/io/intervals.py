@@ -8,12 +8,11 @@ them to and from BED (3 or 4+ columns; extra columns are ignored on read), `merg
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
+from genomamba.atomic import atomic_write_text
 from genomamba.errors import GenomambaError
 
 __all__ = ["Interval", "BedError", "read_bed", "write_bed", "merge", "subtract", "tile"]
@@ -82,15 +81,7 @@ def write_bed(intervals: Iterable[Interval], path: str | Path) -> None:
         if with_names:
             cols.append(iv.name if iv.name is not None else ".")
         lines.append("\t".join(cols) + "\n")
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.writelines(lines)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, "".join(lines))
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:

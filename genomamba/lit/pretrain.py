@@ -10,7 +10,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from genomamba.alphabet import N, PAD
+from genomamba.alphabet import PAD, N
 from genomamba.models import CharMambaLM
 
 LN2 = math.log(2.0)

@@ -18,20 +18,24 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from genomamba import __version__
 from genomamba.alphabet import PAD, TOKENS, reverse_complement
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.models.config import MambaConfig
-from genomamba.models.lm import CONFIG_NAME, WEIGHTS_NAME, CharMambaLM, _atomic, read_model_config
+from genomamba.models.lm import (
+    WEIGHTS_NAME,
+    CharMambaLM,
+    read_model_config,
+    write_model_directory,
+)
 
 __all__ = [
     "HEAD_MODEL_TYPE", "HeadConfig", "VariantEffectModel", "build_inputs", "collate_inputs", "make_mlp",
@@ -323,9 +327,7 @@ class VariantEffectModel(nn.Module):
             "alphabet": {"tokens": TOKENS},
             "training": metadata or {},
         }
-        _atomic(path / WEIGHTS_NAME, lambda p: save_file(state, p, metadata={"format": "pt"}))
-        _atomic(path / CONFIG_NAME, lambda p: Path(p).write_text(json.dumps(cfg, indent=2) + "\n"))
-        return path
+        return write_model_directory(path, cfg, state)
 
     @classmethod
     def from_pretrained(

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -20,6 +18,7 @@ from torch import nn
 
 from genomamba import __version__
 from genomamba.alphabet import TOKENS
+from genomamba.atomic import atomic_path, atomic_write_text
 from genomamba.errors import GenomambaError
 from genomamba.models.config import MambaConfig
 from genomamba.modules import MambaMixer, MixerState, ResidualBlock, RMSNorm
@@ -91,8 +90,6 @@ class CharMambaLM(nn.Module):
     # ---- model directory ----
     def save_pretrained(self, path: str | Path, metadata: dict | None = None) -> Path:
         """Write config.json + model.safetensors into `path` (created), each atomically."""
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
         cfg = {
             "model_type": self.model_type,
             "genomamba_version": __version__,
@@ -103,9 +100,7 @@ class CharMambaLM(nn.Module):
         state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
         if self.config.tie_embeddings:
             state.pop("lm_head.weight", None)  # safetensors refuses shared storage; re-tied on load
-        _atomic(path / WEIGHTS_NAME, lambda p: save_file(state, p, metadata={"format": "pt"}))
-        _atomic(path / CONFIG_NAME, lambda p: Path(p).write_text(json.dumps(cfg, indent=2) + "\n"))
-        return path
+        return write_model_directory(path, cfg, state)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> "CharMambaLM":
@@ -131,13 +126,11 @@ def read_model_config(path: str | Path) -> dict:
     return json.loads((path / CONFIG_NAME).read_text())
 
 
-def _atomic(target: Path, write) -> None:
-    """Call write(tmp_path) then move it onto target, so a crash never leaves half a file."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def write_model_directory(path: str | Path, config: dict, tensors: dict[str, torch.Tensor]) -> Path:
+    """Write config.json + model.safetensors into `path` (created), each atomically."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path / WEIGHTS_NAME) as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "pt"})
+    atomic_write_text(path / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
+    return path

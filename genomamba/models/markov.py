@@ -20,20 +20,23 @@ A model directory holds config.json ("model_type": "markov") + model.safetensors
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from genomamba import __version__
 from genomamba.alphabet import PAD, TOKENS, VOCAB_SIZE, reverse_complement
 from genomamba.errors import ConfigError, GenomambaError
-from genomamba.models.lm import CONFIG_NAME, WEIGHTS_NAME, _atomic, read_model_config
+from genomamba.models.lm import (
+    WEIGHTS_NAME,
+    read_model_config,
+    write_model_directory,
+)
 
 MODEL_TYPE = "markov"
 MAX_ORDER = 12  # the order-12 table alone is 4^13 floats (128 MiB); beyond that use a real LM
@@ -247,9 +250,7 @@ class MarkovLM(nn.Module):
             "training": metadata if metadata is not None else self.training_metadata,
         }
         tensors = {f"counts.{j}": torch.from_numpy(c.copy()) for j, c in enumerate(self.counts)}
-        _atomic(path / WEIGHTS_NAME, lambda p: save_file(tensors, p, metadata={"format": "pt"}))
-        _atomic(path / CONFIG_NAME, lambda p: Path(p).write_text(json.dumps(cfg, indent=2) + "\n"))
-        return path
+        return write_model_directory(path, cfg, tensors)
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> MarkovLM:

@@ -7,9 +7,12 @@ from pathlib import Path
 import torch
 
 from genomamba.errors import GenomambaError
-from genomamba.models.lm import MODEL_TYPE as CHAR_MAMBA, CharMambaLM, read_model_config
-from genomamba.models.heads import HEAD_MODEL_TYPE as HEAD, VariantEffectModel
-from genomamba.models.markov import MODEL_TYPE as MARKOV, MarkovLM
+from genomamba.models.heads import HEAD_MODEL_TYPE as HEAD
+from genomamba.models.heads import VariantEffectModel
+from genomamba.models.lm import MODEL_TYPE as CHAR_MAMBA
+from genomamba.models.lm import CharMambaLM, read_model_config
+from genomamba.models.markov import MODEL_TYPE as MARKOV
+from genomamba.models.markov import MarkovLM
 
 __all__ = ["load_model"]
 

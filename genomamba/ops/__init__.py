@@ -1,6 +1,10 @@
 """Pure tensor ops with custom autograd: the selective scan and its backends."""
 
-from genomamba.ops.selective_scan import resolve_backend, selective_scan, set_backend_override
+from genomamba.ops.selective_scan import (
+    resolve_backend,
+    selective_scan,
+    set_backend_override,
+)
 from genomamba.ops.selective_scan_ref import selective_scan_ref
 
 __all__ = ["selective_scan", "selective_scan_ref", "resolve_backend", "set_backend_override"]

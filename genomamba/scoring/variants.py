@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from genomamba.alphabet import N, PAD, encode, reverse_complement
+from genomamba.alphabet import PAD, N, encode, reverse_complement
 from genomamba.errors import AlphabetError, VcfError
 from genomamba.io.vcf import VariantRecord
 
