@@ -10,7 +10,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
-from genomamba.alphabet import PAD, N
+from genomamba.alphabet import MASK, PAD, N
 from genomamba.models import CharMambaLM
 
 LN2 = math.log(2.0)
@@ -44,13 +44,31 @@ def next_base_loss(
     return (nll * weight.reshape(-1)).sum() / count.clamp(min=1.0), count
 
 
+def masked_base_loss(
+    model: torch.nn.Module, tokens: torch.Tensor, mask_prob: float, generator: torch.Generator | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Masked-LM cross-entropy (nats) for a bidirectional model: a `mask_prob` fraction of the
+    A/C/G/T positions is replaced by the mask token and predicted from both sides. tokens: `[B, L]`."""
+    target = tokens.long()
+    r = torch.rand(target.shape, generator=generator, device=target.device)
+    masked = (target < N) & (r < mask_prob)
+    logits = model(torch.where(masked, MASK, target))
+    count = masked.sum()
+    if not count:
+        return logits.sum() * 0.0, count.float()
+    return F.cross_entropy(logits[masked].float(), target[masked]), count.float()
+
+
 class PretrainLitModule(L.LightningModule):
-    """Owns loss, metrics and optimisation of an injected CharMambaLM.
+    """Owns loss, metrics and optimisation of an injected CharMambaLM: next-base prediction for a
+    causal model, masked-base prediction for a bidirectional one (`val/bpc` is then bits per
+    masked base).
 
     Args:
         model: the network. optimizer: partial taking param groups (e.g. AdamW).
         scheduler: partial taking (optimizer, total_steps) -> LR scheduler, stepped every step.
         weight_decay: applied to matrices only. softmask_weight: loss weight of lowercase bases.
+        mask_prob: fraction of bases masked per window (bidirectional models only).
     """
 
     def __init__(
@@ -60,6 +78,7 @@ class PretrainLitModule(L.LightningModule):
         scheduler: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None = None,
         weight_decay: float = 0.1,
         softmask_weight: float = 1.0,
+        mask_prob: float = 0.15,
     ):
         super().__init__()
         # partials are not checkpoint material (and break weights-only loading): keep them out of hparams
@@ -72,7 +91,9 @@ class PretrainLitModule(L.LightningModule):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.model(tokens)
 
-    def _step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(self, batch: dict, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if not getattr(self.model, "is_causal", True):
+            return masked_base_loss(self.model, batch["tokens"], self.hparams.mask_prob, generator)
         logits = self.model(batch["tokens"])
         return next_base_loss(logits, batch["tokens"], batch.get("softmask"), self.hparams.softmask_weight)
 
@@ -92,7 +113,9 @@ class PretrainLitModule(L.LightningModule):
         self._t0, self._tokens = None, 0
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        loss, count = self._step(batch)
+        # the same masked positions at every validation, so the figure is comparable across epochs
+        generator = torch.Generator(device=batch["tokens"].device).manual_seed(batch_idx)
+        loss, count = self._step(batch, generator)
         # weight by scored bases, so the epoch value is bits per scored base over all windows
         self.log("val/loss", loss, batch_size=max(1, int(count)), sync_dist=True)
         self.log("val/bpc", loss / LN2, prog_bar=True, batch_size=max(1, int(count)), sync_dist=True)

@@ -29,6 +29,8 @@ class MambaConfig:
     pad_vocab_multiple: int = 8
     rms_norm_eps: float = 1e-5
     tie_embeddings: bool = True
+    # both directions in every layer (BiMamba): a masked-LM encoder, not a causal LM
+    bidirectional: bool = False
     scan_backend: str = "auto"
     d_inner: int = field(init=False)
 

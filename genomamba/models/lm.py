@@ -21,14 +21,15 @@ from genomamba.alphabet import TOKENS
 from genomamba.atomic import atomic_path, atomic_write_text
 from genomamba.errors import GenomambaError
 from genomamba.models.config import MambaConfig
-from genomamba.modules import MambaMixer, MixerState, ResidualBlock, RMSNorm
+from genomamba.modules import BiMambaMixer, MambaMixer, MixerState, ResidualBlock, RMSNorm
 
 MODEL_TYPE = "char_mamba"
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 
 
 class CharMambaLM(nn.Module):
-    """tokens `[B, L]` (int) -> logits `[B, L, vocab]`; logits at t predict token t+1."""
+    """tokens `[B, L]` (int) -> logits `[B, L, vocab]`. Causal (default): logits at t predict token
+    t+1. Bidirectional (`config.bidirectional`): logits at t predict token t itself (masked LM)."""
 
     model_type = MODEL_TYPE
 
@@ -36,9 +37,10 @@ class CharMambaLM(nn.Module):
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.d_model)
+        mixer = BiMambaMixer if config.bidirectional else MambaMixer
         self.layers = nn.ModuleList(
             ResidualBlock(
-                MambaMixer(
+                mixer(
                     config.d_model, config.d_state, config.d_conv, config.expand, config.dt_rank,
                     config.dt_min, config.dt_max, config.dt_init_floor, config.scan_backend,
                 ),
@@ -60,6 +62,11 @@ class CharMambaLM(nn.Module):
             nn.init.kaiming_uniform_(module.out_proj.weight, a=math.sqrt(5))
             with torch.no_grad():
                 module.out_proj.weight /= math.sqrt(self.config.n_layer)
+
+    @property
+    def is_causal(self) -> bool:
+        """True when logits at t depend only on tokens <= t (so they predict token t+1)."""
+        return not self.config.bidirectional
 
     def hidden_states(
         self, tokens: torch.Tensor, state: list[MixerState] | None = None

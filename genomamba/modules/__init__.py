@@ -1,7 +1,8 @@
-"""nn.Modules that own parameters and their init: Mamba mixer, RMSNorm, residual block."""
+"""nn.Modules that own parameters and their init: Mamba mixer (one or both directions), RMSNorm, residual block."""
 
+from genomamba.modules.bimamba import BiMambaMixer
 from genomamba.modules.block import ResidualBlock
 from genomamba.modules.mamba import MambaMixer, MixerState
 from genomamba.modules.norm import RMSNorm
 
-__all__ = ["MambaMixer", "MixerState", "RMSNorm", "ResidualBlock"]
+__all__ = ["BiMambaMixer", "MambaMixer", "MixerState", "RMSNorm", "ResidualBlock"]

@@ -24,6 +24,17 @@ class MixerState(NamedTuple):
     ssm: torch.Tensor  # (B, d_inner, d_state), fp32
 
 
+@torch.no_grad()
+def init_dt_proj(dt_proj: nn.Linear, dt_rank: int, dt_min: float, dt_max: float, floor: float) -> None:
+    """Mamba's dt init: weights U(+-dt_rank^-0.5); softplus(bias) log-uniform in [dt_min, dt_max]."""
+    std = dt_rank**-0.5
+    nn.init.uniform_(dt_proj.weight, -std, std)
+    d = dt_proj.out_features
+    dt = torch.exp(torch.rand(d) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min)).clamp(min=floor)
+    dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
+    dt_proj.bias._no_reinit = True
+
+
 class MambaMixer(nn.Module):
     """Selective SSM mixer; x: `[B, L, d_model]` -> `[B, L, d_model]`.
 
@@ -60,17 +71,7 @@ class MambaMixer(nn.Module):
         self.A_log = nn.Parameter(torch.log(A))
         self.D = nn.Parameter(torch.ones(self.d_inner))
         self.A_log._no_weight_decay = self.D._no_weight_decay = True
-        self._init_dt(dt_min, dt_max, dt_init_floor)
-
-    @torch.no_grad()
-    def _init_dt(self, dt_min: float, dt_max: float, floor: float) -> None:
-        """dt_proj so that softplus(bias) is log-uniform in [dt_min, dt_max] (Mamba's init)."""
-        std = self.dt_rank**-0.5
-        nn.init.uniform_(self.dt_proj.weight, -std, std)
-        dt = torch.exp(torch.rand(self.d_inner) * (math.log(dt_max) - math.log(dt_min)) + math.log(dt_min))
-        dt = dt.clamp(min=floor)
-        self.dt_proj.bias.copy_(dt + torch.log(-torch.expm1(-dt)))  # inverse softplus
-        self.dt_proj.bias._no_reinit = True
+        init_dt_proj(self.dt_proj, self.dt_rank, dt_min, dt_max, dt_init_floor)
 
     def allocate_state(self, batch: int, device=None, dtype=torch.float32) -> MixerState:
         return MixerState(
@@ -83,21 +84,30 @@ class MambaMixer(nn.Module):
 
         Returns the output `[B, L, d_model]` and the state after the last position.
         """
-        Bsz, L, _ = x.shape
+        xs, z, conv_state = self._conv(x, state)
+        dt, Bm, Cm = self._ssm_inputs(xs, self.x_proj, self.dt_proj)
+        y, ssm_state = selective_scan(
+            xs, dt, -torch.exp(self.A_log.float()), Bm, Cm, self.D.float(), z=z,
+            delta_bias=self.dt_proj.bias.float(), delta_softplus=True,
+            initial_state=state.ssm if state is not None else None, return_final_state=True,
+            backend=self.scan_backend,
+        )
+        return self.out_proj(y.transpose(1, 2)), MixerState(conv_state, ssm_state)
+
+    def _conv(self, x: torch.Tensor, state: MixerState | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """in_proj + causal depthwise conv + SiLU: x `[B, L, d_model]` -> (xs, z `[B, Di, L]`, conv state)."""
+        Bsz = x.shape[0]
         xz = self.in_proj(x).transpose(1, 2)  # (B, L, 2*Di) -> (B, 2*Di, L)
         xs, z = xz.chunk(2, dim=1)
         prefix = state.conv.to(xs.dtype) if state is not None else xs.new_zeros(Bsz, self.d_inner, self.d_conv - 1)
         x_cat = torch.cat([prefix, xs], dim=-1)  # (B, Di, d_conv-1+L): causal padding = carried inputs
         conv_state = x_cat[..., x_cat.shape[-1] - (self.d_conv - 1):]
         xs = F.silu(F.conv1d(x_cat, self.conv1d.weight, self.conv1d.bias, groups=self.d_inner))
-        x_dbl = self.x_proj(xs.transpose(1, 2))  # (B, L, dt_rank + 2N)
+        return xs, z, conv_state
+
+    def _ssm_inputs(self, xs: torch.Tensor, x_proj: nn.Linear, dt_proj: nn.Linear):
+        """delta (before bias) `[B, Di, L]` and B, C `[B, N, L]` from the conv output `[B, Di, L]`."""
+        x_dbl = x_proj(xs.transpose(1, 2))  # (B, L, dt_rank + 2N)
         dt, Bm, Cm = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
-        dt = (dt @ self.dt_proj.weight.t()).transpose(1, 2)  # (B, Di, L); bias goes in as delta_bias
-        A = -torch.exp(self.A_log.float())
-        y, ssm_state = selective_scan(
-            xs, dt, A, Bm.transpose(1, 2), Cm.transpose(1, 2), self.D.float(), z=z,
-            delta_bias=self.dt_proj.bias.float(), delta_softplus=True,
-            initial_state=state.ssm if state is not None else None, return_final_state=True,
-            backend=self.scan_backend,
-        )
-        return self.out_proj(y.transpose(1, 2)), MixerState(conv_state, ssm_state)
+        dt = (dt @ dt_proj.weight.t()).transpose(1, 2)  # (B, Di, L); the bias goes in as delta_bias
+        return dt, Bm.transpose(1, 2), Cm.transpose(1, 2)

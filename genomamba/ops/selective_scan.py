@@ -104,3 +104,47 @@ def _selective_scan_mamba_ssm(u, delta, A, B, C, *, D, z, delta_bias, delta_soft
     from mamba_ssm.ops.selective_scan_interface import selective_scan_fn
 
     return selective_scan_fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus, return_last_state=return_final_state)
+
+
+def bidirectional_selective_scan(
+    u: torch.Tensor,
+    delta_f: torch.Tensor,
+    A_f: torch.Tensor,
+    B_f: torch.Tensor,
+    C_f: torch.Tensor,
+    D_f: torch.Tensor | None,
+    delta_bias_f: torch.Tensor | None,
+    delta_b: torch.Tensor,
+    A_b: torch.Tensor,
+    B_b: torch.Tensor,
+    C_b: torch.Tensor,
+    D_b: torch.Tensor | None,
+    delta_bias_b: torch.Tensor | None,
+    z: torch.Tensor | None = None,
+    delta_softplus: bool = True,
+    seq_idx: torch.Tensor | None = None,
+    backend: str = "auto",
+) -> torch.Tensor:
+    """Left-to-right scan with the `_f` parameters plus right-to-left scan with the `_b` ones, over
+    the same input: (y_f + y_b) * silu(z) (BiMamba, Schiff et al. 2024, arXiv:2403.03234).
+
+    Layouts as `selective_scan` (u, delta_*, z: `[B, D, L]`; A_*: `[D, N]`; B_*, C_*: `[B, N, L]`
+    or `[B, G, N, L]`; D_*, delta_bias_*: `[D]`). The `triton` backend fuses both directions with
+    no flips; the others run two `selective_scan` calls (the second with reverse=True).
+
+    Returns:
+        y `[B, D, L]` in u's dtype.
+    """
+    name = resolve_backend(backend, u.device)
+    if name == "triton":
+        from genomamba_kernels import bidirectional_selective_scan_triton
+
+        return bidirectional_selective_scan_triton(
+            u, delta_f, A_f, B_f, C_f, D_f, delta_bias_f, delta_b, A_b, B_b, C_b, D_b, delta_bias_b,
+            z=z, delta_softplus=delta_softplus, seq_idx=seq_idx,
+        )
+    fwd = selective_scan(u, delta_f, A_f, B_f, C_f, D_f, z, delta_bias_f, delta_softplus, seq_idx=seq_idx,
+                         backend=name)
+    bwd = selective_scan(u, delta_b, A_b, B_b, C_b, D_b, z, delta_bias_b, delta_softplus, reverse=True,
+                         seq_idx=seq_idx, backend=name)
+    return fwd + bwd

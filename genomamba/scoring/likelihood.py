@@ -35,7 +35,7 @@ import numpy as np
 import torch
 
 from genomamba.alphabet import PAD, reverse_complement
-from genomamba.errors import FastaFetchError
+from genomamba.errors import FastaFetchError, GenomambaError
 from genomamba.io.fasta import FastaReader, GenomeSet
 from genomamba.io.intervals import tile
 
@@ -136,6 +136,15 @@ def _mean_strands(fwd: np.ndarray, rev: np.ndarray) -> np.ndarray:
     return out
 
 
+def require_causal(model: torch.nn.Module) -> None:
+    """Likelihood scores need logits at t to depend only on bases <= t: refuse other models."""
+    if not getattr(model, "is_causal", True):
+        raise GenomambaError(
+            "this model is bidirectional (a masked-LM encoder): its outputs are not next-base "
+            "probabilities, so it cannot score likelihoods; use it for features (variant-effect heads)"
+        )
+
+
 def score_sequence(
     model: torch.nn.Module,
     reader: FastaReader | GenomeSet,
@@ -172,6 +181,7 @@ def score_sequence(
     Raises:
         FastaFetchError: unknown record or interval out of bounds. ValueError: chunk < 1.
     """
+    require_causal(model)
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     length = _record_length(reader, reader.lengths, name)
@@ -270,6 +280,7 @@ def score_records(
     Yields:
         `ScoredChunk` pieces; each record's `interval_start, interval_end` is `0, length`.
     """
+    require_causal(model)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     device = torch.device(device) if device is not None else _model_device(model)

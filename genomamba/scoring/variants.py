@@ -45,6 +45,7 @@ import torch
 from genomamba.alphabet import PAD, N, encode, reverse_complement
 from genomamba.errors import AlphabetError, VcfError
 from genomamba.io.vcf import VariantRecord
+from genomamba.scoring.likelihood import require_causal
 
 __all__ = [
     "Alignment", "Track", "Rule", "RULES", "rule_llr", "rule_delta", "place_window",
@@ -208,6 +209,7 @@ class VariantScorer:
         chunk_windows: int = 512,
         cache_size: int = 512,
     ) -> None:
+        require_causal(model)
         if strands not in ("forward", "both"):
             raise ValueError(f"strands must be 'forward' or 'both', got {strands!r}")
         if unknown_contig not in ("error", "flag"):

@@ -1,0 +1,48 @@
+"""Bidirectional Mamba mixer (BiMamba, as in Caduceus: Schiff et al. 2024, arXiv:2403.03234).
+
+One in_proj, conv and out_proj; two sets of SSM parameters (x_proj, dt_proj, A_log, D), one per
+direction. Both scans read the same conv output and their sum is gated once by SiLU(z), through
+`bidirectional_selective_scan` (fused, no flips, on CUDA). The output at t depends on the whole
+sequence, so there is no carried state and no causal scoring with it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from genomamba.errors import GenomambaError
+from genomamba.modules.mamba import MambaMixer, MixerState, init_dt_proj
+from genomamba.ops import bidirectional_selective_scan
+
+
+class BiMambaMixer(MambaMixer):
+    """x: `[B, L, d_model]` -> `[B, L, d_model]`, mixing in both directions. Same arguments as
+    `MambaMixer`; the `_b` parameters are the right-to-left direction's."""
+
+    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, dt_rank: int | None = None,
+                 dt_min: float = 0.001, dt_max: float = 0.1, dt_init_floor: float = 1e-4, scan_backend: str = "auto"):
+        super().__init__(d_model, d_state, d_conv, expand, dt_rank, dt_min, dt_max, dt_init_floor, scan_backend)
+        self.x_proj_b = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
+        self.dt_proj_b = nn.Linear(self.dt_rank, self.d_inner, bias=True)
+        init_dt_proj(self.dt_proj_b, self.dt_rank, dt_min, dt_max, dt_init_floor)
+        self.A_log_b = nn.Parameter(self.A_log.detach().clone())
+        self.D_b = nn.Parameter(torch.ones(self.d_inner))
+        self.A_log_b._no_weight_decay = self.D_b._no_weight_decay = True
+
+    def allocate_state(self, batch: int, device=None, dtype=torch.float32) -> MixerState:
+        raise GenomambaError("a bidirectional mixer has no state to carry: score whole windows instead")
+
+    def forward(self, x: torch.Tensor, state: MixerState | None = None) -> tuple[torch.Tensor, None]:
+        """x: `[B, L, d_model]` -> (`[B, L, d_model]`, None). `state` must be None."""
+        if state is not None:
+            raise GenomambaError("a bidirectional mixer cannot continue from a carried state")
+        xs, z, _ = self._conv(x, None)
+        dt_f, B_f, C_f = self._ssm_inputs(xs, self.x_proj, self.dt_proj)
+        dt_b, B_b, C_b = self._ssm_inputs(xs, self.x_proj_b, self.dt_proj_b)
+        y = bidirectional_selective_scan(
+            xs, dt_f, -torch.exp(self.A_log.float()), B_f, C_f, self.D.float(), self.dt_proj.bias.float(),
+            dt_b, -torch.exp(self.A_log_b.float()), B_b, C_b, self.D_b.float(), self.dt_proj_b.bias.float(),
+            z=z, delta_softplus=True, backend=self.scan_backend,
+        )
+        return self.out_proj(y.transpose(1, 2)), None
