@@ -23,6 +23,7 @@ import gzip
 import importlib.util
 import os
 import tempfile
+from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -383,7 +384,43 @@ def _finish_compressed(plain: Path, target: Path, tabix: bool) -> str:
         raise
 
 
-class VcfWriter:
+class _AtomicWriter(ABC):
+    """Context manager shared by the writers: the output appears at `self.path` only when the
+    block exits cleanly (plain: moved into place; `.gz`: compressed by `_finish_compressed`)."""
+
+    path: Path
+    _file: _AtomicText
+    _compress: bool
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self._file.discard()
+            return
+        self.close()
+
+    def close(self) -> None:
+        """Finish the file: move it into place (compressing/indexing `.gz` output)."""
+        f = self._file
+        if f.fh.closed:
+            return
+        f.fh.close()
+        try:
+            if self._compress:
+                self._finish_compressed(f.tmp)
+            else:
+                os.replace(f.tmp, self.path)
+        finally:
+            f.tmp.unlink(missing_ok=True)
+
+    @abstractmethod
+    def _finish_compressed(self, tmp: Path) -> None:
+        """Turn the finished plain temporary file into the compressed output at `self.path`."""
+
+
+class VcfWriter(_AtomicWriter):
     """Write a VCF that keeps every input record and header line, adding FILTER/INFO edits.
 
     Use as a context manager; the file appears at `path` only on a clean exit.
@@ -454,31 +491,11 @@ class VcfWriter:
             cols[7] = format_info(info)
         self._file.write("\t".join(cols) + "\n")
 
-    def __enter__(self) -> VcfWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self._file.discard()
-            return
-        self.close()
-
-    def close(self) -> None:
-        """Finish the file: move it into place (compressing/indexing `.gz` output)."""
-        f = self._file
-        if f.fh.closed:
-            return
-        f.fh.close()
-        try:
-            if self._compress:
-                self.note = _finish_compressed(f.tmp, self.path, tabix=True)
-            else:
-                os.replace(f.tmp, self.path)
-        finally:
-            f.tmp.unlink(missing_ok=True)
+    def _finish_compressed(self, tmp: Path) -> None:
+        self.note = _finish_compressed(tmp, self.path, tabix=True)
 
 
-class TsvWriter:
+class TsvWriter(_AtomicWriter):
     """Write a TSV: every input column, then `filter` and the scoring columns (atomic)."""
 
     def __init__(self, path: str | Path, header: VariantHeader, score_keys: Sequence[str]) -> None:
@@ -495,35 +512,16 @@ class TsvWriter:
         cols = [*rec.fields, ";".join(rec.filters) or "PASS", *(rec.info.get(k, ".") for k in self.score_keys)]
         self._file.write("\t".join(cols) + "\n")
 
-    def __enter__(self) -> TsvWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self._file.discard()
-            return
-        self.close()
-
-    def close(self) -> None:
-        f = self._file
-        if f.fh.closed:
-            return
-        f.fh.close()
+    def _finish_compressed(self, tmp: Path) -> None:
+        tmp_gz = _mktemp(self.path, ".gz")
         try:
-            if self._compress:
-                tmp_gz = _mktemp(self.path, ".gz")
-                try:
-                    with open(f.tmp, "rb") as src, gzip.open(tmp_gz, "wb") as dst:
-                        while chunk := src.read(1 << 20):
-                            dst.write(chunk)
-                    os.replace(tmp_gz, self.path)
-                finally:
-                    tmp_gz.unlink(missing_ok=True)
-                self.note = "gzip"
-            else:
-                os.replace(f.tmp, self.path)
+            with open(tmp, "rb") as src, gzip.open(tmp_gz, "wb") as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+            os.replace(tmp_gz, self.path)
         finally:
-            f.tmp.unlink(missing_ok=True)
+            tmp_gz.unlink(missing_ok=True)
+        self.note = "gzip"
 
 
 def _first(lower: list[str], names: Sequence[str]) -> int:
