@@ -233,8 +233,8 @@ def extract_features(backbone, genome, labelled, window: int, strands: str, batc
     """Frozen `VariantEffectModel.features` of every variant: float32 `[n, 6 * d_model]`."""
     import torch
 
-    from genomamba.data.variants import variant_inputs
-    from genomamba.models.heads import HeadConfig, VariantEffectModel, collate_inputs
+    from genomamba.data.variant_windows import collate_inputs, variant_inputs
+    from genomamba.models.heads import HeadConfig, VariantEffectModel
 
     model = VariantEffectModel(backbone, HeadConfig(window=window, strands=strands, freeze="all")).to(device).eval()
     out = []

@@ -1,4 +1,8 @@
-"""GenomeDataModule: training and validation windows over one or more genomes, for Lightning.
+"""LightningDataModules: `GenomeDataModule` (pretraining windows over genomes) and
+`VariantDataModule` (labelled variants, position-blocked folds). The only data module that
+imports Lightning.
+
+GenomeDataModule: training and validation windows over one or more genomes.
 
 Training draws random windows (weighted by interval length, optional reverse complement);
 validation tiles held-back intervals deterministically. The training sampler is a contiguous
@@ -8,13 +12,24 @@ checkpoint left off, so it sees exactly the batches an uninterrupted run would h
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import lightning as L
-from torch.utils.data import DataLoader, Sampler
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from genomamba.data.dataset import GenomeWindowDataset
+from genomamba.data.splits import assign_folds, fold_indices
+from genomamba.data.variant_windows import collate_inputs
+from genomamba.data.variants import (
+    VariantDataset,
+    class_weights,
+    label_mapping,
+    read_labelled_variants,
+)
 from genomamba.data.windows import (
     RandomWindows,
     evenly_spaced,
@@ -23,6 +38,8 @@ from genomamba.data.windows import (
 )
 from genomamba.errors import ConfigError
 from genomamba.io.fasta import GenomeSet
+
+log = logging.getLogger(__name__)
 
 
 class ResumableSampler(Sampler[int]):
@@ -162,3 +179,97 @@ class GenomeDataModule(L.LightningDataModule):
 
     def load_state_dict(self, state: dict) -> None:
         self.samples_seen = int(state.get("samples_seen", 0))
+
+
+class VariantDataModule(L.LightningDataModule):
+    """Labelled variants split into train / validation by position blocks (one held-out fold).
+
+    Args:
+        vcf: labelled VCF or TSV. fasta: reference FASTA (or a list of FASTAs).
+        label_key: INFO key (VCF) or column (TSV) holding the label.
+        positive, negative, classes: the label mapping (see `label_mapping`).
+        window: reference window W in bp. batch_size: variants per batch per device.
+        n_folds, fold: blocks are assigned to `n_folds` folds; `fold` is held out for validation.
+        block_size: block size in bp; bed: BED of blocks instead (variants outside fall back to
+            `block_size` bins). seed: fixes the fold assignment and the training order.
+        on_ref_mismatch: "error" or "skip". limit: keep a random subset of this many variants
+            (smoke tests). num_workers: DataLoader workers. cache_dir: see `FastaReader`.
+
+    Attributes (after `setup`): `class_weights` (from the training split), `num_classes`,
+    `class_names`, `folds`.
+    """
+
+    def __init__(
+        self,
+        vcf: str,
+        fasta: str | Sequence[str],
+        label_key: str = "LABEL",
+        positive: Sequence | None = None,
+        negative: Sequence | None = None,
+        classes: Sequence | None = None,
+        window: int = 128,
+        batch_size: int = 16,
+        n_folds: int = 5,
+        fold: int = 0,
+        block_size: int | None = 10_000,
+        bed: str | None = None,
+        seed: int = 0,
+        on_ref_mismatch: str = "error",
+        limit: int | None = None,
+        num_workers: int = 0,
+        cache_dir: str | None = None,
+    ):
+        super().__init__()
+        self.save_hyperparameters()
+        fastas = [fasta] if isinstance(fasta, (str, Path)) else list(fasta)
+        for p in [vcf, *fastas]:
+            if not Path(p).exists():
+                raise ConfigError(f"data: file not found: {p}")
+        if not 0 <= fold < n_folds:
+            raise ConfigError(f"data.fold must be in [0, {n_folds}), got {fold}")
+        self.fastas = [str(p) for p in fastas]
+        self.mapping, self.class_names, self.num_classes = label_mapping(positive, negative, classes)
+        self.window, self.batch_size, self.num_workers = int(window), int(batch_size), int(num_workers)
+        self.class_weights: list[float] | None = None
+        self.folds: np.ndarray | None = None
+        self._train_ds = self._valid_ds = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self._train_ds is not None:
+            return
+        hp = self.hparams
+        genome = GenomeSet(self.fastas, cache_dir=hp.cache_dir)
+        variants, stats = read_labelled_variants(hp.vcf, hp.label_key, self.mapping, genome, hp.on_ref_mismatch, self.class_names)
+        genome.close()
+        log.info("%s: %s", hp.vcf, stats.summary())
+        if hp.limit is not None and hp.limit < len(variants):
+            keep = np.sort(np.random.default_rng(hp.seed).choice(len(variants), hp.limit, replace=False))
+            variants = [variants[i] for i in keep]
+        if not variants:
+            raise ConfigError(f"data: no labelled variants kept from {hp.vcf} ({stats.summary()})")
+        self.folds = assign_folds([v.chrom for v in variants], [v.start for v in variants], hp.n_folds,
+                                  hp.block_size, hp.bed, hp.seed)
+        train_idx, valid_idx = fold_indices(self.folds, hp.fold)
+        train = [variants[i] for i in train_idx]
+        self.class_weights = class_weights([v.label for v in train], self.num_classes)
+        self._train_ds = VariantDataset(train, self.fastas, self.window, hp.cache_dir)
+        self._valid_ds = VariantDataset([variants[i] for i in valid_idx], self.fastas, self.window, hp.cache_dir)
+
+    def _world(self) -> tuple[int, int]:
+        trainer = getattr(self, "trainer", None)
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup()
+        rank, world = self._world()
+        # the trainer runs with use_distributed_sampler=false (GenomeDataModule shards itself): shard here too
+        sampler = DistributedSampler(self._train_ds, world, rank, shuffle=True, seed=self.hparams.seed) if world > 1 else None
+        generator = torch.Generator().manual_seed(self.hparams.seed) if sampler is None else None
+        return DataLoader(self._train_ds, batch_size=self.batch_size, shuffle=sampler is None, sampler=sampler,
+                          generator=generator, collate_fn=collate_inputs, num_workers=self.num_workers, drop_last=False)
+
+    def val_dataloader(self) -> DataLoader:
+        # every rank scores the whole fold: AUROC/AUPRC need all predictions, and folds are small
+        self.setup()
+        return DataLoader(self._valid_ds, batch_size=self.batch_size, shuffle=False, collate_fn=collate_inputs,
+                          num_workers=self.num_workers)

@@ -174,3 +174,15 @@ def tile(interval: Interval | tuple[str, int, int], window: int, stride: int) ->
             return
         yield s, e
         s += stride
+
+
+def place_window(start: int, end: int, length: int, window: int) -> tuple[int, int]:
+    """Reference window `[ws, we)` of width `window` centred on the allele `[start, end)`.
+
+    Clipped to `[0, length)` by sliding, and widened when the allele is longer than `window`.
+    """
+    ws = (start + end - window) // 2
+    ws = max(0, min(ws, length - window))
+    ws = min(ws, start)
+    we = max(min(length, ws + window), end)
+    return ws, we

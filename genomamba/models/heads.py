@@ -21,13 +21,12 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from safetensors.torch import load_file
 from torch import nn
 
 from genomamba import __version__
-from genomamba.alphabet import PAD, TOKENS, reverse_complement
+from genomamba.alphabet import PAD, TOKENS
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.models.config import MambaConfig
 from genomamba.models.lm import (
@@ -38,7 +37,7 @@ from genomamba.models.lm import (
 )
 
 __all__ = [
-    "HEAD_MODEL_TYPE", "HeadConfig", "VariantEffectModel", "build_inputs", "collate_inputs", "make_mlp",
+    "HEAD_MODEL_TYPE", "HeadConfig", "VariantEffectModel", "make_mlp",
 ]
 
 HEAD_MODEL_TYPE = "variant_head"
@@ -92,59 +91,6 @@ class HeadConfig:
         if unknown:
             raise ConfigError(f"unknown HeadConfig keys: {sorted(unknown)}")
         return cls(**d)
-
-
-# --------------------------------------------------------------------------------------------
-# Inputs: what one variant becomes (numpy, no IO: callers fetch the reference window)
-# --------------------------------------------------------------------------------------------
-
-
-def build_inputs(ref_window: np.ndarray, prefix: int, ref_len: int, alt: np.ndarray) -> dict[str, np.ndarray]:
-    """Ref/alt windows of one variant on both strands, and where to pool.
-
-    Args:
-        ref_window: reference tokens `[L]` of the window (`place_window`), allele at `prefix`.
-        prefix: 0-based offset of REF in the window. ref_len: len(REF).
-        alt: ALT tokens `[A]` (A >= 1).
-
-    Returns:
-        {"ref": list of 2 token arrays (forward, reverse complement), "alt": same,
-         "ref_pos": int64 `[2]`, "alt_pos": int64 `[2]`}: pooling positions, the allele's last
-        base in each orientation.
-    """
-    suffix = len(ref_window) - prefix - ref_len
-    if prefix < 0 or suffix < 0 or len(alt) < 1:
-        raise ValueError(f"allele [{prefix}, {prefix + ref_len}) outside a window of {len(ref_window)} or empty ALT")
-    alt_window = np.concatenate([ref_window[:prefix], alt.astype(ref_window.dtype), ref_window[prefix + ref_len :]])
-    return {
-        "ref": [ref_window, reverse_complement(ref_window)],
-        "alt": [alt_window, reverse_complement(alt_window)],
-        # forward: allele ends at prefix + len - 1; reverse complement: the allele follows rc(suffix)
-        "ref_pos": np.array([prefix + ref_len - 1, suffix + ref_len - 1], dtype=np.int64),
-        "alt_pos": np.array([prefix + len(alt) - 1, suffix + len(alt) - 1], dtype=np.int64),
-    }
-
-
-def collate_inputs(items: list[dict]) -> dict[str, torch.Tensor]:
-    """Batch `build_inputs` outputs: windows right-padded with PAD to the longest.
-
-    Returns:
-        {"ref": `[B, 2, L]` long, "alt": `[B, 2, L']` long, "ref_pos": `[B, 2]`, "alt_pos": `[B, 2]`},
-        plus "label" `[B]` long when every item has one.
-    """
-    out: dict[str, torch.Tensor] = {}
-    for key in ("ref", "alt"):
-        lmax = max(len(w) for it in items for w in it[key])
-        x = np.full((len(items), 2, lmax), PAD, dtype=np.int64)
-        for i, it in enumerate(items):
-            for s, w in enumerate(it[key]):
-                x[i, s, : len(w)] = w
-        out[key] = torch.from_numpy(x)
-    for key in ("ref_pos", "alt_pos"):
-        out[key] = torch.from_numpy(np.stack([it[key] for it in items]))
-    if items and all("label" in it for it in items):
-        out["label"] = torch.tensor([int(it["label"]) for it in items], dtype=torch.long)
-    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,7 +208,7 @@ class VariantEffectModel(nn.Module):
 
         Args:
             ref, alt: tokens `[B, 2, L]` (strand 0 forward, 1 reverse complement; PAD on the right).
-            ref_pos, alt_pos: pooling positions `[B, 2]` (see `build_inputs`).
+            ref_pos, alt_pos: pooling positions `[B, 2]` (see `genomamba.data.variant_windows.build_inputs`).
         """
         if self.config.strands == "forward":
             ref, alt, ref_pos, alt_pos = ref[:, :1], alt[:, :1], ref_pos[:, :1], alt_pos[:, :1]
@@ -283,7 +229,7 @@ class VariantEffectModel(nn.Module):
 
     @torch.inference_mode()
     def predict_proba(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class probabilities `[B, num_classes]` of a `collate_inputs` batch (eval mode)."""
+        """Class probabilities `[B, num_classes]` of a `genomamba.data.variant_windows.collate_inputs` batch (eval mode)."""
         was = self.training
         self.eval()
         device = next(self.parameters()).device

@@ -21,7 +21,13 @@ from genomamba.alphabet import TOKENS
 from genomamba.atomic import atomic_path, atomic_write_text
 from genomamba.errors import GenomambaError
 from genomamba.models.config import MambaConfig
-from genomamba.modules import BiMambaMixer, MambaMixer, MixerState, ResidualBlock, RMSNorm
+from genomamba.modules import (
+    BiMambaMixer,
+    MambaMixer,
+    MixerState,
+    ResidualBlock,
+    RMSNorm,
+)
 
 MODEL_TYPE = "char_mamba"
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"

@@ -17,10 +17,12 @@ import numpy as np
 import torch
 
 from genomamba.alphabet import encode
+from genomamba.data.variant_windows import build_inputs, collate_inputs
 from genomamba.io.fasta import FastaReader, GenomeSet
+from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord, read_variants
-from genomamba.models.heads import VariantEffectModel, build_inputs, collate_inputs
-from genomamba.scoring.variants import REF_MISMATCH, UNKNOWN_CONTIG, place_window
+from genomamba.models.heads import VariantEffectModel
+from genomamba.scoring.variants import REF_MISMATCH, UNKNOWN_CONTIG
 
 __all__ = ["HeadScorer", "score_with_head", "INFO_KEY"]
 

@@ -44,6 +44,7 @@ import torch
 
 from genomamba.alphabet import PAD, N, encode, reverse_complement
 from genomamba.errors import AlphabetError, VcfError
+from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord
 from genomamba.scoring.likelihood import require_causal
 
@@ -130,18 +131,6 @@ def info_header_lines(rules: Iterable[str], window: int, strands: str, log_base:
         f'{strand}; higher = alt more likely than ref">'
         for name in rules
     ]
-
-
-def place_window(start: int, end: int, length: int, window: int) -> tuple[int, int]:
-    """Reference window `[ws, we)` of width `window` centred on the allele `[start, end)`.
-
-    Clipped to `[0, length)` by sliding, and widened when the allele is longer than `window`.
-    """
-    ws = (start + end - window) // 2
-    ws = max(0, min(ws, length - window))
-    ws = min(ws, start)
-    we = max(min(length, ws + window), end)
-    return ws, we
 
 
 def default_window(model: torch.nn.Module) -> int:

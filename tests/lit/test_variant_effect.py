@@ -11,10 +11,11 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from genomamba.cli.train import train
+from genomamba.data.variant_windows import collate_inputs
 from genomamba.data.variants import class_weights
 from genomamba.lit.variant_effect import classification_metrics
 from genomamba.models import CharMambaLM, MambaConfig
-from genomamba.models.heads import VariantEffectModel, collate_inputs
+from genomamba.models.heads import VariantEffectModel
 from tests.helpers import compose_train
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

@@ -11,11 +11,11 @@ import pytest
 import torch
 
 from genomamba.alphabet import encode, reverse_complement
-from genomamba.data.variants import variant_inputs
+from genomamba.data.variant_windows import build_inputs, collate_inputs, variant_inputs
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.io.fasta import GenomeSet
 from genomamba.models import CharMambaLM, MambaConfig
-from genomamba.models.heads import HeadConfig, VariantEffectModel, build_inputs, collate_inputs
+from genomamba.models.heads import HeadConfig, VariantEffectModel
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SNVS = [("chr1", 10, "A", "C"), ("chr1", 150, "G", "T"), ("chr2", 45, "G", "A"), ("chr2", 3, "T", "G")]

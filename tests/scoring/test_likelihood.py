@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from genomamba.alphabet import N, decode, reverse_complement, reverse_complement_str
+from genomamba.alphabet import N, decode, reverse_complement_str
 from genomamba.io.fasta import FastaReader
 from genomamba.models import CharMambaLM, MambaConfig, MarkovLM
 from genomamba.scoring import score_records, score_sequence, summarize

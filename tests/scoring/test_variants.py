@@ -14,11 +14,12 @@ from Bio import SeqIO
 from genomamba.alphabet import N, encode, reverse_complement_str
 from genomamba.errors import VcfError
 from genomamba.io.fasta import FastaReader
+from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord, VcfWriter, read_variants
 from genomamba.models.config import MambaConfig
 from genomamba.models.lm import CharMambaLM
 from genomamba.models.registry import load_model
-from genomamba.scoring.variants import FILTER_LINES, RULES, VariantScorer, place_window
+from genomamba.scoring.variants import FILTER_LINES, RULES, VariantScorer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY_FA, TINY_VCF = FIXTURES / "tiny.fa", FIXTURES / "tiny.vcf"
