@@ -198,25 +198,11 @@ def read_vcf(path: str | Path) -> tuple[VariantHeader, Iterator[VariantRecord]]:
         raise VcfError(f"{source}: no '#CHROM' header line")
     header = VariantHeader("vcf", meta, columns, source)
 
-    def records() -> Iterator[VariantRecord]:
-        line_no = n
-        with fh:
-            for raw in fh:
-                line_no += 1
-                line = raw.rstrip("\r\n")
-                if not line:
-                    continue
-                cols = line.split("\t")
-                if len(cols) < 8:
-                    raise VcfError(f"{source}:{line_no}: a VCF record needs 8 tab-separated columns, got {len(cols)}")
-                ref = cols[3]
-                if not ref or ref == ".":
-                    raise VcfError(f"{source}:{line_no}: empty REF allele")
-                alts = [] if cols[4] == "." else cols[4].split(",")
-                start = pos_to_start(cols[1], source=source, line=line_no)
-                yield VariantRecord(cols[0], start, ref, alts, source, line_no, cols)
+    def check(cols: list[str], line_no: int) -> None:
+        if len(cols) < 8:
+            raise VcfError(f"{source}:{line_no}: a VCF record needs 8 tab-separated columns, got {len(cols)}")
 
-    return header, records()
+    return header, _records(fh, n, source, check, (0, 1, 3, 4), missing_alt=(".",))
 
 
 def read_tsv(path: str | Path) -> tuple[VariantHeader, Iterator[VariantRecord]]:
@@ -257,25 +243,35 @@ def read_tsv(path: str | Path) -> tuple[VariantHeader, Iterator[VariantRecord]]:
         raise
     header = VariantHeader("tsv", [], columns, source)
 
-    def records() -> Iterator[VariantRecord]:
-        line_no = n
-        with fh:
-            for raw in fh:
-                line_no += 1
-                line = raw.rstrip("\r\n")
-                if not line:
-                    continue
-                cols = line.split("\t")
-                if len(cols) != len(columns):
-                    raise VcfError(f"{source}:{line_no}: {len(cols)} columns, the header has {len(columns)}")
-                ref = cols[ir]
-                if not ref or ref == ".":
-                    raise VcfError(f"{source}:{line_no}: empty REF allele")
-                alts = [] if cols[ia] in ("", ".") else cols[ia].split(",")
-                start = pos_to_start(cols[ip], source=source, line=line_no)
-                yield VariantRecord(cols[ic], start, ref, alts, source, line_no, cols)
+    def check(cols: list[str], line_no: int) -> None:
+        if len(cols) != len(columns):
+            raise VcfError(f"{source}:{line_no}: {len(cols)} columns, the header has {len(columns)}")
 
-    return header, records()
+    return header, _records(fh, n, source, check, (ic, ip, ir, ia), missing_alt=("", "."))
+
+
+def _records(fh, line_no: int, source: str, check, columns: tuple[int, int, int, int],
+             missing_alt: tuple[str, ...]) -> Iterator[VariantRecord]:
+    """Records from the data lines of an open VCF or TSV whose header ended at `line_no`.
+
+    `check(cols, line_no)` validates the column count; `columns` are the indices of chrom, pos,
+    ref and alt; an ALT in `missing_alt` means no alternate allele.
+    """
+    ic, ip, ir, ia = columns
+    with fh:
+        for raw in fh:
+            line_no += 1
+            line = raw.rstrip("\r\n")
+            if not line:
+                continue
+            cols = line.split("\t")
+            check(cols, line_no)
+            ref = cols[ir]
+            if not ref or ref == ".":
+                raise VcfError(f"{source}:{line_no}: empty REF allele")
+            alts = [] if cols[ia] in missing_alt else cols[ia].split(",")
+            start = pos_to_start(cols[ip], source=source, line=line_no)
+            yield VariantRecord(cols[ic], start, ref, alts, source, line_no, cols)
 
 
 # --------------------------------------------------------------------------------------------
