@@ -33,7 +33,7 @@ import torch
 from genomamba.cli.evaluate import _atomic_write, evaluate_scores, plot_roc, read_scored
 from genomamba.io.fasta import FastaReader
 from genomamba.io.vcf import VcfWriter, read_variants
-from genomamba.models.registry import load_model
+from genomamba.models.loading import load_model
 from genomamba.scoring.variants import FILTER_LINES, VariantScorer
 
 

@@ -171,14 +171,6 @@ class EmbeddingWriter:
 # --------------------------------------------------------------------------------------------
 
 
-def _resolve_device(device: str) -> str:
-    if device != "auto":
-        return device
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
 def _check_embeddings_path(path: str) -> str:
     suffix = Path(path).suffix.lower()
     if suffix not in EMBEDDING_SUFFIXES:
@@ -195,6 +187,7 @@ def score_fasta(args: argparse.Namespace) -> int:
     """`genomamba-score fasta`: summaries, tracks and embeddings of every record of a FASTA file."""
     from tqdm.auto import tqdm
 
+    from genomamba.device import resolve_device
     from genomamba.io.fasta import FastaReader
     from genomamba.models import MarkovLM, load_model
     from genomamba.scoring import (
@@ -209,8 +202,8 @@ def score_fasta(args: argparse.Namespace) -> int:
     if args.window is not None and args.stride is not None and args.stride > args.window:
         raise GenomambaError(f"--stride {args.stride} > --window {args.window} would leave bases unscored")
     emb_fmt = _check_embeddings_path(args.embeddings) if args.embeddings else None
-    device = _resolve_device(args.device)
-    chunk = args.chunk_size or (DEFAULT_CHUNK_CUDA if device.startswith("cuda") else DEFAULT_CHUNK)
+    device = resolve_device(args.device)
+    chunk = args.chunk_size or (DEFAULT_CHUNK_CUDA if device.type == "cuda" else DEFAULT_CHUNK)
     model = load_model(args.model_dir, device=device)
     if emb_fmt is not None and isinstance(model, MarkovLM):
         raise GenomambaError(f"--embeddings: {args.model_dir} is a Markov model, which has no hidden states")

@@ -52,16 +52,16 @@ def run(args: argparse.Namespace) -> int:
     """Score `args.variants` into `args.output`; returns the exit status (0 on success)."""
     from itertools import islice
 
-    import torch
     from tqdm.auto import tqdm
 
+    from genomamba.device import resolve_device
     from genomamba.errors import GenomambaError
     from genomamba.io.fasta import FastaReader
     from genomamba.io.vcf import TsvWriter, VcfWriter, read_variants
-    from genomamba.models.registry import load_model
+    from genomamba.models.loading import load_model
     from genomamba.scoring.variants import FILTER_LINES, RULES, VariantScorer
 
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(args.device)
     rules = args.rules.split(",") if args.rules else list(RULES)
     try:
         model = load_model(args.model_dir, device)

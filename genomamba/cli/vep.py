@@ -152,14 +152,15 @@ def vep_cv(
     import torch
 
     from genomamba.data.splits import assign_folds, fold_indices
+    from genomamba.device import resolve_device
     from genomamba.data.variants import label_mapping, read_labelled_variants
     from genomamba.errors import ConfigError
     from genomamba.io.fasta import GenomeSet
     from genomamba.models.lm import CharMambaLM
-    from genomamba.models.registry import load_model
+    from genomamba.models.loading import load_model
 
     t0 = time.perf_counter()
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(device)
     genome = GenomeSet([reference])
     mapping, class_names, _ = label_mapping(positive=positive, negative=negative)
     labelled, stats = read_labelled_variants(variants, label_key, mapping, genome, on_ref_mismatch, class_names)

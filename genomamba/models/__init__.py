@@ -4,6 +4,6 @@ from genomamba.models.config import MambaConfig
 from genomamba.models.heads import HeadConfig, VariantEffectModel
 from genomamba.models.lm import CharMambaLM
 from genomamba.models.markov import MarkovLM
-from genomamba.models.registry import load_model
+from genomamba.models.loading import load_model
 
 __all__ = ["CharMambaLM", "HeadConfig", "MambaConfig", "MarkovLM", "VariantEffectModel", "load_model"]

@@ -18,6 +18,7 @@ import torch
 
 from genomamba.alphabet import encode
 from genomamba.data.variant_windows import build_inputs, collate_inputs
+from genomamba.device import resolve_device
 from genomamba.io.fasta import FastaReader, GenomeSet
 from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord, read_variants
@@ -49,7 +50,7 @@ class HeadScorer:
         chunk: int = 1024,
         info_key: str = INFO_KEY,
     ) -> None:
-        device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        device = resolve_device(device)
         self.model = head if isinstance(head, VariantEffectModel) else VariantEffectModel.from_pretrained(head, device=device)
         self.model.to(device).eval()
         self.device = device

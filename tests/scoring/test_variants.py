@@ -18,7 +18,7 @@ from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord, VcfWriter, read_variants
 from genomamba.models.config import MambaConfig
 from genomamba.models.lm import CharMambaLM
-from genomamba.models.registry import load_model
+from genomamba.models.loading import load_model
 from genomamba.scoring.variants import FILTER_LINES, RULES, VariantScorer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -1,4 +1,4 @@
-"""Load any model directory by the "model_type" in its config.json (explicit dispatch, no registry dict)."""
+"""Load any model directory by the "model_type" in its config.json (explicit dispatch on that key)."""
 
 from __future__ import annotations
 
