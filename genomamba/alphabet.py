@@ -95,3 +95,14 @@ def reverse_complement_str(seq: str) -> str:
 
 
 _RC_TABLE = str.maketrans("ACGTNRYSWKMBDHVUacgtnryswkmbdhvu", "TGCANYRSWMKVHDBAtgcanyrswmkvhdba")
+
+
+_ALLELE_BASES = frozenset("ACGTNacgtn")
+
+
+def is_sequence_allele(allele: str) -> bool:
+    """True for a non-empty allele of A, C, G, T, N (any case): one that can be scored.
+
+    Symbolic (`<DEL>`), breakend, `*` and missing (`.`) alleles are not sequence alleles.
+    """
+    return bool(allele) and set(allele) <= _ALLELE_BASES

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
+from genomamba.alphabet import is_sequence_allele
 from genomamba.data.variant_windows import variant_inputs
 from genomamba.errors import ConfigError, GenomambaError, RefAlleleMismatch
 from genomamba.io.fasta import GenomeSet
@@ -34,7 +35,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-_DNA = set("ACGTNacgtn")
 
 
 @dataclass
@@ -162,7 +162,7 @@ def read_labelled_variants(
             stats.multiallelic += 1
             continue
         alt = rec.alts[0]
-        if not set(alt) <= _DNA or not set(rec.ref) <= _DNA:
+        if not is_sequence_allele(alt) or not is_sequence_allele(rec.ref):
             stats.symbolic += 1
             continue
         if lengths is not None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genomamba.alphabet import encode
+from genomamba.alphabet import encode, is_sequence_allele
 from genomamba.data.variant_windows import build_inputs, collate_inputs
 from genomamba.device import resolve_device
 from genomamba.io.fasta import FastaReader, GenomeSet
@@ -28,7 +28,6 @@ from genomamba.scoring.variants import REF_MISMATCH, UNKNOWN_CONTIG
 __all__ = ["HeadScorer", "score_with_head", "INFO_KEY"]
 
 INFO_KEY = "GM_HEAD"
-_DNA = set("ACGTNacgtn")
 
 
 class HeadScorer:
@@ -86,7 +85,7 @@ class HeadScorer:
         tokens = self.genome.fetch_tokens(rec.chrom, ws, we)
         out = []
         for alt in rec.alts:
-            if not alt or not set(alt) <= _DNA:
+            if not is_sequence_allele(alt):
                 out.append(None)
                 continue
             out.append(build_inputs(tokens, rec.start - ws, len(rec.ref), encode(alt, source=rec.source, record=rec.chrom)))

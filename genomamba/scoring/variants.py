@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from genomamba.alphabet import PAD, N, encode, reverse_complement
+from genomamba.alphabet import PAD, N, encode, is_sequence_allele, reverse_complement
 from genomamba.errors import AlphabetError, VcfError
 from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord
@@ -61,7 +61,6 @@ FILTER_LINES = [
     f'contig end); not scored by genomamba">',
     f'##FILTER=<ID={UNKNOWN_CONTIG},Description="Contig not in the reference FASTA; not scored by genomamba">',
 ]
-_ALLELE_OK = set("ACGTNacgtn")
 
 
 # --------------------------------------------------------------------------------------------
@@ -268,7 +267,7 @@ class VariantScorer:
         ref_tokens = tokens.get(("ref", *ref_key, "+"))
         aln = Alignment(rec.start - ws, len(rec.ref), 0, we - rec.end)
         for alt in rec.alts:
-            if not alt or not set(alt) <= _ALLELE_OK:
+            if not is_sequence_allele(alt):
                 self.stats.alleles_skipped += 1
                 job.alleles.append(None)
                 continue
