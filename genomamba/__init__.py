@@ -1,3 +1,36 @@
-"""genomamba: chromosome-scale character-level Mamba for DNA."""
+"""genomamba: chromosome-scale character-level Mamba for DNA.
+
+The analysis API, for notebooks and scripts (`import genomamba as gm`); every `genomamba-score`
+subcommand is a thin parser over the same functions:
+
+    load_model             a model directory (CharMambaLM, MarkovLM or a variant-effect head)
+    read_training_log      a `genomamba-train` run's CSV log as a DataFrame (tokens seen per step)
+    plot_training_curves   bits per base against tokens seen, several runs side by side
+
+Names are imported on first use, so `import genomamba` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
+
+_EXPORTS = {
+    "load_model": "genomamba.models.loading",
+    "read_training_log": "genomamba.runs",
+    "plot_training_curves": "genomamba.runs",
+}
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'genomamba' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
