@@ -35,6 +35,10 @@ class FastaLineLengthError(FastaFormatError):
     """Lines of one record that differ in length (other than the last), so it cannot be indexed."""
 
 
+class FastaCorruptError(FastaError):
+    """A compressed FASTA file that is truncated or corrupt (names the file)."""
+
+
 class FastaFetchError(FastaError, IndexError):
     """A fetch outside a record's bounds or of an unknown record."""
 

@@ -49,7 +49,7 @@ def test_model_options_instantiate(option, tmp_path):
         cfg = compose_train([f"model={option}", f"+backbone={_tiny_backbone(tmp_path / 'backbone')}"], tmp_path)
         model = hydra.utils.instantiate(cfg.model)
         windows, pos = torch.randint(0, 4, (1, 2, 9)), torch.zeros(1, 2, dtype=torch.long)
-        assert model(windows, windows, pos, pos).shape == (1, cfg.model.num_classes)
+        assert model(windows, windows, pos, pos).shape == (1, cfg.model.config.num_classes)
         return
     model = hydra.utils.instantiate(compose_train([f"model={option}"], tmp_path).model)
     assert model(torch.randint(0, 4, (1, 9))).shape == (1, 9, 8)

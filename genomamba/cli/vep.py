@@ -235,7 +235,7 @@ def extract_features(backbone, genome, labelled, window: int, strands: str, batc
     import torch
 
     from genomamba.data.variant_windows import collate_inputs, variant_inputs
-    from genomamba.models.heads import HeadConfig, VariantEffectModel
+    from genomamba.models.variant_effect import HeadConfig, VariantEffectModel
 
     model = VariantEffectModel(backbone, HeadConfig(window=window, strands=strands, freeze="all")).to(device).eval()
     out = []
@@ -271,7 +271,7 @@ def train_head_on_features(
     import torch.nn.functional as F
 
     from genomamba.data.variants import class_weights
-    from genomamba.models.heads import HeadConfig, make_mlp
+    from genomamba.models.variant_effect import HeadConfig, make_mlp
 
     g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)

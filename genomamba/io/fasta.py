@@ -10,6 +10,11 @@ Accepted inputs (detected by the file's magic bytes, never by its extension):
                          by absolute path, size and mtime. Uncompressed, because a seek + read on
                          it is several times faster than inflating a 64 KiB BGZF block per window.
 
+A compressed file that is cut short or corrupt raises `FastaCorruptError` naming the file: a BGZF
+file must end with the 28-byte empty EOF block (a file cut at a block boundary is otherwise valid
+gzip that reads as a shorter genome), and gzip decoding errors (truncated stream, bad CRC, bad
+deflate data) are reported, never passed on as zlib tracebacks.
+
 A missing or stale `.fai` is built by `index_fasta`, a streaming validator (constant memory, one
 line at a time) that raises a `FastaFormatError` subclass naming the file and the 1-based line.
 Lines may end in LF or CRLF. Record name = first whitespace-delimited token of the header.
@@ -28,7 +33,9 @@ import operator
 import os
 import struct
 import threading
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
 
@@ -38,6 +45,7 @@ from genomamba import alphabet as _alphabet
 from genomamba.alphabet import encode
 from genomamba.atomic import atomic_path, atomic_write_bytes
 from genomamba.errors import (
+    FastaCorruptError,
     FastaDuplicateRecordError,
     FastaEmptyRecordError,
     FastaFetchError,
@@ -56,6 +64,12 @@ _INVALID_BYTE = bytes([int(_alphabet._INVALID)])
 
 PLAIN, GZIP, BGZF = "plain", "gzip", "bgzf"
 _GZIP_MAGIC = b"\x1f\x8b"
+# the empty block that ends every BGZF file (SAM spec 4.1.2); htslib checks for it too
+BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
+# what gzip/zlib raise on a truncated or corrupt stream (BadGzipFile is an OSError)
+_GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+# what Bio.bgzf (under pyfaidx) raises on a damaged block: bad header, bad size, bad deflate data
+_BGZF_FETCH_ERRORS = (*_GZIP_ERRORS, ValueError, RuntimeError)
 
 
 class FaiRecord(NamedTuple):
@@ -83,6 +97,32 @@ def detect_format(path: str | Path) -> str:
     if len(head) >= 14 and head[3] & 4 and head[12:14] == b"BC":
         return BGZF
     return GZIP
+
+
+def check_bgzf_eof(path: str | Path, source: str | None = None) -> None:
+    """Raise `FastaCorruptError` unless the BGZF file `path` ends with the BGZF EOF block.
+
+    Without this check a file cut at a block boundary reads as a valid, shorter genome.
+    """
+    with open(path, "rb") as f:
+        size = f.seek(0, os.SEEK_END)
+        f.seek(max(0, size - len(BGZF_EOF)))
+        tail = f.read()
+    if tail != BGZF_EOF:
+        raise FastaCorruptError(
+            f"{source or path}: truncated BGZF file (no BGZF EOF block at its end); "
+            f"re-copy or re-compress it with bgzip"
+        )
+
+
+@contextmanager
+def _gzip_errors(source: str | Path, errors: tuple[type[BaseException], ...] = _GZIP_ERRORS) -> Iterator[None]:
+    """Turn gzip/zlib decoding `errors` inside the block into a one-line `FastaCorruptError`."""
+    try:
+        yield
+    except errors as e:
+        reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise FastaCorruptError(f"{source}: truncated or corrupt gzip data ({reason})") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,12 +230,17 @@ def index_fasta(
         FastaDuplicateRecordError: two records with the same name.
         FastaLineLengthError: lines of a record differing in length other than the last one.
         FastaFormatError: a header without a name, or a file with no records.
+        FastaCorruptError: a gzip/BGZF file that is truncated or corrupt.
     """
     path = Path(path)
+    source = source or str(path)
     fai = Path(fai_path) if fai_path is not None else path.with_name(path.name + ".fai")
-    opener = gzip.open if detect_format(path) != PLAIN else open
-    with opener(path, "rb") as f:
-        records = _scan_fasta(f, source or str(path))
+    fmt = detect_format(path)
+    if fmt == BGZF:
+        check_bgzf_eof(path, source)
+    opener = gzip.open if fmt != PLAIN else open
+    with opener(path, "rb") as f, _gzip_errors(source):
+        records = _scan_fasta(f, source)
     atomic_write_bytes(fai, _format_fai(records))
     return fai
 
@@ -258,8 +303,9 @@ def _cached_name(path: Path, cache_dir: Path, suffix: str) -> Path:
     return cache_dir / f"{stem}.{_cache_key(path)}{suffix}"
 
 
-def _gunzip_to_cache(path: Path, cache_dir: Path) -> Path:
-    """Decompress a plain-gzip FASTA once into `cache_dir` (atomic, with a byte progress bar)."""
+def _gunzip_to_cache(path: Path, cache_dir: Path, progress: bool = True) -> Path:
+    """Decompress a plain-gzip FASTA once into `cache_dir` (atomic; a byte progress bar unless
+    `progress` is False). A truncated or corrupt file raises `FastaCorruptError`, leaving no copy."""
     out = _cached_name(path, cache_dir, ".fa")
     if out.exists():
         return out
@@ -271,7 +317,9 @@ def _gunzip_to_cache(path: Path, cache_dir: Path) -> Path:
         open(path, "rb") as raw,
         gzip.GzipFile(fileobj=raw) as gz,
         open(tmp, "wb") as dst,
-        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"gunzip {path.name}") as bar,
+        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"gunzip {path.name}",
+             disable=not progress) as bar,
+        _gzip_errors(path),
     ):
         done = 0
         while chunk := gz.read(1 << 22):
@@ -296,22 +344,27 @@ class FastaReader:
         path: FASTA file.
         cache_dir: where indexes of read-only files and decompressed copies of plain-gzip files
             go; default `default_cache_dir()`.
+        progress: show a progress bar while a plain-gzip file is decompressed (False: silent,
+            as for a CLI's `-q`).
 
     Raises:
         FileNotFoundError: `path` does not exist.
         FastaFormatError (and subclasses): the file is malformed (see `index_fasta`).
+        FastaCorruptError: a gzip/BGZF file that is truncated or corrupt.
     """
 
-    def __init__(self, path: str | Path, cache_dir: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path, cache_dir: str | Path | None = None, progress: bool = True) -> None:
         self._path = Path(path)
         self._cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         if not self._path.is_file():
             raise FileNotFoundError(f"FASTA file not found: {self._path}")
         self._format = detect_format(self._path)
+        if self._format == BGZF:
+            check_bgzf_eof(self._path)  # also when a fresh .fai means no index pass reads the file
         # the file actually read: the original, or the decompressed cached copy of a gzip file
         self._data_path = self._path
         if self._format == GZIP:
-            self._data_path = _gunzip_to_cache(self._path, self._cache_dir)
+            self._data_path = _gunzip_to_cache(self._path, self._cache_dir, progress)
         self._fai_path = self._ensure_fai()
         self._gzi_path: Path | None = None
         if self._format == BGZF:
@@ -462,7 +515,8 @@ class FastaReader:
                 if self._pid != os.getpid():
                     self._open()
         if self._faidx is not None:
-            return self._faidx.fetch(name, start + 1, end).encode("latin-1")
+            with _gzip_errors(self._path, _BGZF_FETCH_ERRORS):
+                return self._faidx.fetch(name, start + 1, end).encode("latin-1")
         lb, lw = rec.linebases, rec.linewidth
         b0 = rec.offset + (start // lb) * lw + start % lb
         b1 = rec.offset + (end // lb) * lw + end % lb
@@ -521,14 +575,16 @@ class GenomeSet:
 
     Args:
         paths: FASTA files (any format `FastaReader` accepts).
-        cache_dir: passed to every `FastaReader`.
+        cache_dir, progress: passed to every `FastaReader`.
 
     Raises:
         FastaDuplicateRecordError: two files define the same record name (names both files).
     """
 
-    def __init__(self, paths: Iterable[str | Path], cache_dir: str | Path | None = None) -> None:
-        self._readers = [FastaReader(p, cache_dir=cache_dir) for p in paths]
+    def __init__(
+        self, paths: Iterable[str | Path], cache_dir: str | Path | None = None, progress: bool = True
+    ) -> None:
+        self._readers = [FastaReader(p, cache_dir=cache_dir, progress=progress) for p in paths]
         self._owner: dict[str, FastaReader] = {}
         for reader in self._readers:
             for name in reader.names:

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from genomamba.errors import ConfigError
 from genomamba.lit.pretrain import param_groups
-from genomamba.models.heads import VariantEffectModel
+from genomamba.models.variant_effect import VariantEffectModel
 
 __all__ = ["VariantEffectLitModule", "classification_metrics"]
 
@@ -93,7 +93,7 @@ class VariantEffectLitModule(L.LightningModule):
         n_model = self.model.config.num_classes
         if dm is not None and getattr(dm, "num_classes", n_model) != n_model:
             raise ConfigError(
-                f"the data has {dm.num_classes} classes ({dm.class_names}) but model.num_classes is {n_model}"
+                f"the data has {dm.num_classes} classes ({dm.class_names}) but model.config.num_classes is {n_model}"
             )
         if self.hparams.class_weights == "auto" and dm is not None and getattr(dm, "class_weights", None) is not None:
             self.class_weight.copy_(torch.tensor(dm.class_weights, dtype=self.class_weight.dtype))

@@ -1,19 +1,61 @@
-"""Typed, self-validating model configuration (litgpt-style `__post_init__`)."""
+"""Typed, self-validating model configuration (litgpt-style `__post_init__`), and the one dict
+round-trip (`ConfigDictMixin`) that MambaConfig, HeadConfig and MarkovConfig share."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
 
 from genomamba.alphabet import VOCAB_SIZE
 from genomamba.errors import ConfigError
 
 SCAN_BACKENDS = ("auto", "ref", "torch", "triton", "mamba_ssm")
+_Config = TypeVar("_Config", bound="ConfigDictMixin")
+
+
+class ConfigDictMixin:
+    """`to_dict` / `from_dict` for a config dataclass: the init fields, as JSON-ready values.
+
+    Derived fields (`field(init=False)`) are not written; `from_dict` accepts and drops them, so
+    a dict written by an older version that stored them still loads.
+    """
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
+
+    @classmethod
+    def from_dict(cls: type[_Config], d: dict[str, Any], source: str | Path | None = None) -> _Config:
+        """Build and validate a config from `d`.
+
+        Args:
+            d: the config's fields, e.g. the "model" section of a config.json.
+            source: the file `d` came from, named in errors.
+
+        Raises:
+            ConfigError: `d` is not a dict, has an unknown key, or a value `__post_init__` rejects
+                (names the key, and the file when `source` is given).
+        """
+        where = f"{source}: " if source is not None else ""
+        if not isinstance(d, dict):
+            raise ConfigError(f"{where}{cls.__name__} must be a JSON object of fields, got {type(d).__name__}")
+        fields = dataclasses.fields(cls)
+        known = {f.name for f in fields if f.init}
+        unknown = sorted(set(d) - known - {f.name for f in fields if not f.init})
+        if unknown:
+            raise ConfigError(f"{where}unknown {cls.__name__} keys: {unknown} (known: {', '.join(sorted(known))})")
+        try:
+            return cls(**{k: v for k, v in d.items() if k in known})
+        except ConfigError as e:
+            raise ConfigError(f"{where}{e}") from None
+        except TypeError as e:  # e.g. a string where __post_init__ compares numbers
+            raise ConfigError(f"{where}{cls.__name__}: a value of the wrong type ({e})") from None
 
 
 @dataclass
-class MambaConfig:
+class MambaConfig(ConfigDictMixin):
     """Shape and init of a CharMambaLM. Derived fields are filled in `__post_init__`."""
 
     d_model: int = 128
@@ -51,14 +93,3 @@ class MambaConfig:
         if self.dt_rank is None:
             self.dt_rank = math.ceil(self.d_model / 16)
         self.d_inner = self.expand * self.d_model
-
-    def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.init}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "MambaConfig":
-        known = {f.name for f in dataclasses.fields(cls) if f.init}
-        unknown = set(d) - known - {"d_inner"}
-        if unknown:
-            raise ConfigError(f"unknown MambaConfig keys: {sorted(unknown)}")
-        return cls(**{k: v for k, v in d.items() if k in known})

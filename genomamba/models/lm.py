@@ -8,19 +8,25 @@ A per-layer state can be carried across calls, so long sequences are scored chun
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
 from genomamba import __version__
 from genomamba.alphabet import TOKENS
-from genomamba.atomic import atomic_path, atomic_write_text
+from genomamba.device import resolve_device
 from genomamba.errors import GenomambaError
 from genomamba.models.config import MambaConfig
+from genomamba.models.directory import (
+    CONFIG_NAME,
+    config_section,
+    load_state,
+    read_model_config,
+    read_weights,
+    write_model_directory,
+)
 from genomamba.modules import (
     BiMambaMixer,
     MambaMixer,
@@ -30,7 +36,6 @@ from genomamba.modules import (
 )
 
 MODEL_TYPE = "char_mamba"
-CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
 
 
 class CharMambaLM(nn.Module):
@@ -116,34 +121,29 @@ class CharMambaLM(nn.Module):
         return write_model_directory(path, cfg, state)
 
     @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> "CharMambaLM":
-        """Load a model directory written by `save_pretrained` (or `genomamba-train`)."""
+    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> CharMambaLM:
+        """Load a model directory written by `save_pretrained` (or `genomamba-train`), in eval mode.
+
+        Raises:
+            GenomambaError: a damaged directory (see `genomamba.models.directory`), naming the file.
+            ConfigError: an unknown or invalid "model" key in config.json (names key and file).
+        """
         path = Path(path)
         cfg = read_model_config(path)
         if cfg.get("model_type", MODEL_TYPE) != MODEL_TYPE:
             raise GenomambaError(f"{path}: model_type {cfg['model_type']!r} is not a {MODEL_TYPE}")
-        model = cls(MambaConfig.from_dict(cfg["model"]))
-        state = load_file(path / WEIGHTS_NAME, device=str(device))
-        if model.config.tie_embeddings:
-            state["lm_head.weight"] = state["embedding.weight"]
-        model.load_state_dict(state)
+        model = cls(MambaConfig.from_dict(config_section(cfg, "model", path), source=path / CONFIG_NAME))
+        load_state(model, tie_embedding_state(model, read_weights(path)), path)
         model.training_metadata = cfg.get("training", {})
-        return model.to(device).eval()
+        return model.to(resolve_device(device)).eval()
 
 
-def read_model_config(path: str | Path) -> dict:
-    """config.json of a model directory, with a clear error when it is not one."""
-    path = Path(path)
-    if not (path / CONFIG_NAME).is_file():
-        raise GenomambaError(f"{path} is not a model directory (no {CONFIG_NAME})")
-    return json.loads((path / CONFIG_NAME).read_text())
+def tie_embedding_state(model: CharMambaLM, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`state` as saved, with the LM head re-tied to the embedding where the config ties them.
 
-
-def write_model_directory(path: str | Path, config: dict, tensors: dict[str, torch.Tensor]) -> Path:
-    """Write config.json + model.safetensors into `path` (created), each atomically."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path / WEIGHTS_NAME) as tmp:
-        save_file(tensors, str(tmp), metadata={"format": "pt"})
-    atomic_write_text(path / CONFIG_NAME, json.dumps(config, indent=2) + "\n")
-    return path
+    `save_pretrained` drops the tied `lm_head.weight` (safetensors refuses shared storage).
+    """
+    state = dict(state)
+    if model.config.tie_embeddings and "embedding.weight" in state:
+        state["lm_head.weight"] = state["embedding.weight"]
+    return state

@@ -6,24 +6,27 @@ from pathlib import Path
 
 import torch
 
+from genomamba.device import resolve_device
 from genomamba.errors import GenomambaError
-from genomamba.models.heads import HEAD_MODEL_TYPE as HEAD
-from genomamba.models.heads import VariantEffectModel
+from genomamba.models.directory import read_model_config
 from genomamba.models.lm import MODEL_TYPE as CHAR_MAMBA
-from genomamba.models.lm import CharMambaLM, read_model_config
+from genomamba.models.lm import CharMambaLM
 from genomamba.models.markov import MODEL_TYPE as MARKOV
 from genomamba.models.markov import MarkovLM
+from genomamba.models.variant_effect import HEAD_MODEL_TYPE as HEAD
+from genomamba.models.variant_effect import VariantEffectModel
 
 __all__ = ["load_model"]
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> CharMambaLM | MarkovLM | VariantEffectModel:
+def load_model(path: str | Path, device: str | torch.device = "auto") -> CharMambaLM | MarkovLM | VariantEffectModel:
     """Load the model directory at `path` onto `device`, in eval mode.
 
     Args:
         path: a directory with config.json (+ model.safetensors), as `save_pretrained`,
             `genomamba-train` or `genomamba-score fit-markov` write it.
-        device: where to put the model.
+        device: where to put the model; "auto" (CUDA when available, else the CPU) as
+            `genomamba.device.resolve_device` decides.
 
     Returns:
         A `CharMambaLM` ("model_type": "char_mamba", also assumed when the key is absent, as in
@@ -31,8 +34,12 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> CharMamb
         ("variant_head").
 
     Raises:
-        GenomambaError: not a model directory, or an unknown model_type (both name the path).
+        GenomambaError: not a model directory, an unknown model_type, or a damaged directory
+            (unreadable JSON or weights, tensors that disagree with config.json, NaN or inf
+            weights); one line naming the file (and the tensor).
+        ConfigError: an unknown or invalid config key (names the key and the file).
     """
+    device = resolve_device(device)
     model_type = read_model_config(path).get("model_type", CHAR_MAMBA)
     if model_type == CHAR_MAMBA:
         return CharMambaLM.from_pretrained(path, device=device)

@@ -26,15 +26,20 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from genomamba import __version__
 from genomamba.alphabet import PAD, TOKENS, VOCAB_SIZE, reverse_complement
+from genomamba.device import resolve_device
 from genomamba.errors import ConfigError, GenomambaError
-from genomamba.models.lm import (
+from genomamba.models.config import ConfigDictMixin
+from genomamba.models.directory import (
+    CONFIG_NAME,
     WEIGHTS_NAME,
+    check_tensors,
+    config_section,
     read_model_config,
+    read_weights,
     write_model_directory,
 )
 
@@ -48,7 +53,7 @@ __all__ = ["MarkovConfig", "MarkovLM", "NEG_LOGPROB"]
 
 
 @dataclass
-class MarkovConfig:
+class MarkovConfig(ConfigDictMixin):
     """Order and smoothing of a MarkovLM."""
 
     k: int = 6  # context length; tables for every order 0..k are kept
@@ -58,20 +63,10 @@ class MarkovConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.k, int) or isinstance(self.k, bool) or not 0 <= self.k <= MAX_ORDER:
             raise ConfigError(f"MarkovConfig.k must be an integer in [0, {MAX_ORDER}], got {self.k!r}")
-        if not self.alpha > 0:
+        if not isinstance(self.alpha, (int, float)) or isinstance(self.alpha, bool) or not self.alpha > 0:
             raise ConfigError(f"MarkovConfig.alpha must be > 0, got {self.alpha!r}")
         self.alpha = float(self.alpha)
         self.both_strands = bool(self.both_strands)
-
-    def to_dict(self) -> dict:
-        return {"k": self.k, "alpha": self.alpha, "both_strands": self.both_strands}
-
-    @classmethod
-    def from_dict(cls, d: dict) -> MarkovConfig:
-        unknown = set(d) - {"k", "alpha", "both_strands"}
-        if unknown:
-            raise ConfigError(f"unknown MarkovConfig keys: {sorted(unknown)}")
-        return cls(**d)
 
 
 def _kmer_codes(ext: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -211,7 +206,7 @@ class MarkovLM(nn.Module):
             alpha: smoothing pseudo-count per base.
             both_strands: also count the reverse complement of every record.
             chunk: bases read per step (memory is O(chunk + 4^k)).
-            progress: show a tqdm bar in bases.
+            progress: show tqdm bars (bases counted, and the one-off gunzip of a plain-gzip file).
 
         Raises:
             ConfigError: bad k or alpha. FastaError: unreadable input (names the file).
@@ -222,7 +217,7 @@ class MarkovLM(nn.Module):
 
         paths = [Path(p) for p in paths]
         model = cls(MarkovConfig(k=k, alpha=alpha, both_strands=both_strands))
-        genome = GenomeSet(paths)
+        genome = GenomeSet(paths, progress=progress)
         lengths = genome.lengths
         total = sum(lengths.values()) * (2 if both_strands else 1)
         with genome, tqdm(total=total, unit="bp", unit_scale=True, desc="fit-markov", disable=not progress) as bar:
@@ -254,19 +249,26 @@ class MarkovLM(nn.Module):
 
     @classmethod
     def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> MarkovLM:
-        """Load a model directory written by `save_pretrained` (or `genomamba-score fit-markov`)."""
+        """Load a model directory written by `save_pretrained` (or `genomamba-score fit-markov`).
+
+        Raises:
+            GenomambaError: a damaged directory, or counts of the wrong shape or negative (names
+                the file and the tensor).
+            ConfigError: an unknown or invalid "model" key in config.json (names key and file).
+        """
         path = Path(path)
         cfg = read_model_config(path)
         if cfg.get("model_type") != MODEL_TYPE:
             raise GenomambaError(f"{path}: model_type {cfg.get('model_type')!r} is not a {MODEL_TYPE}")
-        config = MarkovConfig.from_dict(cfg["model"])
-        tensors = load_file(path / WEIGHTS_NAME)
-        missing = [f"counts.{j}" for j in range(config.k + 1) if f"counts.{j}" not in tensors]
-        if missing:
-            raise GenomambaError(f"{path / WEIGHTS_NAME}: missing tensors {missing} for k={config.k}")
+        config = MarkovConfig.from_dict(config_section(cfg, "model", path), source=path / CONFIG_NAME)
+        tensors = read_weights(path)
+        check_tensors(tensors, {f"counts.{j}": (4**j, 4) for j in range(config.k + 1)}, path)
+        for name, t in tensors.items():
+            if bool((t < 0).any()):
+                raise GenomambaError(f"{path / WEIGHTS_NAME}: tensor {name!r} holds negative counts")
         model = cls(config, [tensors[f"counts.{j}"].numpy() for j in range(config.k + 1)])
         model.training_metadata = cfg.get("training", {})
-        return model.to(device).eval()
+        return model.to(resolve_device(device)).eval()
 
 
 def _record_chunks(genome, name: str, length: int, chunk: int, strand: str) -> Iterator[np.ndarray]:

@@ -22,7 +22,7 @@ from genomamba.device import resolve_device
 from genomamba.io.fasta import FastaReader, GenomeSet
 from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord, read_variants
-from genomamba.models.heads import VariantEffectModel
+from genomamba.models.variant_effect import VariantEffectModel
 from genomamba.scoring.variants import REF_MISMATCH, UNKNOWN_CONTIG
 
 __all__ = ["HeadScorer", "score_with_head", "INFO_KEY"]

@@ -8,7 +8,7 @@ import pysam
 import torch
 
 from genomamba.cli.score import main
-from genomamba.models import CharMambaLM, MambaConfig, VariantEffectModel
+from genomamba.models import CharMambaLM, HeadConfig, MambaConfig, VariantEffectModel
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -16,7 +16,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 def test_vcf_with_head_adds_gm_head(tmp_path):
     torch.manual_seed(0)
     backbone = CharMambaLM(MambaConfig(d_model=16, n_layer=1, scan_backend="ref")).save_pretrained(tmp_path / "lm")
-    head = VariantEffectModel.from_backbone(backbone, num_classes=2, window=32, hidden_dim=8)
+    head = VariantEffectModel.from_backbone(backbone, HeadConfig(num_classes=2, window=32, hidden_dim=8))
     head.save_pretrained(tmp_path / "head")
     out = tmp_path / "out.vcf"
     rc = main(["vcf", str(backbone), str(FIXTURES / "tiny.fa"), str(FIXTURES / "tiny.vcf"), "-o", str(out),

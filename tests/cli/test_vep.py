@@ -14,7 +14,7 @@ from genomamba.cli import vep
 from genomamba.data.splits import fold_indices
 from genomamba.io.vcf import read_variants
 from genomamba.models import CharMambaLM, MambaConfig, MarkovLM
-from genomamba.models.heads import VariantEffectModel
+from genomamba.models.variant_effect import HeadConfig, VariantEffectModel
 from genomamba.scoring.head import INFO_KEY, HeadScorer, score_with_head
 from genomamba.scoring.variants import REF_MISMATCH
 
@@ -87,7 +87,7 @@ def test_vep_cv_reports_bad_input(backbone_dir, tmp_path, capsys):
 
 def test_score_with_head_matches_the_head_and_flags_mismatches(backbone_dir, tmp_path):
     torch.manual_seed(2)
-    head = VariantEffectModel.from_backbone(backbone_dir, window=32)
+    head = VariantEffectModel.from_backbone(backbone_dir, HeadConfig(window=32))
     head_dir = head.save_pretrained(tmp_path / "head")
     probs = score_with_head(head_dir, FA, FIXTURES / "tiny.vcf")
     _, records = read_variants(FIXTURES / "tiny.vcf")

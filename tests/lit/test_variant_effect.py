@@ -15,7 +15,7 @@ from genomamba.data.variant_windows import collate_inputs
 from genomamba.data.variants import class_weights
 from genomamba.lit.variant_effect import classification_metrics
 from genomamba.models import CharMambaLM, MambaConfig
-from genomamba.models.heads import VariantEffectModel
+from genomamba.models.variant_effect import VariantEffectModel
 from tests.helpers import compose_train
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"

@@ -15,7 +15,7 @@ from genomamba.data.variant_windows import build_inputs, collate_inputs, variant
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.io.fasta import GenomeSet
 from genomamba.models import CharMambaLM, MambaConfig
-from genomamba.models.heads import HeadConfig, VariantEffectModel
+from genomamba.models.variant_effect import HeadConfig, VariantEffectModel
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 SNVS = [("chr1", 10, "A", "C"), ("chr1", 150, "G", "T"), ("chr2", 45, "G", "A"), ("chr2", 3, "T", "G")]
@@ -55,7 +55,7 @@ def test_collate_pads_and_batches():
 
 @pytest.mark.parametrize("freeze,k", [("all", 0), ("last_k", 1), ("none", 0)], ids=["freeze-all", "freeze-last1", "freeze-none"])
 def test_freeze_modes(backbone_dir, freeze, k):
-    model = VariantEffectModel.from_backbone(backbone_dir, window=32, freeze=freeze, unfreeze_last_k=k)
+    model = VariantEffectModel.from_backbone(backbone_dir, HeadConfig(window=32, freeze=freeze, unfreeze_last_k=k))
     trainable = {n for n, p in model.named_parameters() if p.requires_grad}
     assert all(n.startswith("head.") for n in trainable if freeze == "all")
     if freeze == "last_k":
@@ -77,7 +77,7 @@ def test_bad_configs_name_the_key(backbone_dir):
     with pytest.raises(ConfigError, match="unfreeze_last_k"):
         HeadConfig(freeze="last_k")
     with pytest.raises(ConfigError, match="unfreeze_last_k=5"):
-        VariantEffectModel.from_backbone(backbone_dir, freeze="last_k", unfreeze_last_k=5)
+        VariantEffectModel.from_backbone(backbone_dir, HeadConfig(freeze="last_k", unfreeze_last_k=5))
     with pytest.raises(ConfigError, match="class_names"):
         HeadConfig(num_classes=3, class_names=["a", "b"])
 
@@ -86,8 +86,8 @@ def test_bad_configs_name_the_key(backbone_dir):
                          ids=["freeze-all-C2", "freeze-last1-C3", "freeze-none-C2"])
 def test_export_reload_identical_predictions(backbone_dir, tmp_path, freeze, num_classes):
     torch.manual_seed(1)
-    model = VariantEffectModel.from_backbone(backbone_dir, num_classes=num_classes, window=32, freeze=freeze,
-                                             unfreeze_last_k=1 if freeze == "last_k" else 0)
+    config = HeadConfig(num_classes=num_classes, window=32, freeze=freeze, unfreeze_last_k=1 if freeze == "last_k" else 0)
+    model = VariantEffectModel.from_backbone(backbone_dir, config)
     if freeze != "all":  # a fine-tuned backbone differs from its source directory
         with torch.no_grad():
             for p in model.backbone.parameters():
@@ -106,7 +106,7 @@ def test_export_reload_identical_predictions(backbone_dir, tmp_path, freeze, num
 
 
 def test_referenced_backbone_is_checked(backbone_dir, tmp_path):
-    model = VariantEffectModel.from_backbone(backbone_dir, window=32)
+    model = VariantEffectModel.from_backbone(backbone_dir, HeadConfig(window=32))
     out = model.save_pretrained(tmp_path / "head")
     expected = model.predict_proba(_batch())
     moved = shutil.move(str(backbone_dir), str(tmp_path / "moved"))
@@ -123,7 +123,7 @@ def test_referenced_backbone_is_checked(backbone_dir, tmp_path):
 
 
 def test_forward_strand_only_uses_forward_windows(backbone_dir):
-    model = VariantEffectModel.from_backbone(backbone_dir, window=32, strands="forward").eval()
+    model = VariantEffectModel.from_backbone(backbone_dir, HeadConfig(window=32, strands="forward")).eval()
     b = _batch()
     garbled = {**b, "ref": b["ref"].clone(), "alt": b["alt"].clone()}
     garbled["ref"][:, 1], garbled["alt"][:, 1] = 0, 0  # reverse-complement strand ignored

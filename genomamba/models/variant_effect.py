@@ -1,7 +1,7 @@
 """Variant-effect classification heads on a pretrained CharMambaLM backbone.
 
 For a variant, a reference window of W bases centred on the allele (as in zero-shot scoring,
-`genomamba.scoring.variants.place_window`) and the alt window made from it by substituting the
+`genomamba.io.intervals.place_window`) and the alt window made from it by substituting the
 allele both go through the backbone, on both strands (reverse-complement windows too, averaged).
 Each window is pooled into [hidden at the allele's last base, mean hidden over the window]
 (the allele's last base is the first position a causal model has seen all of the allele), and an
@@ -16,25 +16,28 @@ backbone config embedded, and the backbone's weights either embedded in model.sa
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
 from torch import nn
 
 from genomamba import __version__
 from genomamba.alphabet import PAD, TOKENS
+from genomamba.device import resolve_device
 from genomamba.errors import ConfigError, GenomambaError
-from genomamba.models.config import MambaConfig
-from genomamba.models.lm import (
+from genomamba.models.config import ConfigDictMixin, MambaConfig
+from genomamba.models.directory import (
+    CONFIG_NAME,
     WEIGHTS_NAME,
-    CharMambaLM,
+    config_section,
+    load_state,
     read_model_config,
+    read_weights,
     write_model_directory,
 )
+from genomamba.models.lm import CharMambaLM, tie_embedding_state
 
 __all__ = [
     "HEAD_MODEL_TYPE", "HeadConfig", "VariantEffectModel", "make_mlp",
@@ -45,7 +48,7 @@ FREEZE_MODES = ("all", "none", "last_k")
 
 
 @dataclass
-class HeadConfig:
+class HeadConfig(ConfigDictMixin):
     """Shape and training mode of a variant-effect head. Validated in `__post_init__`."""
 
     num_classes: int = 2  # 2: binary (P(class 1) is the score); > 2: multi-class
@@ -80,17 +83,6 @@ class HeadConfig:
                 f"HeadConfig: hidden_dim >= 1, n_hidden >= 0, 0 <= dropout < 1 (got {self.hidden_dim}, "
                 f"{self.n_hidden}, {self.dropout})"
             )
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> HeadConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"unknown HeadConfig keys: {sorted(unknown)}")
-        return cls(**d)
 
 
 # --------------------------------------------------------------------------------------------
@@ -141,23 +133,13 @@ class VariantEffectModel(nn.Module):
     # ---- construction ----
     @classmethod
     def from_backbone(
-        cls,
-        path: str | Path,
-        num_classes: int = 2,
-        class_names: list[str] | None = None,
-        window: int = 128,
-        strands: str = "both",
-        hidden_dim: int = 128,
-        n_hidden: int = 1,
-        dropout: float = 0.1,
-        freeze: str = "all",
-        unfreeze_last_k: int = 0,
-        device: str | torch.device = "cpu",
+        cls, path: str | Path, config: HeadConfig | None = None, device: str | torch.device = "cpu"
     ) -> VariantEffectModel:
-        """A new head on the CharMambaLM model directory at `path` (the Hydra `_target_`)."""
+        """A new head (`config`, default `HeadConfig()`) on the CharMambaLM model directory at
+        `path`; the Hydra `_target_` of conf/model/variant_head.yaml."""
+        device = resolve_device(device)
         backbone = CharMambaLM.from_pretrained(path, device=device)
-        config = HeadConfig(num_classes, class_names, window, strands, hidden_dim, n_hidden, dropout, freeze, unfreeze_last_k)
-        return cls(backbone, config, backbone_source=path).to(device)
+        return cls(backbone, config or HeadConfig(), backbone_source=path).to(device)
 
     def apply_freeze(self) -> None:
         """Set `requires_grad` of the backbone from `config.freeze` (the head always trains)."""
@@ -287,26 +269,26 @@ class VariantEffectModel(nn.Module):
             backbone_dir: where the referenced backbone lives now, if it moved.
 
         Raises:
-            GenomambaError: not a head directory, or the referenced backbone is missing or has
-                different weights than when the head was trained (sha256).
+            GenomambaError: not a head directory, a damaged one (see `genomamba.models.directory`),
+                or the referenced backbone is missing, damaged or has different weights than when
+                the head was trained (sha256); each names the file (and tensor).
+            ConfigError: an unknown or invalid "head" key in config.json (names key and file).
         """
         path = Path(path)
         cfg = read_model_config(path)
         if cfg.get("model_type") != HEAD_MODEL_TYPE:
             raise GenomambaError(f"{path}: model_type {cfg.get('model_type')!r} is not a {HEAD_MODEL_TYPE}")
-        binfo = cfg["backbone"]
-        state = load_file(path / WEIGHTS_NAME, device="cpu")
-        head_state = {k[len("head."):]: v for k, v in state.items() if k.startswith("head.")}
+        config = HeadConfig.from_dict(config_section(cfg, "head", path), source=path / CONFIG_NAME)
+        binfo = config_section(cfg, "backbone", path)
+        state = read_weights(path)
         source = None
         if binfo.get("weights") == "embedded":
-            backbone = CharMambaLM(MambaConfig.from_dict(binfo["model"]))
+            backbone = CharMambaLM(MambaConfig.from_dict(config_section(binfo, "model", path), source=path / CONFIG_NAME))
             bstate = {k[len("backbone."):]: v for k, v in state.items() if k.startswith("backbone.")}
-            if backbone.config.tie_embeddings:
-                bstate["lm_head.weight"] = bstate["embedding.weight"]
-            backbone.load_state_dict(bstate)
+            load_state(backbone, tie_embedding_state(backbone, bstate), path, prefix="backbone.")
             backbone.training_metadata = binfo.get("training", {})
         else:
-            source = Path(backbone_dir or binfo["path"])
+            source = Path(backbone_dir or binfo.get("path", ""))
             if not (source / WEIGHTS_NAME).is_file():
                 raise GenomambaError(
                     f"{path}: the referenced backbone {source} is missing; pass backbone_dir= (its new location)"
@@ -318,10 +300,14 @@ class VariantEffectModel(nn.Module):
                     f"this head was trained on ({str(binfo.get('sha256'))[:12]}...)"
                 )
             backbone = CharMambaLM.from_pretrained(source)
-        model = cls(backbone, HeadConfig.from_dict(cfg["head"]), backbone_source=source)
-        model.head.load_state_dict(head_state)
+        prefixes = ("head.",) if source is not None else ("head.", "backbone.")
+        unexpected = [k for k in state if not k.startswith(prefixes)]
+        if unexpected:
+            raise GenomambaError(f"{path / WEIGHTS_NAME}: unexpected tensor {unexpected[0]!r} for this head directory")
+        model = cls(backbone, config, backbone_source=source)
+        load_state(model.head, {k[len("head."):]: v for k, v in state.items() if k.startswith("head.")}, path, prefix="head.")
         model.training_metadata = cfg.get("training", {})
-        return model.to(device).eval()
+        return model.to(resolve_device(device)).eval()
 
 
 def _sha256(path: Path) -> str:
