@@ -30,7 +30,8 @@ from pathlib import Path
 
 import torch
 
-from genomamba.cli.evaluate import _atomic_write, evaluate_scores, plot_roc, read_scored
+from genomamba.atomic import atomic_write_text
+from genomamba.cli.evaluate import evaluate_scores, plot_roc, read_scored
 from genomamba.io.fasta import FastaReader
 from genomamba.io.vcf import VcfWriter, read_variants
 from genomamba.models.loading import load_model
@@ -87,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     labels, values = read_scored(scored, args.label, scorer.rules)
     metrics = evaluate_scores(labels, values, args.positive.split(","), args.negative.split(","))
-    _atomic_write(outdir / "metrics.json", lambda f: Path(f).write_text(json.dumps(metrics, indent=1) + "\n"))
+    atomic_write_text(outdir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
     plot_roc(metrics, outdir / "roc.png", title=f"{Path(args.variants).name}, {args.model}")
 
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         "auprc": {c: {k: m["auprc"] for k, m in per.items()} for c, per in metrics["classes"].items()},
         "direction": metrics["direction"],
     }
-    _atomic_write(outdir / "bench.json", lambda f: Path(f).write_text(json.dumps(result, indent=1) + "\n"))
+    atomic_write_text(outdir / "bench.json", json.dumps(result, indent=1) + "\n")
 
     print(f"# bench_score_vcf  {result['date']}  {result['device']}")
     print(f"model {args.model}, window {scorer.window}, strands {args.strands}, batch {args.batch_size}")

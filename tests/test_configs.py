@@ -10,6 +10,7 @@ import torch
 
 from genomamba.cli.train import train
 from genomamba.models import CharMambaLM, MambaConfig
+from genomamba.models.config import ConfigDictMixin
 from genomamba.paths import config_dir
 from tests.helpers import compose_train
 
@@ -53,6 +54,16 @@ def test_model_options_instantiate(option, tmp_path):
         return
     model = hydra.utils.instantiate(compose_train([f"model={option}"], tmp_path).model)
     assert model(torch.randint(0, 4, (1, 9))).shape == (1, 9, 8)
+
+
+@pytest.mark.parametrize("option", _options("model"))
+def test_model_options_nest_a_typed_config(option, tmp_path):
+    # one way to wire a model: `_target_` the model, `config._target_` its config dataclass
+    overrides = [f"model={option}"] + (["+backbone=unused"] if option == "variant_head" else [])
+    node = compose_train(overrides, tmp_path).model
+    config = hydra.utils.instantiate(node.config)
+    assert isinstance(config, ConfigDictMixin), type(config)
+    assert type(config).from_dict(config.to_dict()) == config
 
 
 @pytest.mark.parametrize("group", ["module", "trainer", "callbacks", "logger"])

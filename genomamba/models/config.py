@@ -46,12 +46,29 @@ class ConfigDictMixin:
         unknown = sorted(set(d) - known - {f.name for f in fields if not f.init})
         if unknown:
             raise ConfigError(f"{where}unknown {cls.__name__} keys: {unknown} (known: {', '.join(sorted(known))})")
+        for f in fields:
+            if f.name in d and not _has_type(d[f.name], str(f.type)):
+                raise ConfigError(f"{where}{cls.__name__}.{f.name} must be {f.type}, got {d[f.name]!r}")
         try:
             return cls(**{k: v for k, v in d.items() if k in known})
         except ConfigError as e:
             raise ConfigError(f"{where}{e}") from None
-        except TypeError as e:  # e.g. a string where __post_init__ compares numbers
-            raise ConfigError(f"{where}{cls.__name__}: a value of the wrong type ({e})") from None
+
+
+# JSON values each scalar annotation accepts (a bool is not a number here, though Python says it is)
+_JSON_TYPES = {"int": (int,), "float": (int, float), "bool": (bool,), "str": (str,)}
+
+
+def _has_type(value: Any, annotation: str) -> bool:
+    """Whether a JSON `value` fits a field annotated `annotation` (scalars and `X | None`; other
+    annotations are left to `__post_init__`)."""
+    options = [a.strip() for a in annotation.split("|")]
+    if value is None:
+        return "None" in options
+    if any(a not in _JSON_TYPES and a != "None" for a in options):
+        return True
+    return any(isinstance(value, _JSON_TYPES[a]) and (a == "bool" or not isinstance(value, bool))
+               for a in options if a != "None")
 
 
 @dataclass
