@@ -1,4 +1,5 @@
-"""`vep-cv` on the labelled fixture (2 folds) and `score_with_head` on the scoring fixture."""
+"""`vep-cv` on the labelled fixture (2 folds) and `score_with_head` on the scoring fixture
+(the library it calls: tests/evaluation/test_cross_validation.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import pytest
 import torch
 
 from genomamba.cli import vep
-from genomamba.data.splits import fold_indices
 from genomamba.io.vcf import read_variants
 from genomamba.models import CharMambaLM, MambaConfig, MarkovLM
 from genomamba.models.variant_effect import HeadConfig, VariantEffectModel
@@ -41,11 +41,16 @@ def test_vep_cv_two_folds(backbone_dir, tmp_path, capsys):
                    "--negative", "0", "--folds", "2", "--block-size", "50", "--window", "32", "-o", str(out),
                    "--markov", str(markov), "--finetune-epochs", "3", "--gbm-iter", "5"])
     assert args.func(args) == 0
-    assert "| logistic regression" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "| logistic regression" in captured.out and "| logistic regression (one-hot ±10 bp context) |" in captured.out
+    # stderr is no terminal here: one line per stage instead of bars (it used to print nothing for minutes)
+    for line in ("features: 36/36 variants done", "zero-shot markov: 36/36 variants done", "folds: 2/2 folds done"):
+        assert line in captured.err, captured.err
     for name in ("metrics.json", "metrics.md", "roc.png", "predictions.tsv"):
         assert (out / name).stat().st_size > 0, name
     metrics = json.loads((out / "metrics.json").read_text())
-    methods = {"logreg", "gbm", "mlp_head", "zeroshot_llr", "zeroshot_delta", "markov_llr", "markov_delta"}
+    methods = {"logreg", "gbm", "mlp_head", "zeroshot_llr", "zeroshot_delta", "markov_llr", "markov_delta",
+               "context_k3", "context_k10"}  # the one-hot context baselines are on by default
     assert set(metrics["summary"]) == methods
     assert metrics["n_variants"] == 36 and len(metrics["folds"]) == 2
     for row in metrics["folds"]:
@@ -58,31 +63,28 @@ def test_vep_cv_two_folds(backbone_dir, tmp_path, capsys):
     assert len(rows) == 37 and rows[0].split("\t")[:6] == ["chrom", "pos", "ref", "alt", "label", "fold"]
 
 
-def test_sklearn_baselines_use_the_same_frozen_features(backbone_dir, tmp_path):
-    res = vep.vep_cv(backbone_dir, FA, LABELLED, tmp_path / "cv", label_key="LABEL", positive=["1"], negative=["0"],
-                     folds=2, block_size=50, window=32, head_epochs=0, gbm_iter=5)
-    feats, y, fold_of = res["features"], res["labels"], res["fold_of"]
-    assert feats.shape == (36, 6 * 16) and np.isfinite(feats).all()
-    assert "mlp_head" not in res["summary"] and "markov_llr" not in res["summary"]
-    # the features are what the head computes, and the baselines were fitted on exactly these
-    for f in range(2):
-        tr, te = fold_indices(fold_of, f)
-        assert np.allclose(vep._fit_logreg(feats[tr], y[tr], feats[te], 0), res["oof"]["logreg"][te])
-        assert np.allclose(vep._fit_gbm(feats[tr], y[tr], feats[te], 5, 0), res["oof"]["gbm"][te])
-    # blocks never straddle train and test
-    starts = [int(r.split("\t")[1]) - 1 for r in (tmp_path / "cv" / "predictions.tsv").read_text().splitlines()[1:]]
-    chroms = [r.split("\t")[0] for r in (tmp_path / "cv" / "predictions.tsv").read_text().splitlines()[1:]]
-    blocks = {}
-    for c, s, f in zip(chroms, starts, fold_of):
-        assert blocks.setdefault((c, s // 50), f) == f
-
-
 def test_vep_cv_reports_bad_input(backbone_dir, tmp_path, capsys):
     args = _parse(["vep-cv", str(backbone_dir), str(FA), str(LABELLED), "--label", "LABEL", "--positive", "1",
                    "--folds", "5", "--block-size", "1000", "-o", str(tmp_path / "cv")])
     assert args.func(args) == 1
     assert "blocks for 5 folds" in capsys.readouterr().err
     assert not (tmp_path / "cv" / "metrics.json").exists()
+
+
+def test_vep_cv_context_baselines_option(backbone_dir, tmp_path, capsys):
+    out = tmp_path / "cv"
+    args = _parse(["vep-cv", str(backbone_dir), str(FA), str(LABELLED), "--label", "LABEL", "--positive", "1",
+                   "--folds", "2", "--block-size", "50", "--window", "32", "-o", str(out), "--finetune-epochs", "0",
+                   "--gbm-iter", "0", "--context-baselines", "1", "-q"])
+    assert args.func(args) == 0
+    assert capsys.readouterr().err.count("\n") == 1  # -q: only the "wrote" line
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert list(metrics["summary"]) == ["logreg", "zeroshot_llr", "zeroshot_delta", "context_k1"]
+    assert metrics["settings"]["context_baselines"] == [1]
+    with pytest.raises(SystemExit):
+        _parse(["vep-cv", "m", "r", "v", "--label", "L", "--positive", "1", "-o", "o", "--context-baselines", "3,x"])
+    args = _parse(["vep-cv", "m", "r", "v", "--label", "L", "--positive", "1", "-o", "o", "--context-baselines", "none"])
+    assert args.context_baselines == ()
 
 
 def test_score_with_head_matches_the_head_and_flags_mismatches(backbone_dir, tmp_path):

@@ -1,0 +1,58 @@
+"""Progress of long evaluation stages: a `tqdm.auto` bar (total, rate, ETA) on a terminal or in a
+notebook; otherwise (stderr to a file or a pipe) plain log lines on stderr, one when a stage
+starts, one when it ends and one a minute in between, so a long run never sits silent."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+__all__ = ["stage"]
+
+LOG_EVERY_S = 60.0
+
+
+def _interactive() -> bool:
+    from tqdm.autonotebook import tqdm as auto_tqdm
+    from tqdm.std import tqdm as std_tqdm
+
+    if auto_tqdm is not std_tqdm:  # running in a notebook kernel: its stderr is no tty, the widget works
+        return True
+    return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
+
+
+@contextmanager
+def stage(desc: str, total: int, unit: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """Report one stage of `total` `unit`s; yields `update(n)`, to call as `n` more are done.
+
+    Args:
+        desc: what the stage does (e.g. "vep-cv: features"). enabled: False: report nothing.
+    """
+    if not enabled:
+        yield lambda n: None
+        return
+    if _interactive():
+        from tqdm.auto import tqdm
+
+        with tqdm(total=total, desc=desc, unit=f" {unit}", dynamic_ncols=True) as bar:
+            yield bar.update
+        return
+    t0 = last = time.perf_counter()
+    done = 0
+    print(f"{desc}: {total} {unit} ...", file=sys.stderr, flush=True)
+
+    def update(n: int) -> None:
+        nonlocal done, last
+        done += n
+        now = time.perf_counter()
+        if now - last >= LOG_EVERY_S and done < total:
+            last = now
+            rate = done / (now - t0)
+            eta = (total - done) / rate if rate > 0 else float("inf")
+            print(f"{desc}: {done}/{total} {unit} ({rate:.1f}/s, ETA {eta:.0f} s)", file=sys.stderr, flush=True)
+
+    yield update
+    dt = time.perf_counter() - t0
+    print(f"{desc}: {done}/{total} {unit} done in {dt:.1f} s", file=sys.stderr, flush=True)
