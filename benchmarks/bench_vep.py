@@ -1,8 +1,9 @@
 """Variant-effect benchmark: `vep-cv` (position-blocked CV) on the shared labelled sets.
 
-Tasks (each one `genomamba.cli.vep.vep_cv` run, all methods side by side: logistic regression,
-gradient boosting and the MLP head on frozen features; zero-shot -GM_LLR/-GM_DELTA of the model
-and, with --markov, of a Markov baseline):
+Tasks (each one `genomamba.evaluation.cross_validate_heads` run, all methods side by side:
+logistic regression, gradient boosting and the MLP head on frozen features; zero-shot
+-GM_LLR/-GM_DELTA of the model and, with --markov, of a Markov baseline; logistic regression on
+the one-hot +-k bp sequence context, for each k of --context-baselines):
 
     ecoli_nonsense   E. coli MG1655 coding SNVs, CONSEQUENCE nonsense vs synonymous
     ecoli_missense   same file, missense vs synonymous
@@ -32,7 +33,8 @@ from pathlib import Path
 
 import torch
 
-from genomamba.cli.vep import METHOD_LABELS, _jsonable, vep_cv
+from genomamba.atomic import atomic_write_text
+from genomamba.evaluation import cross_validate_heads, jsonable, mean_sd, method_label, write_cv_outputs
 
 TASKS = {
     # name: (variants, reference, label key, positive, negative, block size bp)
@@ -56,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strands", choices=("forward", "both"), default="both")
     p.add_argument("--finetune-epochs", type=int, default=30, help="MLP head epochs on cached features")
     p.add_argument("--gbm-iter", type=int, default=200)
+    p.add_argument("--context-baselines", default="3,10", help="k of the one-hot +-k bp context baselines ('none': skip)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--limit", type=int, default=None, help="random N labelled variants per task (smoke test)")
     p.add_argument("--seed", type=int, default=0)
@@ -71,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [t for t in tasks if t not in TASKS]
     if unknown:
         p.error(f"unknown tasks {unknown}; known: {', '.join(TASKS)}")
+    none = args.context_baselines.strip().lower() in ("", "none")
+    contexts = () if none else tuple(int(k) for k in args.context_baselines.split(",") if k)
 
     model = args.model
     if model == "random-tiny":
@@ -84,16 +89,17 @@ def main(argv: list[str] | None = None) -> int:
     for task in tasks:
         variants, reference, label, positive, negative, block = TASKS[task]
         t0 = time.perf_counter()
-        res = vep_cv(
-            model, data / reference, data / variants, outdir / task, label_key=label, positive=positive,
-            negative=negative, folds=args.folds, block_size=block, window=args.window, strands=args.strands,
-            markov_dir=args.markov, head_epochs=args.finetune_epochs, gbm_iter=args.gbm_iter,
+        res = cross_validate_heads(
+            model, data / reference, data / variants, label=label, positive=positive, negative=negative,
+            folds=args.folds, block_size=block, window=args.window, strands=args.strands, markov=args.markov,
+            head_epochs=args.finetune_epochs, gbm_iter=args.gbm_iter, context_baselines=contexts,
             batch_size=args.batch_size, limit=args.limit, seed=args.seed, device=args.device,
-            command=f"bench_vep.py task {task}",
         )
-        results[task] = {"n_variants": res["n_variants"], "n_positive": res["n_positive"], "summary": res["summary"],
+        write_cv_outputs(res, outdir / task, command=f"bench_vep.py task {task}")
+        m = res.metrics
+        results[task] = {"n_variants": m["n_variants"], "n_positive": m["n_positive"], "summary": m["summary"],
                          "seconds": time.perf_counter() - t0}
-        print(f"{task}: {res['n_variants']} variants, {results[task]['seconds']:.1f} s", file=sys.stderr)
+        print(f"{task}: {m['n_variants']} variants, {results[task]['seconds']:.1f} s", file=sys.stderr)
 
     table = _table(results)
     bench = {
@@ -101,15 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
         "model": args.model, "markov": args.markov,
         "settings": {k: getattr(args, k) for k in ("folds", "window", "strands", "finetune_epochs", "gbm_iter",
-                                                     "batch_size", "limit", "seed", "device")},
+                                                     "context_baselines", "batch_size", "limit", "seed", "device")},
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
                     "cpu_threads": torch.get_num_threads(),
                     "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "results": results,
     }
-    (outdir / "bench.json").write_text(json.dumps(_jsonable(bench), indent=2) + "\n")
-    (outdir / "bench.md").write_text(table)
+    atomic_write_text(outdir / "bench.json", json.dumps(jsonable(bench), indent=2) + "\n")
+    atomic_write_text(outdir / "bench.md", table)
     print(table)
     print(f"wrote {outdir}/bench.json, bench.md and one directory per task", file=sys.stderr)
     return 0
@@ -119,15 +125,9 @@ def _table(results: dict) -> str:
     lines = ["| task | n (pos) | method | AUROC | AUPRC |", "| --- | --- | --- | --- | --- |"]
     for task, r in results.items():
         for m, s in r["summary"].items():
-            lines.append(f"| {task} | {r['n_variants']} ({r['n_positive']}) | {METHOD_LABELS.get(m, m)} | "
-                         f"{_pm(s['auroc_mean'], s['auroc_sd'])} | {_pm(s['auprc_mean'], s['auprc_sd'])} |")
+            lines.append(f"| {task} | {r['n_variants']} ({r['n_positive']}) | {method_label(m)} | "
+                         f"{mean_sd(s['auroc_mean'], s['auroc_sd'])} | {mean_sd(s['auprc_mean'], s['auprc_sd'])} |")
     return "\n".join(lines) + "\n"
-
-
-def _pm(mean: float, sd: float) -> str:
-    if mean != mean:
-        return "n/a"
-    return f"{mean:.3f} ± {sd:.3f}" if sd == sd else f"{mean:.3f}"
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ __all__ = ["read_scored", "to_float"]
 
 
 def read_scored(path: str | Path, label: str, scores: Sequence[str]) -> pd.DataFrame:
-    """One row per ALT: columns chrom, pos (1-based), ref, alt, `label` (str or None) and each score (float).
+    """One row per ALT: columns chrom, pos (1-based), ref, alt, `label` (str; missing: NA) and each score (float).
 
     Args:
         path: scored VCF (plain or .gz) or TSV. label: INFO key or column of the label.

@@ -1,0 +1,25 @@
+"""Stage progress off a terminal: a line when a stage starts, ends, and every LOG_EVERY_S."""
+
+from __future__ import annotations
+
+from genomamba.evaluation import progress
+
+
+def test_stage_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch):
+    with progress.stage("features", 3, "variants") as done:
+        done(2)
+        done(1)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "features: 3 variants ..." and err[1].startswith("features: 3/3 variants done in ")
+    assert len(err) == 2
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)
+    with progress.stage("folds", 5, "folds") as done:
+        done(2)
+    err = capsys.readouterr().err.splitlines()
+    assert err[1].startswith("folds: 2/5 folds (") and "ETA" in err[1] and err[2].startswith("folds: 2/5 folds done")
+
+
+def test_stage_disabled_is_silent(capsys):
+    with progress.stage("features", 3, "variants", enabled=False) as done:
+        done(3)
+    assert capsys.readouterr().err == ""
