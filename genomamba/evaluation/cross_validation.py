@@ -152,12 +152,12 @@ def cross_validate_heads(
             raise ConfigError(f"{model}: vep-cv needs a CharMambaLM backbone (give a Markov model with --markov)")
         feats = extract_features(backbone, genome, labelled, window, strands, batch_size, device, progress)
         fixed: dict[str, np.ndarray] = {}  # scores that need no training
-        for prefix, lm in (("zeroshot", backbone), ("markov", markov)):
+        for prefix, name, lm in (("zeroshot", "model", backbone), ("markov", "markov", markov)):
             if lm is None:
                 continue
             lm = load_model(lm, device=device) if isinstance(lm, (str, Path)) else lm.to(device)
             llr, delta = zero_shot_scores(lm, genome, labelled, window, strands, batch_size, device, progress,
-                                          desc=f"zero-shot {prefix}")
+                                          desc=f"zero-shot {name}")
             fixed[f"{prefix}_llr"], fixed[f"{prefix}_delta"] = -llr, -delta
         contexts = {f"context_k{k}": context_onehot(genome, labelled, int(k)) for k in context_baselines}
 

@@ -48,7 +48,8 @@ def evaluate(
         VcfError: a missing INFO key / column in a file. ConfigError: a missing DataFrame column.
     """
     cols = list(score_columns)
-    positives, negatives = _values(positive), _values(negative) if negative is not None else None
+    positives = _values(positive)
+    negatives = _values(negative) if negative is not None else None
     if isinstance(scores, pd.DataFrame):
         missing = [c for c in (label, *cols) if c not in scores.columns]
         if missing:

@@ -44,7 +44,8 @@ def test_vep_cv_two_folds(backbone_dir, tmp_path, capsys):
     captured = capsys.readouterr()
     assert "| logistic regression" in captured.out and "| logistic regression (one-hot ±10 bp context) |" in captured.out
     # stderr is no terminal here: one line per stage instead of bars (it used to print nothing for minutes)
-    for line in ("features: 36/36 variants done", "zero-shot markov: 36/36 variants done", "folds: 2/2 folds done"):
+    for line in ("features: 36/36 variants done", "zero-shot model: 36/36 variants done",
+                 "zero-shot markov: 36/36 variants done", "folds: 2/2 folds done"):
         assert line in captured.err, captured.err
     for name in ("metrics.json", "metrics.md", "roc.png", "predictions.tsv"):
         assert (out / name).stat().st_size > 0, name

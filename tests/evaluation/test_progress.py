@@ -23,3 +23,11 @@ def test_stage_disabled_is_silent(capsys):
     with progress.stage("features", 3, "variants", enabled=False) as done:
         done(3)
     assert capsys.readouterr().err == ""
+
+
+def test_stage_bar_on_a_terminal(capsys, monkeypatch):
+    monkeypatch.setattr(progress, "_interactive", lambda: True)
+    with progress.stage("features", 4, "variants") as done:
+        done(4)
+    err = capsys.readouterr().err
+    assert "features: 100%" in err and "4/4" in err and "..." not in err  # a tqdm bar, not the stage lines
