@@ -78,11 +78,11 @@ class CVResult:
     """
 
     summary: pd.DataFrame
-    folds: list[dict]
-    predictions: pd.DataFrame
-    figure: Figure
-    metrics: dict
-    table: str
+    folds: list[dict] = field(repr=False)
+    predictions: pd.DataFrame = field(repr=False)
+    figure: Figure = field(repr=False)
+    metrics: dict = field(repr=False)
+    table: str = field(repr=False)
     features: np.ndarray = field(repr=False)
 
     @property
@@ -96,8 +96,8 @@ def cross_validate_heads(
     variants: str | Path,
     *,
     label: str,
-    positive: Sequence[str],
-    negative: Sequence[str] | None = None,
+    positive: str | Sequence[str],
+    negative: str | Sequence[str] | None = None,
     folds: int = 5,
     block_size: int | None = 10_000,
     bed: str | None = None,
@@ -137,6 +137,7 @@ def cross_validate_heads(
     if device is None and isinstance(model, torch.nn.Module):
         device = next(model.parameters()).device
     device = resolve_device(device)
+    positive, negative = _as_list(positive), _as_list(negative)
     mapping, class_names, _ = label_mapping(positive=positive, negative=negative)
     with GenomeSet([reference]) as genome:
         labelled, stats = read_labelled_variants(variants, label, mapping, genome, on_ref_mismatch, class_names)
@@ -231,6 +232,12 @@ def _predictions(labelled: Sequence[LabelledVariant], y: np.ndarray, fold_of: np
         "ref": [v.ref for v in labelled], "alt": [v.alt for v in labelled],
         "label": y.astype(int), "fold": np.asarray(fold_of).astype(int), **oof,
     })
+
+
+def _as_list(values: str | Sequence[str] | None) -> list[str] | None:
+    if values is None:
+        return None
+    return [values] if isinstance(values, str) else [str(v) for v in values]
 
 
 def _name(model) -> str:

@@ -52,11 +52,13 @@ def test_sklearn_baselines_use_the_same_frozen_features(backbone, tmp_path):
 
 def test_model_directory_equals_loaded_model_and_outputs(backbone, tmp_path):
     model_dir = backbone.save_pretrained(tmp_path / "backbone")
-    kw = dict(label="LABEL", positive=["1"], folds=2, block_size=50, window=16, head_epochs=2, gbm_iter=0,
+    kw = dict(label="CONSEQUENCE", positive="nonsense", folds=2,  # a str is one value, not its letters
+              block_size=50, window=16, head_epochs=2, gbm_iter=0,
               context_baselines=(2,), progress=False, device="cpu")
     a = cross_validate_heads(model_dir, FA, LABELLED, **kw)
     b = cross_validate_heads(backbone, FA, LABELLED, **kw)
     assert a.predictions.equals(b.predictions)
+    assert a.metrics["classes"] == ["other", "nonsense"] and a.metrics["n_positive"] == 7
     assert a.metrics["model_dir"] == str(model_dir) and b.metrics["model_dir"] == "<CharMambaLM>"
     paths = write_cv_outputs(a, tmp_path / "cv", command="test")
     assert [p.name for p in paths] == ["metrics.json", "metrics.md", "roc.png", "predictions.tsv"]
