@@ -31,7 +31,7 @@ from pathlib import Path
 import torch
 
 from genomamba.atomic import atomic_write_text
-from genomamba.cli.evaluate import evaluate_scores, plot_roc, read_scored
+from genomamba.evaluation import evaluate, write_evaluation
 from genomamba.io.fasta import FastaReader
 from genomamba.io.vcf import VcfWriter, read_variants
 from genomamba.models.loading import load_model
@@ -86,10 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     dt = time.perf_counter() - t0
     s = scorer.stats
 
-    labels, values = read_scored(scored, args.label, scorer.rules)
-    metrics = evaluate_scores(labels, values, args.positive.split(","), args.negative.split(","))
-    atomic_write_text(outdir / "metrics.json", json.dumps(metrics, indent=1) + "\n")
-    plot_roc(metrics, outdir / "roc.png", title=f"{Path(args.variants).name}, {args.model}")
+    metrics, fig = evaluate(scored, args.label, args.positive.split(","), args.negative.split(","), scorer.rules)
+    write_evaluation(metrics, fig, outdir)
 
     device_name = torch.cuda.get_device_name() if args.device.startswith("cuda") else platform.processor() or "cpu"
     result = {

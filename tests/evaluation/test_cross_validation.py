@@ -1,9 +1,8 @@
 """`cross_validate_heads` on the labelled fixture and on synthetic sets where the answer is known;
-`write_cv_outputs`; bench_vep's command line."""
+`write_cv_outputs` (bench_vep's --help: tests/test_benchmarks.py)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -105,11 +104,3 @@ def test_context_baseline_is_chance_on_random_labels(backbone, tmp_path):
     au = _auroc(backbone, fa, vcf, (3,))
     assert abs(au["context_k3"] - 0.5) < 0.12, au
 
-
-def test_bench_vep_help(capsys):
-    spec = importlib.util.spec_from_file_location("bench_vep", ROOT / "benchmarks" / "bench_vep.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    with pytest.raises(SystemExit) as e:
-        bench.main(["--help"])
-    assert e.value.code == 0 and "--context-baselines" in capsys.readouterr().out
