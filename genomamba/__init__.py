@@ -4,6 +4,8 @@ The analysis API, for notebooks and scripts (`import genomamba as gm`); every `g
 subcommand is a thin parser over the same functions:
 
     load_model             a model directory (CharMambaLM, MarkovLM or a variant-effect head)
+    evaluate               AUROC/AUPRC of scored variants against labels, and the ROC Figure
+    cross_validate_heads   position-blocked CV of heads and baselines on frozen features vs zero-shot
     read_training_log      a `genomamba-train` run's CSV log as a DataFrame (tokens seen per step)
     plot_training_curves   bits per base against tokens seen, several runs side by side
 
@@ -18,6 +20,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "load_model": "genomamba.models.loading",
+    "evaluate": "genomamba.evaluation",
+    "cross_validate_heads": "genomamba.evaluation",
     "read_training_log": "genomamba.runs",
     "plot_training_curves": "genomamba.runs",
 }
