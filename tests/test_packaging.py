@@ -42,6 +42,8 @@ def test_wheel_contains_configs_genomes_and_kernels(wheel):
         "genomamba/bundled/ecoli_mg1655.fa.gz.fai",
         "genomamba/bundled/ecoli_mg1655.fa.gz.gzi",
         "genomamba/bundled/lambda_phage.fa.gz",
+        "genomamba/bundled/ecoli_consequences_200kb.vcf.gz",
+        "genomamba/evaluation/__init__.py",
         "genomamba_kernels/__init__.py",
         "genomamba_kernels/selective_scan.py",
     ]:
