@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from genomamba.cli import score_vcf
+from genomamba.cli.score import main
 from genomamba.models.config import MambaConfig
 from genomamba.models.lm import CharMambaLM
 
@@ -25,10 +26,8 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 def _run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="genomamba-score")
-    score_vcf.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["vcf", *map(str, argv)])
-    return args.func(args)
+    """Through `main`, the one place errors become one line and exit status 1."""
+    return main(["vcf", *map(str, argv)])
 
 
 def test_scores_vcf_to_bgzip_with_summary(model_dir, tmp_path, capsys):
