@@ -41,7 +41,8 @@ def score_fasta(args: argparse.Namespace) -> int:
             bar.refresh()
 
         write_fasta(run, args.output, tracks=args.tracks, embeddings=args.embeddings, resume=args.resume,
-                    progress=bar.update, set_total=set_total, model_path=args.model_dir)
+                    progress=bar.update, set_total=set_total, model_path=args.model_dir,
+                    stage=lambda msg: print(f"genomamba-score fasta: {msg}", file=sys.stderr))
     return 0
 
 

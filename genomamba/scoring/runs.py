@@ -212,6 +212,7 @@ def write_fasta(
     run: FastaRun, output: str | Path, *, tracks: str | Path | None = None, embeddings: str | Path | None = None,
     resume: bool = False, progress: Callable[[int], None] | None = None,
     set_total: Callable[[int], None] | None = None, model_path: str | Path | None = None,
+    stage: Callable[[str], None] | None = None,
 ) -> int:
     """Score `run` into the TSV `output` (+ bedGraph/bigWig `tracks`, + `embeddings`); rows written.
 
@@ -234,6 +235,8 @@ def write_fasta(
         emb_out = outs.add(embeddings) if embeddings else None
         done = _resume_fasta(run, tsv_out, tr_out) if resume and not tsv_out.stream else 0
         names = run.names[done:]
+        if done and stage is not None:
+            stage(f"resuming: {done} records already in the partial output, {len(names)} to score")
         if set_total is not None:
             set_total(run.total_bases(names))
         tsv = open(tsv_out.path, "a" if done else "w")
