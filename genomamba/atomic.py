@@ -29,7 +29,7 @@ from genomamba.errors import GenomambaError
 
 __all__ = [
     "STDOUT", "Terminated", "Output", "AtomicOutputs", "atomic_path", "atomic_write_text",
-    "atomic_write_bytes", "is_stream", "check_not_inputs", "terminate_on_sigterm", "file_mode",
+    "atomic_write_bytes", "is_stream", "check_not_inputs", "terminate_on_sigterm", "file_mode", "temp_beside",
 ]
 
 STDOUT = "-"
@@ -66,6 +66,15 @@ def is_stream(target: str | Path) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
 
 
+def temp_beside(target: Path, suffix: str = ".tmp") -> Path:
+    """A fresh empty file `.<name>.*<suffix>` beside `target` (same file system, so a rename onto
+    it is atomic), with the umask's mode rather than mkstemp's 0600."""
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
+    os.close(fd)
+    os.chmod(tmp, file_mode())
+    return Path(tmp)
+
+
 class Output:
     """One output file of a run: where to write it now (`path`) and how to finish it (`commit`).
 
@@ -90,9 +99,7 @@ class Output:
             if not self.path.exists():
                 self.path.touch()
         else:
-            fd, tmp = tempfile.mkstemp(dir=self.final.parent, prefix=f".{self.final.name}.", suffix=suffix)
-            os.close(fd)
-            self.path = Path(tmp)
+            self.path = temp_beside(self.final, suffix)
         os.chmod(self.path, file_mode())
         self.resumable = resumable
 
@@ -114,13 +121,6 @@ class Output:
             return
         self.path.unlink(missing_ok=True)
 
-    def temp_beside(self, suffix: str) -> Path:
-        """A fresh empty temporary file beside the target, with the usual mode (for finishing steps)."""
-        fd, tmp = tempfile.mkstemp(dir=self.final.parent, prefix=f".{self.final.name}.", suffix=suffix)
-        os.close(fd)
-        os.chmod(tmp, file_mode())
-        return Path(tmp)
-
 
 class AtomicOutputs:
     """Several outputs of one run: all committed when the block exits cleanly, else all discarded.
@@ -137,9 +137,6 @@ class AtomicOutputs:
         out = Output(target, resumable=resumable)
         self._pending.append((out, finish))
         return out
-
-    def path(self, target: str | Path) -> Path:
-        return self.add(target).path
 
     def __enter__(self) -> AtomicOutputs:
         return self

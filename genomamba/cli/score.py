@@ -16,14 +16,17 @@ from genomamba.atomic import Terminated, check_not_inputs, terminate_on_sigterm
 from genomamba.errors import GenomambaError
 
 
-def positive_int(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return n
+def int_at_least(low: int):
+    """An argparse type: an integer >= `low` (0 and negatives are refused, never reinterpreted)."""
+    def parse(value: str) -> int:
+        n = int(value) if value.lstrip("-").isdigit() else None
+        if n is None or n < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value!r}")
+        return n
+    return parse
+
+
+positive_int = int_at_least(1)
 
 
 def score_fasta(args: argparse.Namespace) -> int:
@@ -36,12 +39,8 @@ def score_fasta(args: argparse.Namespace) -> int:
                         both_strands=args.both_strands, batch_size=args.batch_size, chunk_size=args.chunk_size,
                         device=args.device, hidden=args.embeddings or False)
     with tqdm(unit="bp", unit_scale=True, desc="score", disable=args.quiet, file=sys.stderr) as bar:
-        def set_total(n: int) -> None:
-            bar.total = n
-            bar.refresh()
-
         write_fasta(run, args.output, tracks=args.tracks, embeddings=args.embeddings, resume=args.resume,
-                    progress=bar.update, set_total=set_total, model_path=args.model_dir,
+                    progress=bar.update, set_total=bar.reset, model_path=args.model_dir,
                     stage=lambda msg: print(f"genomamba-score fasta: {msg}", file=sys.stderr))
     return 0
 

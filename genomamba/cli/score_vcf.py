@@ -24,19 +24,9 @@ import time
 __all__ = ["register", "run"]
 
 
-def _window(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 2, got {value!r}") from None
-    if n < 2:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 2, got {value}")
-    return n
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `vcf` subcommand to a `genomamba-score` parser."""
-    from genomamba.cli.score import positive_int
+    from genomamba.cli.score import int_at_least, positive_int
 
     p = subparsers.add_parser("vcf", help="score variants (VCF or TSV) with a model: GM_LLR and GM_DELTA INFO fields",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("variants", help="input VCF (plain/.gz) or TSV with chrom, pos (1-based), ref, alt columns")
     p.add_argument("-o", "--output", required=True,
                    help="output .vcf, .vcf.gz (bgzip + tabix with pysam), .tsv[.gz], or - (stdout)")
-    p.add_argument("--window", type=_window, default=None,
+    p.add_argument("--window", type=int_at_least(2), default=None,
                    help="window width in bp, >= 2 (default: the model's own, see above; cost is linear in it)")
     p.add_argument("--strands", choices=("forward", "both"), default="forward",
                    help="'both' averages the forward and reverse-complement scores (twice the work)")
@@ -86,13 +76,9 @@ def run(args: argparse.Namespace) -> int:
           f"device {s.device})")
     t0 = time.perf_counter()
     with tqdm(total=job.total, unit=" variants", desc="scoring", disable=args.quiet or not tty, file=sys.stderr) as bar:
-        def set_total(n: int) -> None:
-            bar.total = n
-            bar.refresh()
-
         command = ["genomamba-score", "vcf", args.model_dir, args.reference, args.variants, "-o", args.output]
         n, note = write_variants(job, args.output, command=command, resume=args.resume, progress=bar.update,
-                                 set_total=set_total, stage=stage)
+                                 set_total=bar.reset, stage=stage)
     dt = time.perf_counter() - t0
     st = s.stats
     print(f"scored {st.alleles_scored} alleles in {st.records} records ({st.records / max(dt, 1e-9):.1f} variants/s, "

@@ -10,11 +10,10 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from genomamba.atomic import file_mode
+from genomamba.atomic import file_mode, temp_beside
 
 __all__ = ["is_compressed_name", "pysam_available", "compress_onto", "compressor"]
 
@@ -27,13 +26,6 @@ def pysam_available() -> bool:
     return importlib.util.find_spec("pysam") is not None
 
 
-def _temp_beside(target: Path, suffix: str) -> Path:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
-    os.close(fd)
-    os.chmod(tmp, file_mode())
-    return Path(tmp)
-
-
 def compress_onto(plain: Path, target: Path, tabix_preset: str | None = None) -> str:
     """bgzip (or gzip) `plain` onto `target`; with `tabix_preset` also index it as `target.tbi`.
 
@@ -44,7 +36,7 @@ def compress_onto(plain: Path, target: Path, tabix_preset: str | None = None) ->
         A note for the user: "bgzip + tabix index", "bgzip (no tabix index: ...)", "gzip ...".
     """
     tbi_final = target.with_name(target.name + ".tbi")
-    tmp_gz = _temp_beside(target, ".gz")
+    tmp_gz = temp_beside(target, ".gz")
     tbi: Path | None = None
     try:
         if pysam_available():

@@ -17,7 +17,7 @@ from typing import TextIO
 
 import numpy as np
 
-from genomamba.atomic import file_mode
+from genomamba.atomic import file_mode, temp_beside
 from genomamba.errors import GenomambaError
 from genomamba.io.compress import compress_onto, is_compressed_name
 
@@ -87,7 +87,7 @@ def bedgraph_to_bigwig(bedgraph: Path, target: Path, chrom_sizes: Mapping[str, i
     """Convert a sorted bedGraph (our own output) to bigWig at `target`, streaming in batches."""
     import pyBigWig
 
-    tmp = target.with_name(f".{target.name}.bw.tmp")
+    tmp = temp_beside(target, ".bw")
     bw = pyBigWig.open(str(tmp), "w")
     try:
         bw.addHeader([(k, int(v)) for k, v in chrom_sizes.items()])
