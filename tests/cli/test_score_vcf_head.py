@@ -37,8 +37,8 @@ def test_multiclass_head_writes_numeric_fields_that_evaluate_reads(tmp_path):
     """Issue 16.3: GM_HEAD was a pipe-joined String; now Float fields bcftools and evaluate read."""
     torch.manual_seed(0)
     backbone = CharMambaLM(MambaConfig(d_model=16, n_layer=1, scan_backend="ref")).save_pretrained(tmp_path / "lm")
-    head = VariantEffectModel.from_backbone(backbone, num_classes=3, class_names=["benign", "vus", "path"],
-                                            window=32, hidden_dim=8)
+    head = VariantEffectModel.from_backbone(
+        backbone, HeadConfig(num_classes=3, class_names=["benign", "vus", "path"], window=32, hidden_dim=8))
     head.save_pretrained(tmp_path / "head")
     out = tmp_path / "out.vcf"
     labelled = FIXTURES / "tiny_labelled.vcf"
