@@ -11,29 +11,29 @@ Accepted inputs (detected by content, not by extension):
 VCF POS (1-based) becomes a 0-based start in exactly one function, `pos_to_start`; its inverse
 is `start_to_pos`. Multi-allelic records keep all their ALTs (`VariantRecord.alts`).
 
-Output (`VcfWriter`, `TsvWriter`) is atomic: written to a temporary file beside the target and
-moved onto it with `os.replace` only when complete, so a failed run never leaves half a file.
-`*.gz` VCF output is bgzip-compressed with a tabix index when pysam is importable, else plain
-gzip without an index (`VcfWriter.note` says which). No torch here.
+Output (`VcfWriter`, `TsvWriter`) is atomic (`genomamba.atomic.Output`): written to
+`.<name>.partial` beside the target and moved onto it only when complete, so a failed run never
+leaves half a file, and an interrupted one can be resumed (`resume=True`). `*.gz` output is
+bgzip-compressed (VCF with a tabix index) when pysam is importable, else plain gzip without an
+index (`VcfWriter.note` says which); an index that cannot be made removes any stale `.tbi`.
+No torch here.
 """
 
 from __future__ import annotations
 
 import gzip
-import importlib.util
-import os
-import tempfile
-from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from genomamba.atomic import Output
 from genomamba.errors import VcfError
+from genomamba.io.compress import compress_onto
 
 __all__ = [
     "VariantRecord", "VariantHeader", "read_variants", "read_vcf", "read_tsv", "pos_to_start",
     "start_to_pos", "parse_info", "format_info", "add_filter", "VcfWriter", "TsvWriter",
-    "open_text", "is_vcf",
+    "open_text", "is_vcf", "count_records", "info_key",
 ]
 
 VCF_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO"]
@@ -78,6 +78,7 @@ class VariantRecord:
         fields: the raw columns of the line (VCF: 8 or more; TSV: every column).
         filters: FILTER values added by scoring (written to the FILTER column / a column).
         info: INFO key -> value added by scoring (e.g. `{"GM_LLR": "-1.2,."}`).
+        ref_checked: REF already checked against the FASTA (the verdict is in `filters`).
     """
 
     chrom: str
@@ -89,6 +90,7 @@ class VariantRecord:
     fields: list[str]
     filters: list[str] = field(default_factory=list)
     info: dict[str, str] = field(default_factory=dict)
+    ref_checked: bool = False
 
     @property
     def end(self) -> int:
@@ -158,6 +160,14 @@ def is_vcf(path: str | Path) -> bool:
     with open_text(path) as fh:
         first = fh.readline()
     return first.startswith("##fileformat=VCF") or first.startswith("#CHROM\t")
+
+
+def count_records(path: str | Path) -> int:
+    """Data lines of a VCF or TSV (for a progress total): a fast line count, no parsing."""
+    vcf = is_vcf(path)
+    with open_text(path) as fh:
+        n = sum(1 for line in fh if line.strip() and not line.startswith("#" if vcf else "##"))
+    return n if vcf else max(n - 1, 0)
 
 
 def read_variants(path: str | Path) -> tuple[VariantHeader, Iterator[VariantRecord]]:
@@ -318,111 +328,78 @@ def _escape_info_value(value: str) -> str:
 # --------------------------------------------------------------------------------------------
 
 
-class _AtomicText:
-    """A text file written to `<dir>/.<name>.*.tmp` and moved onto `path` by `commit()`."""
+class _Writer:
+    """Shared by the writers: a resumable atomic `Output`; the file appears at `path` only when
+    the block exits cleanly (`.gz`: bgzip/gzip, VCF also tabix-indexed).
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = _mktemp(path, ".tmp")
-        self.fh = open(self.tmp, "w", newline="\n")
-
-    def write(self, text: str) -> None:
-        self.fh.write(text)
-
-    def discard(self) -> None:
-        if not self.fh.closed:
-            self.fh.close()
-        self.tmp.unlink(missing_ok=True)
-
-
-def _mktemp(target: Path, suffix: str) -> Path:
-    """An empty temporary file beside `target` (same file system, so os.replace is atomic)."""
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=suffix)
-    os.close(fd)
-    return Path(tmp)
-
-
-def pysam_available() -> bool:
-    return importlib.util.find_spec("pysam") is not None
-
-
-def _finish_compressed(plain: Path, target: Path, tabix: bool) -> str:
-    """Compress `plain` onto `target` atomically; bgzip + tabix with pysam, else gzip."""
-    tmp_gz = _mktemp(target, ".gz")
-    try:
-        if pysam_available():
-            import pysam
-
-            pysam.tabix_compress(str(plain), str(tmp_gz), force=True)
-            note = "bgzip"
-            tbi = None
-            if tabix:
-                tbi = tmp_gz.with_name(tmp_gz.name + ".tbi")
-                try:
-                    pysam.tabix_index(str(tmp_gz), preset="vcf", force=True, index=str(tbi))
-                except (OSError, ValueError) as e:  # unsorted input: keep the bgzip, say why
-                    tbi.unlink(missing_ok=True)
-                    tbi = None
-                    note += f" (no tabix index: {e})"
-            os.replace(tmp_gz, target)
-            if tbi is not None:
-                os.replace(tbi, target.with_name(target.name + ".tbi"))
-                note += " + tabix index"
-            return note
-        with open(plain, "rb") as src, gzip.open(tmp_gz, "wb") as dst:
-            while chunk := src.read(1 << 20):
-                dst.write(chunk)
-        os.replace(tmp_gz, target)
-        return "plain gzip (pysam is not installed: no bgzip, no tabix index)"
-    except BaseException:
-        tmp_gz.unlink(missing_ok=True)
-        raise
-
-
-class _AtomicWriter(ABC):
-    """Context manager shared by the writers: the output appears at `self.path` only when the
-    block exits cleanly (plain: moved into place; `.gz`: compressed by `_finish_compressed`)."""
+    With `resume=True` an existing partial output (`.<name>.partial`, left by an interrupted run)
+    whose header equals this run's is kept: its complete record lines stay, `resumed` says how
+    many, and writing continues after them.
+    """
 
     path: Path
-    _file: _AtomicText
-    _compress: bool
+    note: str
+    resumed: int = 0
+
+    def _open(self, path: str | Path, header_text: str, resume: bool) -> None:
+        self.path = Path(path)
+        self._out = Output(path, resumable=True)
+        self._compress = not self._out.stream and self.path.name.endswith((".gz", ".bgz"))
+        self.resumed = _resume_lines(self._out, header_text) if resume and not self._out.stream else 0
+        if self.resumed or (resume and not self._out.stream and self._out.path.stat().st_size):
+            self._fh = open(self._out.path, "a", newline="\n")
+        else:
+            self._fh = open(self._out.path, "w", newline="\n")
+            self._fh.write(header_text)
 
     def __enter__(self):
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
-            self._file.discard()
+            self._fh.close()
+            self._out.discard(interrupted=issubclass(exc_type, KeyboardInterrupt))
             return
         self.close()
 
     def close(self) -> None:
         """Finish the file: move it into place (compressing/indexing `.gz` output)."""
-        f = self._file
-        if f.fh.closed:
+        if self._fh.closed:
             return
-        f.fh.close()
-        try:
-            if self._compress:
-                self._finish_compressed(f.tmp)
-            else:
-                os.replace(f.tmp, self.path)
-        finally:
-            f.tmp.unlink(missing_ok=True)
+        self._fh.close()
+        self._out.commit(self._finish if self._compress else None)
 
-    @abstractmethod
-    def _finish_compressed(self, tmp: Path) -> None:
-        """Turn the finished plain temporary file into the compressed output at `self.path`."""
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def _finish(self, plain: Path, final: Path) -> None:
+        self.note = compress_onto(plain, final)
 
 
-class VcfWriter(_AtomicWriter):
+def _resume_lines(out: Output, header_text: str) -> int:
+    """Keep the complete lines of a partial output after `header_text`; returns their count."""
+    data = out.path.read_bytes()
+    if not data:
+        return 0
+    head = header_text.encode()
+    if not data.startswith(head):
+        raise VcfError(f"{out.path}: the partial output was written with other inputs or options; "
+                       f"run without --resume to start again")
+    keep = data.rfind(b"\n") + 1
+    if keep < len(head):
+        keep = len(head)
+    with open(out.path, "r+b") as f:
+        f.truncate(keep)  # drop a line cut short by the interruption
+    return data[len(head) : keep].count(b"\n")
+
+
+class VcfWriter(_Writer):
     """Write a VCF that keeps every input record and header line, adding FILTER/INFO edits.
 
     Use as a context manager; the file appears at `path` only on a clean exit.
 
     Args:
-        path: output; `.gz` -> bgzip + tabix (with pysam) or gzip (without).
+        path: output; `.gz` -> bgzip + tabix (with pysam) or gzip (without); `-` -> stdout.
         header: the input header (VCF meta lines kept verbatim; a TSV header becomes a minimal
             VCF header whose extra columns are INFO String fields).
         info_lines: `##INFO=<...>` lines for the fields scoring adds; an input line with the same
@@ -430,6 +407,7 @@ class VcfWriter(_AtomicWriter):
         filter_lines: `##FILTER=<...>` lines scoring may set.
         extra_meta: other `##` lines to add (e.g. the command that made the file).
         contigs: {name: length} written as `##contig` lines when the input declares none.
+        resume: continue a partial output of an interrupted run (see `_Writer`).
     """
 
     def __init__(
@@ -440,12 +418,10 @@ class VcfWriter(_AtomicWriter):
         filter_lines: Sequence[str] = (),
         extra_meta: Sequence[str] = (),
         contigs: dict[str, int] | None = None,
+        resume: bool = False,
     ) -> None:
-        self.path = Path(path)
         self.header = header
         self.note = "plain text"
-        self._compress = self.path.name.endswith((".gz", ".bgz"))
-        self._file = _AtomicText(self.path)
         self._tsv_extra: list[int] = []
         new_ids = {_meta_attrs(x)["ID"] for x in (*info_lines, *filter_lines)}
         meta: list[str] = []
@@ -456,11 +432,10 @@ class VcfWriter(_AtomicWriter):
         else:
             meta = ["##fileformat=VCFv4.2", f"##source_file={header.source}"]
             lower = [c.lower() for c in header.columns]
-            used = {_first(lower, CHROM_NAMES), _first(lower, POS_NAMES), lower.index("ref"), lower.index("alt")}
             self._tsv_cols = [_first(lower, CHROM_NAMES), _first(lower, POS_NAMES), lower.index("ref"), lower.index("alt")]
-            self._tsv_extra = [i for i in range(len(header.columns)) if i not in used]
+            self._tsv_extra = [i for i in range(len(header.columns)) if i not in set(self._tsv_cols)]
             for i in self._tsv_extra:
-                meta.append(f'##INFO=<ID={_info_key(header.columns[i])},Number=1,Type=String,'
+                meta.append(f'##INFO=<ID={info_key(header.columns[i])},Number=1,Type=String,'
                             f'Description="TSV column {header.columns[i]} of {Path(header.source).name}">')
             columns = VCF_COLUMNS
         if contigs and not any(m.startswith("##contig=<") for m in meta):
@@ -468,15 +443,19 @@ class VcfWriter(_AtomicWriter):
         meta += list(filter_lines) + list(info_lines) + list(extra_meta)
         if not meta or not meta[0].startswith("##fileformat="):
             meta.insert(0, "##fileformat=VCFv4.2")
-        self._file.write("".join(m + "\n" for m in meta) + "\t".join(columns) + "\n")
+        self._open(path, "".join(m + "\n" for m in meta) + "\t".join(columns) + "\n", resume)
 
     def write(self, rec: VariantRecord) -> None:
         """Write one record with `rec.filters` added to FILTER and `rec.info` set in INFO."""
+        self._fh.write("\t".join(self.columns(rec)) + "\n")
+
+    def columns(self, rec: VariantRecord) -> list[str]:
+        """The 8+ VCF columns `write` would write for `rec`."""
         if self.header.kind == "vcf":
             cols = list(rec.fields)
         else:
             c, p, r, a = (rec.fields[i] for i in self._tsv_cols)
-            info = {_info_key(self.header.columns[i]): _escape_info_value(rec.fields[i]) for i in self._tsv_extra}
+            info = {info_key(self.header.columns[i]): _escape_info_value(rec.fields[i]) for i in self._tsv_extra}
             cols = [c, p, ".", r, a or ".", ".", ".", format_info(info)]
         for f in rec.filters:
             cols[6] = add_filter(cols[6], f)
@@ -485,46 +464,32 @@ class VcfWriter(_AtomicWriter):
             for k, v in rec.info.items():
                 info[k] = v
             cols[7] = format_info(info)
-        self._file.write("\t".join(cols) + "\n")
+        return cols
 
-    def _finish_compressed(self, tmp: Path) -> None:
-        self.note = _finish_compressed(tmp, self.path, tabix=True)
+    def _finish(self, plain: Path, final: Path) -> None:
+        self.note = compress_onto(plain, final, tabix_preset="vcf")
 
 
-class TsvWriter(_AtomicWriter):
-    """Write a TSV: every input column, then `filter` and the scoring columns (atomic)."""
+class TsvWriter(_Writer):
+    """Write a TSV: every input column, then `filter` and the scoring columns (atomic; `.gz`: bgzip)."""
 
-    def __init__(self, path: str | Path, header: VariantHeader, score_keys: Sequence[str]) -> None:
+    def __init__(self, path: str | Path, header: VariantHeader, score_keys: Sequence[str], resume: bool = False) -> None:
         if header.kind != "tsv":
             raise VcfError(f"{path}: TSV output needs a TSV input ({header.source} is a VCF); write a .vcf[.gz]")
-        self.path = Path(path)
         self.score_keys = list(score_keys)
         self.note = "plain text"
-        self._compress = self.path.name.endswith(".gz")
-        self._file = _AtomicText(self.path)
-        self._file.write("\t".join([*header.columns, "filter", *self.score_keys]) + "\n")
+        self._open(path, "\t".join([*header.columns, "filter", *self.score_keys]) + "\n", resume)
 
     def write(self, rec: VariantRecord) -> None:
         cols = [*rec.fields, ";".join(rec.filters) or "PASS", *(rec.info.get(k, ".") for k in self.score_keys)]
-        self._file.write("\t".join(cols) + "\n")
-
-    def _finish_compressed(self, tmp: Path) -> None:
-        tmp_gz = _mktemp(self.path, ".gz")
-        try:
-            with open(tmp, "rb") as src, gzip.open(tmp_gz, "wb") as dst:
-                while chunk := src.read(1 << 20):
-                    dst.write(chunk)
-            os.replace(tmp_gz, self.path)
-        finally:
-            tmp_gz.unlink(missing_ok=True)
-        self.note = "gzip"
+        self._fh.write("\t".join(cols) + "\n")
 
 
 def _first(lower: list[str], names: Sequence[str]) -> int:
     return next(lower.index(n) for n in names if n in lower)
 
 
-def _info_key(column: str) -> str:
+def info_key(column: str) -> str:
     """A TSV column name as a valid INFO key ([A-Za-z_][0-9A-Za-z_.]*)."""
     key = "".join(c if c.isalnum() or c in "_." else "_" for c in column.lstrip("#")) or "_"
     return key if (key[0].isalpha() or key[0] == "_") else "_" + key

@@ -1,10 +1,12 @@
 """Variant-effect probabilities from a trained head directory (`VariantEffectModel`), streaming.
 
-`HeadScorer.score(records)` annotates each `VariantRecord` in place with INFO `GM_HEAD`
-(Number=A): for a binary head P(class 1) per ALT; for a multi-class head the class probabilities
-per ALT joined by `|` in class order (named in the `##INFO` description). A REF that disagrees
-with the FASTA or an unknown contig gets the same FILTERs as zero-shot scoring (`REF_MISMATCH`,
-`UNKNOWN_CONTIG`) and `.`; symbolic ALTs get `.`. Records are buffered `chunk` at a time, so
+`HeadScorer.score(records)` annotates each `VariantRecord` in place with numeric INFO fields
+(Number=A, Type=Float, so bcftools expressions and `evaluate --scores` read them): `GM_HEAD` is
+the probability of the positive (last) class per ALT; a multi-class head also writes one field
+per class, `GM_HEAD_<class>`. The REF check is `scoring.variants.check_reference`, shared with
+zero-shot scoring: a record the variant scorer already checked is not fetched again. A REF that
+disagrees with the FASTA or an unknown contig gets `REF_MISMATCH` / `UNKNOWN_CONTIG` and no
+value; symbolic ALTs get `.`. Records are buffered `chunk` at a time, so
 memory does not grow with the input. No Lightning here.
 """
 
@@ -21,9 +23,9 @@ from genomamba.data.variant_windows import build_inputs, collate_inputs
 from genomamba.device import resolve_device
 from genomamba.io.fasta import FastaReader, GenomeSet
 from genomamba.io.intervals import place_window
-from genomamba.io.vcf import VariantRecord, read_variants
+from genomamba.io.vcf import VariantRecord, info_key, read_variants
 from genomamba.models.variant_effect import VariantEffectModel
-from genomamba.scoring.variants import REF_MISMATCH, UNKNOWN_CONTIG
+from genomamba.scoring.variants import check_reference
 
 __all__ = ["HeadScorer", "score_with_head", "INFO_KEY"]
 
@@ -60,26 +62,33 @@ class HeadScorer:
         self.num_classes = self.model.config.num_classes
         self.scored = 0
 
+    def class_keys(self) -> list[str]:
+        """INFO keys of the per-class fields of a multi-class head ([] for a binary head)."""
+        cfg = self.model.config
+        if cfg.num_classes == 2:
+            return []
+        names = cfg.class_names or [str(i) for i in range(cfg.num_classes)]
+        return [f"{self.info_key}_{info_key(n)}" for n in names]
+
+    def info_keys(self) -> list[str]:
+        return [self.info_key, *self.class_keys()]
+
     def info_header_lines(self) -> list[str]:
         cfg = self.model.config
         names = cfg.class_names or [str(i) for i in range(cfg.num_classes)]
         src = f"window {cfg.window} bp; strands {cfg.strands}"
-        if cfg.num_classes == 2:
-            return [f'##INFO=<ID={self.info_key},Number=A,Type=Float,Description="genomamba variant-effect head: '
-                    f'probability of class {names[1]!r} (vs {names[0]!r}); {src}">']
-        return [f'##INFO=<ID={self.info_key},Number=A,Type=String,Description="genomamba variant-effect head: '
-                f'class probabilities {"|".join(names)} joined by |; {src}">']
+        rest = f"vs {names[0]!r}" if cfg.num_classes == 2 else f"vs the other classes {', '.join(map(repr, names[:-1]))}"
+        lines = [f'##INFO=<ID={self.info_key},Number=A,Type=Float,Description="genomamba variant-effect head: '
+                 f'probability of class {names[-1]!r} ({rest}); {src}">']
+        for key, name in zip(self.class_keys(), names):
+            lines.append(f'##INFO=<ID={key},Number=A,Type=Float,Description="genomamba variant-effect head: '
+                         f'probability of class {name!r}; {src}">')
+        return lines
 
     def _inputs(self, rec: VariantRecord) -> list[dict | None]:
-        """`build_inputs` per ALT (None: not scored); flags REF mismatches and unknown contigs."""
-        if REF_MISMATCH in rec.filters or UNKNOWN_CONTIG in rec.filters:
-            return [None] * len(rec.alts)
-        length = self.lengths.get(rec.chrom)
+        """`build_inputs` per ALT (None: not scored); the REF check is `check_reference`'s."""
+        length = check_reference(rec, self.genome, self.lengths, "flag")
         if length is None:
-            rec.filters.append(UNKNOWN_CONTIG)
-            return [None] * len(rec.alts)
-        if rec.end > length or self.genome.fetch(rec.chrom, rec.start, rec.end).upper() != rec.ref.upper():
-            rec.filters.append(REF_MISMATCH)
             return [None] * len(rec.alts)
         ws, we = place_window(rec.start, rec.end, length, self.window)
         tokens = self.genome.fetch_tokens(rec.chrom, ws, we)
@@ -122,19 +131,18 @@ class HeadScorer:
             yield rec, p
 
     def score(self, records: Iterable[VariantRecord]) -> Iterator[VariantRecord]:
-        """Yield every record, in input order, with `rec.info[info_key]` set when any ALT was scored."""
+        """Yield every record, in input order, with the `info_keys()` fields set when any ALT was scored."""
+        class_keys = self.class_keys()
         for rec, p in self.probabilities(records):
             if len(p) and not np.isnan(p).all():
-                rec.info[self.info_key] = ",".join(_fmt(row) for row in p)
+                rec.info[self.info_key] = ",".join(_fmt(row[-1]) for row in p)
+                for c, key in enumerate(class_keys):
+                    rec.info[key] = ",".join(_fmt(row[c]) for row in p)
             yield rec
 
 
-def _fmt(row: np.ndarray) -> str:
-    if np.isnan(row).any():
-        return "."
-    if len(row) == 2:
-        return f"{row[1]:.6g}"
-    return "|".join(f"{v:.4g}" for v in row)
+def _fmt(v: float) -> str:
+    return "." if np.isnan(v) else f"{v:.6g}"
 
 
 def score_with_head(

@@ -52,6 +52,7 @@ __all__ = [
     "Summary",
     "score_sequence",
     "score_records",
+    "batch_groups",
     "summarize",
 ]
 
@@ -284,24 +285,40 @@ def score_records(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     device = torch.device(device) if device is not None else _model_device(model)
+    for kind, group in batch_groups(reader, reader.names if names is None else names, chunk, batch_size):
+        if kind == "batch":
+            yield from _score_batch(model, reader, group, device, both_strands, hidden, progress)
+        else:
+            yield from score_sequence(
+                model, reader, group[0], 0, reader.lengths[group[0]], chunk, device, both_strands, hidden,
+                progress, scratch_dir,
+            )
+
+
+def batch_groups(
+    reader: FastaReader | GenomeSet, names: Iterable[str], chunk: int, batch_size: int
+) -> Iterator[tuple[str, list[str]]]:
+    """How `score_records` groups records into model calls: ("batch", up to `batch_size`
+    consecutive records of at most `chunk` bases) or ("stream", [one longer record]).
+
+    Scoring the records of a group suffix gives the same groups, so a resumed run that starts at
+    a group boundary makes the same model calls (and the same numbers) as an uninterrupted one.
+    """
     lengths = reader.lengths
     pending: list[str] = []
-    for name in reader.names if names is None else names:
-        length = _record_length(reader, lengths, name)
-        if length <= chunk:
+    for name in names:
+        if _record_length(reader, lengths, name) <= chunk:
             pending.append(name)
             if len(pending) == batch_size:
-                yield from _score_batch(model, reader, pending, device, both_strands, hidden, progress)
+                yield "batch", pending
                 pending = []
             continue
         if pending:
-            yield from _score_batch(model, reader, pending, device, both_strands, hidden, progress)
+            yield "batch", pending
             pending = []
-        yield from score_sequence(
-            model, reader, name, 0, length, chunk, device, both_strands, hidden, progress, scratch_dir
-        )
+        yield "stream", [name]
     if pending:
-        yield from _score_batch(model, reader, pending, device, both_strands, hidden, progress)
+        yield "batch", pending
 
 
 # --------------------------------------------------------------------------------------------

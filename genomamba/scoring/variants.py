@@ -28,7 +28,10 @@ reverse-complemented genome get the same score (windows are mirror images whenev
 
 Scores are natural logs (nats) unless `log_base=2`. A REF that disagrees with the FASTA gets the
 FILTER `REF_MISMATCH` and no score; an unknown contig raises `VcfError` (or, with
-`unknown_contig="flag"`, gets the FILTER `UNKNOWN_CONTIG`). Reference windows shared by several
+`unknown_contig="flag"`, gets the FILTER `UNKNOWN_CONTIG`). `check_reference` is the one REF
+check (the head scorer reuses its verdict). An allele containing N (REF or ALT) is not scored
+(`.`, counted with the skipped ALTs): N bases have no likelihood, so the two windows would be
+summed over different bases and the score would be biased by the N alone. Reference windows shared by several
 variants (multi-allelic records, duplicates) are scored once (keyed by chrom, window, strand).
 """
 
@@ -51,7 +54,7 @@ from genomamba.scoring.likelihood import require_causal
 __all__ = [
     "Alignment", "Track", "Rule", "RULES", "rule_llr", "rule_delta", "place_window",
     "ScoreStats", "VariantScorer", "info_header_lines", "FILTER_LINES", "REF_MISMATCH",
-    "UNKNOWN_CONTIG", "DEFAULT_WINDOW", "default_window",
+    "UNKNOWN_CONTIG", "DEFAULT_WINDOW", "default_window", "check_reference",
 ]
 
 DEFAULT_WINDOW = 8192
@@ -133,8 +136,44 @@ def info_header_lines(rules: Iterable[str], window: int, strands: str, log_base:
 
 
 def default_window(model: torch.nn.Module) -> int:
-    """The model's own context length if it declares one (`context_length`), else 8192."""
-    return int(getattr(model, "context_length", None) or DEFAULT_WINDOW)
+    """The window a model's scores need: a Markov model of order k sees only k bases, so 2(k+1)+1
+    covers a SNV's whole effect; other models use the training window recorded in config.json
+    (`training.data.window` or `training.window`), else their `context_length`, else 8192."""
+    if getattr(model, "model_type", None) == "markov":
+        return 2 * (int(model.config.k) + 1) + 1
+    meta = getattr(model, "training_metadata", None) or {}
+    data = meta.get("data") if isinstance(meta.get("data"), dict) else {}
+    for w in (meta.get("window"), data.get("window"), getattr(model, "context_length", None)):
+        if isinstance(w, int) and w >= 2:
+            return w
+    return DEFAULT_WINDOW
+
+
+def check_reference(rec: VariantRecord, genome, lengths: dict[str, int], unknown_contig: str = "flag") -> int | None:
+    """The one REF check: the contig length when `rec` can be scored, else None (FILTER added).
+
+    A record already checked (`rec.ref_checked`) is not fetched again; its earlier verdict is kept
+    in `rec.filters`.
+
+    Raises:
+        VcfError: an unknown contig with `unknown_contig="error"`.
+    """
+    if rec.ref_checked:
+        return None if (REF_MISMATCH in rec.filters or UNKNOWN_CONTIG in rec.filters) else lengths[rec.chrom]
+    rec.ref_checked = True
+    length = lengths.get(rec.chrom)
+    if length is None:
+        if unknown_contig == "error":
+            raise VcfError(
+                f"{rec.where}: contig {rec.chrom!r} is not in the reference FASTA (known: "
+                f"{_preview(lengths)}); use --unknown-contig flag to flag and skip such records"
+            )
+        rec.filters.append(UNKNOWN_CONTIG)
+        return None
+    if rec.end > length or genome.fetch(rec.chrom, rec.start, rec.end).upper() != rec.ref.upper():
+        rec.filters.append(REF_MISMATCH)
+        return None
+    return length
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,7 +185,7 @@ def default_window(model: torch.nn.Module) -> int:
 class ScoreStats:
     records: int = 0
     alleles_scored: int = 0
-    alleles_skipped: int = 0  # symbolic / non-DNA ALTs (`<DEL>`, `*`, breakends)
+    alleles_skipped: int = 0  # symbolic / non-DNA ALTs (`<DEL>`, `*`, breakends) and alleles with N
     ref_mismatch: int = 0
     unknown_contig: int = 0
     windows_scored: int = 0  # rows through the model
@@ -206,7 +245,7 @@ class VariantScorer:
             raise ValueError(f"log_base must be 'e' or '2', got {log_base!r}")
         self.model = model
         self.genome = genome
-        self.window = int(window or default_window(model))
+        self.window = default_window(model) if window is None else int(window)
         if self.window < 2:
             raise ValueError(f"window must be >= 2, got {self.window}")
         self.strands = strands
@@ -248,26 +287,19 @@ class VariantScorer:
     def _prepare(self, rec: VariantRecord, tokens: dict[tuple, np.ndarray], pinned: dict[tuple, Track]) -> _Job:
         self.stats.records += 1
         job = _Job(rec)
-        length = self.lengths.get(rec.chrom)
+        length = check_reference(rec, self.genome, self.lengths, self.unknown_contig)
         if length is None:
-            if self.unknown_contig == "error":
-                raise VcfError(
-                    f"{rec.where}: contig {rec.chrom!r} is not in the reference FASTA (known: "
-                    f"{_preview(self.lengths)}); use --unknown-contig flag to flag and skip such records"
-                )
-            self.stats.unknown_contig += 1
-            rec.filters.append(UNKNOWN_CONTIG)
-            return job
-        if rec.end > length or self.genome.fetch(rec.chrom, rec.start, rec.end).upper() != rec.ref.upper():
-            self.stats.ref_mismatch += 1
-            rec.filters.append(REF_MISMATCH)
+            if UNKNOWN_CONTIG in rec.filters:
+                self.stats.unknown_contig += 1
+            else:
+                self.stats.ref_mismatch += 1
             return job
         ws, we = place_window(rec.start, rec.end, length, self.window)
         ref_key = (rec.chrom, ws, we)
         ref_tokens = tokens.get(("ref", *ref_key, "+"))
         aln = Alignment(rec.start - ws, len(rec.ref), 0, we - rec.end)
         for alt in rec.alts:
-            if not is_sequence_allele(alt):
+            if not is_sequence_allele(alt) or "N" in alt.upper() or "N" in rec.ref.upper():
                 self.stats.alleles_skipped += 1
                 job.alleles.append(None)
                 continue

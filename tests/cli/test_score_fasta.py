@@ -141,9 +141,8 @@ def test_interrupted_run_keeps_previous_output(markov_dir, tmp_path, monkeypatch
         yield from ()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("genomamba.scoring.score_records", boom)
-    with pytest.raises(KeyboardInterrupt):
-        main(["fasta", str(markov_dir), str(TINY), "-o", str(out), "-q"])
+    monkeypatch.setattr("genomamba.scoring.runs.score_records", boom)
+    assert main(["fasta", str(markov_dir), str(TINY), "-o", str(out), "-q"]) == 130  # one line, no traceback
     assert out.read_text() == "previous\n"
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -154,3 +153,51 @@ def test_help_documents_every_option():
     for cmd in ("fasta", "fit-markov"):
         for action in sub.choices[cmd]._actions:
             assert action.help, f"{cmd} {action.option_strings or action.dest} has no help text"
+
+
+def test_gz_names_get_compressed_outputs(markov_dir, tmp_path):
+    """Issue 16.2: `-o x.tsv.gz` and `--tracks x.bedGraph.gz` were plain text."""
+    import gzip
+
+    plain_tsv, plain_bg = tmp_path / "a.tsv", tmp_path / "a.bedGraph"
+    gz_tsv, gz_bg = tmp_path / "b.tsv.gz", tmp_path / "b.bedGraph.gz"
+    assert main(["fasta", str(markov_dir), str(TINY), "-o", str(plain_tsv), "--tracks", str(plain_bg), "-q"]) == 0
+    assert main(["fasta", str(markov_dir), str(TINY), "-o", str(gz_tsv), "--tracks", str(gz_bg), "-q"]) == 0
+    for gz, plain in ((gz_tsv, plain_tsv), (gz_bg, plain_bg)):
+        assert gz.read_bytes()[:2] == b"\x1f\x8b", f"{gz.name} is not gzip"
+        assert gzip.decompress(gz.read_bytes()) == plain.read_bytes()
+
+
+def test_bigwig_tracks_hold_the_bedgraph_values(markov_dir, tmp_path):
+    """Issue 16.11: bigWig output chosen by the .bw extension."""
+    pyBigWig = pytest.importorskip("pyBigWig")
+    bg, bw = tmp_path / "ll.bedGraph", tmp_path / "ll.bw"
+    assert main(["fasta", str(markov_dir), str(TINY), "-o", str(tmp_path / "a.tsv"), "--tracks", str(bg), "-q"]) == 0
+    assert main(["fasta", str(markov_dir), str(TINY), "-o", str(tmp_path / "b.tsv"), "--tracks", str(bw), "-q"]) == 0
+    f = pyBigWig.open(str(bw))
+    assert f.chroms() == LENGTHS
+    for c, s, e, v in _read_bedgraph(bg):
+        got = f.intervals(c, s, e)
+        assert got and all(abs(x[2] - v) < 1e-4 for x in got), (c, s, e, v, got)
+    f.close()
+
+
+def test_bigwig_without_pybigwig_is_a_clear_error(markov_dir, tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyBigWig" else real(name, *a))
+    out = tmp_path / "a.tsv"
+    assert main(["fasta", str(markov_dir), str(TINY), "-o", str(out), "--tracks", str(tmp_path / "x.bigWig"), "-q"]) == 1
+    assert "pyBigWig" in capsys.readouterr().err and not out.exists()
+
+
+def test_fit_markov_refuses_an_existing_model_dir(markov_dir, tmp_path, capsys):
+    """Issue 9.2: `fit-markov -o` onto a model directory replaced it silently."""
+    before = (markov_dir / "model.safetensors").read_bytes()
+    assert main(["fit-markov", "-k", "2", "-o", str(markov_dir), str(TINY), "-q"]) == 1
+    assert "--force" in capsys.readouterr().err
+    assert (markov_dir / "model.safetensors").read_bytes() == before
+    out = tmp_path / "m"
+    assert main(["fit-markov", "-k", "2", "-o", str(out), str(TINY), "-q"]) == 0
+    assert main(["fit-markov", "-k", "2", "-o", str(out), str(TINY), "-q", "--force"]) == 0

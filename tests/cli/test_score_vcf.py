@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from genomamba.cli import score_vcf
+from genomamba.cli.score import main
 from genomamba.models.config import MambaConfig
 from genomamba.models.lm import CharMambaLM
 
@@ -25,10 +26,8 @@ def model_dir(tmp_path_factory) -> Path:
 
 
 def _run(*argv: str) -> int:
-    parser = argparse.ArgumentParser(prog="genomamba-score")
-    score_vcf.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["vcf", *map(str, argv)])
-    return args.func(args)
+    """Through `main`, the one place errors become one line and exit status 1."""
+    return main(["vcf", *map(str, argv)])
 
 
 def test_scores_vcf_to_bgzip_with_summary(model_dir, tmp_path, capsys):
@@ -84,3 +83,44 @@ def test_tsv_in_tsv_out(model_dir, tmp_path):
 def test_vcf_to_tsv_is_refused(model_dir, tmp_path, capsys):
     assert _run(model_dir, TINY_FA, TINY_VCF, "-o", tmp_path / "x.tsv", "--window", 16) == 1
     assert "TSV output needs a TSV input" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--window", "--batch-size"])
+@pytest.mark.parametrize("value", ["0", "-3"])
+def test_zero_window_and_batch_size_are_rejected(model_dir, tmp_path, capsys, flag, value):
+    """Issue 9.11: `--window 0` became 8192 and `--batch-size 0` became 1."""
+    with pytest.raises(SystemExit) as e:
+        _run(model_dir, TINY_FA, TINY_VCF, "-o", tmp_path / "o.vcf", flag, value)
+    assert e.value.code == 2 and flag in capsys.readouterr().err
+
+
+def test_default_window_follows_the_model(tmp_path, capsys):
+    """Issue 16.7: the default was 8192 bp for every model."""
+    from genomamba.models import MarkovLM
+
+    markov = tmp_path / "markov"
+    assert main(["fit-markov", "-k", "3", "-o", str(markov), str(TINY_FA), "-q"]) == 0
+    assert MarkovLM.from_pretrained(markov).config.k == 3
+    assert _run(markov, TINY_FA, TINY_VCF, "-o", tmp_path / "m.vcf", "-q") == 0
+    assert "window 9," in capsys.readouterr().err  # 2 (k + 1) + 1
+    torch.manual_seed(0)
+    lm = CharMambaLM(MambaConfig(d_model=16, n_layer=1))
+    trained = lm.save_pretrained(tmp_path / "lm", metadata={"data": {"window": 48}})
+    assert _run(trained, TINY_FA, TINY_VCF, "-o", tmp_path / "t.vcf", "-q") == 0
+    assert "window 48," in capsys.readouterr().err
+
+
+def test_progress_counts_variants_scored_and_logs_stages(model_dir, tmp_path, capsys):
+    """Issue 16.6: the bar counted records read (100% at once with --limit), nothing off a TTY."""
+    from genomamba.scoring.runs import prepare_variants, write_variants
+
+    job = prepare_variants(model_dir, TINY_FA, TINY_VCF, window=16, device="cpu", limit=4)
+    assert job.total == 4
+    assert prepare_variants(model_dir, TINY_FA, TINY_VCF, window=16, device="cpu").total == 10
+    seen, totals = [], []
+    n, _ = write_variants(job, tmp_path / "o.vcf", progress=seen.append, set_total=totals.append)
+    assert n == 4 and seen == [1, 1, 1, 1] and totals == [4]
+    assert _run(model_dir, TINY_FA, TINY_VCF, "-o", tmp_path / "p.vcf", "--window", 16, "--limit", 3) == 0
+    err = capsys.readouterr().err  # stderr is not a terminal here: one line per stage
+    assert "genomamba-score vcf: loading" in err and "genomamba-score vcf: scoring 3 records" in err
+    assert "genomamba-score vcf: writing" in err

@@ -9,7 +9,7 @@ import pysam
 import pytest
 
 from genomamba.errors import VcfError
-from genomamba.io import vcf
+from genomamba.io import compress, vcf
 from genomamba.io.vcf import (
     TsvWriter, VcfWriter, add_filter, parse_info, pos_to_start, read_tsv, read_variants, read_vcf, start_to_pos,
 )
@@ -88,7 +88,7 @@ def test_gz_round_trip_keeps_every_record_and_header_line(tmp_path):
 
 
 def test_gzip_fallback_without_pysam(tmp_path, monkeypatch):
-    monkeypatch.setattr(vcf, "pysam_available", lambda: False)
+    monkeypatch.setattr(compress, "pysam_available", lambda: False)
     header, records = read_vcf(TINY_VCF)
     out = tmp_path / "out.vcf.gz"
     with VcfWriter(out, header) as w:

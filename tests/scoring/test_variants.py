@@ -245,3 +245,16 @@ def test_log2_is_nats_over_ln2(model, genome):
     for x, y in zip(e, b):
         if "GM_LLR" in x.info:
             np.testing.assert_allclose(np.array(_values(x, "GM_LLR")) / math.log(2), _values(y, "GM_LLR"), rtol=1e-4)
+
+
+def test_alleles_with_n_are_not_scored(model, genome, tmp_path):
+    """Issue 9.12: an ALT with N got a spurious GM_LLR (its N target was dropped from one side only)."""
+    p = tmp_path / "n.vcf"
+    head = "".join(line + "\n" for line in TINY_VCF.read_text().splitlines() if line.startswith("#"))
+    p.write_text(head + "chr1\t11\tn\tA\tC,N,CNA\t.\t.\t.\n")
+    recs, scorer = _score(model, genome, path=p, window=32)
+    for key in RULES:
+        values = recs[0].info[key].split(",")
+        assert values[1:] == [".", "."], (key, values)
+        assert math.isfinite(float(values[0]))
+    assert scorer.stats.alleles_skipped == 2 and scorer.stats.alleles_scored == 1
