@@ -4,6 +4,10 @@ The analysis API, for notebooks and scripts (`import genomamba as gm`); every `g
 subcommand is a thin parser over the same functions:
 
     load_model             a model directory (CharMambaLM, MarkovLM or a variant-effect head)
+    score_fasta            bits per base per record or window, as a DataFrame (`genomamba-score fasta`)
+    likelihood_track       per-base log-likelihoods of a stretch of a record, as a numpy array
+    embeddings             mean-pooled hidden states per record or window
+    score_variants         zero-shot scores (and head probabilities) per ALT (`genomamba-score vcf`)
     evaluate               AUROC/AUPRC of scored variants against labels, and the ROC Figure
     cross_validate_heads   position-blocked CV of heads and baselines on frozen features vs zero-shot
     read_training_log      a `genomamba-train` run's CSV log as a DataFrame (tokens seen per step)
@@ -19,7 +23,11 @@ import importlib
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "load_model": "genomamba.models.loading",
+    "load_model": "genomamba.api",
+    "score_fasta": "genomamba.api",
+    "likelihood_track": "genomamba.api",
+    "embeddings": "genomamba.api",
+    "score_variants": "genomamba.api",
     "evaluate": "genomamba.evaluation",
     "cross_validate_heads": "genomamba.evaluation",
     "read_training_log": "genomamba.runs",

@@ -22,6 +22,8 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SMALL = {
     "MODEL_DIR": None,
     "FASTA": str(FIXTURES / "tiny.fa"),
+    "VARIANTS": str(FIXTURES / "tiny_labelled.vcf"),
+    "WINDOW": 32,
     "RECORD": "chr1",
     "START": 0,
     "END": None,

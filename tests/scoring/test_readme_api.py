@@ -23,3 +23,4 @@ def test_readme_python_api_example_runs(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     assert "bits_per_base" in r.stdout and "GM_LLR" in r.stdout and "LABEL" in r.stdout
     assert (tmp_path / "lambda_markov4" / "config.json").is_file()
+    assert (tmp_path / "lambda_roc.png").stat().st_size > 0
