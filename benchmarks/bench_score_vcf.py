@@ -1,6 +1,6 @@
 """Variant-scoring benchmark: throughput (variants/s) and zero-shot AUROC on labelled SNVs.
 
-Scores a labelled VCF/TSV with `genomamba.scoring.variants.VariantScorer` (the engine behind
+Scores a labelled VCF/TSV with `genomamba.scoring.zero_shot.VariantScorer` (the engine behind
 `genomamba-score vcf`), writes the scored VCF, and evaluates it with the code behind
 `genomamba-score evaluate`: AUROC/AUPRC of GM_LLR and GM_DELTA for each positive class vs the
 negative class (default nonsense and missense vs synonymous; lower score = more damaging).
@@ -35,7 +35,7 @@ from genomamba.evaluation import evaluate, write_evaluation
 from genomamba.io.fasta import FastaReader
 from genomamba.io.vcf import VcfWriter, read_variants
 from genomamba.models.loading import load_model
-from genomamba.scoring.variants import FILTER_LINES, VariantScorer
+from genomamba.scoring.zero_shot import FILTER_LINES, VariantScorer
 
 
 def main(argv: list[str] | None = None) -> int:

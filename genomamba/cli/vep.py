@@ -17,7 +17,7 @@ backbone is frozen, so they do not depend on the fold. Then, per held-out fold, 
                  same loss and head as `VariantEffectLitModule` with freeze=all, minus the
                  backbone passes that would give the same features every epoch)
     zeroshot_*   -GM_LLR and -GM_DELTA of the model (and of the Markov baseline with `--markov`)
-                 from `genomamba.scoring.variants` (negated: a less likely ALT scores higher),
+                 from `genomamba.scoring.zero_shot` (negated: a less likely ALT scores higher),
                  evaluated on the same held-out folds; no training
     context_k*   logistic regression on the one-hot ref/alt sequence context of +-k bp (one per
                  k of `--context-baselines`): what the site alone predicts, without the model

@@ -23,8 +23,8 @@ from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from genomamba.data.dataset import GenomeWindowDataset
 from genomamba.data.splits import assign_folds, fold_indices
-from genomamba.data.variant_windows import collate_inputs
-from genomamba.data.variants import (
+from genomamba.data.variant_inputs import collate_inputs
+from genomamba.data.labelled_variants import (
     VariantDataset,
     class_weights,
     label_mapping,

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from genomamba.data.variants import LabelledVariant
+from genomamba.data.labelled_variants import LabelledVariant
 from genomamba.io.fasta import GenomeSet
 
 __all__ = ["fit_logreg", "fit_gbm", "context_onehot"]

@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 
 from genomamba.atomic import atomic_write_text
 from genomamba.data.splits import assign_folds, fold_indices
-from genomamba.data.variants import LabelledVariant, label_mapping, read_labelled_variants
+from genomamba.data.labelled_variants import LabelledVariant, label_mapping, read_labelled_variants
 from genomamba.device import resolve_device
 from genomamba.errors import ConfigError
 from genomamba.evaluation.baselines import context_onehot, fit_gbm, fit_logreg

@@ -1,6 +1,6 @@
 """What a frozen language model gives each labelled variant: the head's backbone features
 (`VariantEffectModel.features`: ref, alt and alt - ref, pooled at the site and over the window,
-both strands) and the zero-shot scores GM_LLR / GM_DELTA (`genomamba.scoring.variants`). The
+both strands) and the zero-shot scores GM_LLR / GM_DELTA (`genomamba.scoring.zero_shot`). The
 backbone is frozen, so both are computed once for all variants, whatever the fold."""
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from genomamba.data.variant_windows import collate_inputs, variant_inputs
-from genomamba.data.variants import LabelledVariant
+from genomamba.data.variant_inputs import collate_inputs, variant_inputs
+from genomamba.data.labelled_variants import LabelledVariant
 from genomamba.evaluation.progress import stage
 from genomamba.evaluation.scored import to_float
 from genomamba.io.fasta import GenomeSet
 from genomamba.io.vcf import VariantRecord
 from genomamba.models.variant_effect import HeadConfig, VariantEffectModel
 from genomamba.models.lm import CharMambaLM
-from genomamba.scoring.variants import VariantScorer
+from genomamba.scoring.zero_shot import VariantScorer
 
 __all__ = ["extract_features", "zero_shot_scores"]
 

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from genomamba.data.variants import class_weights
+from genomamba.data.labelled_variants import class_weights
 from genomamba.models.variant_effect import HeadConfig, make_mlp
 
 __all__ = ["train_head_on_features"]

@@ -190,7 +190,7 @@ class VariantEffectModel(nn.Module):
 
         Args:
             ref, alt: tokens `[B, 2, L]` (strand 0 forward, 1 reverse complement; PAD on the right).
-            ref_pos, alt_pos: pooling positions `[B, 2]` (see `genomamba.data.variant_windows.build_inputs`).
+            ref_pos, alt_pos: pooling positions `[B, 2]` (see `genomamba.data.variant_inputs.build_inputs`).
         """
         if self.config.strands == "forward":
             ref, alt, ref_pos, alt_pos = ref[:, :1], alt[:, :1], ref_pos[:, :1], alt_pos[:, :1]
@@ -211,7 +211,7 @@ class VariantEffectModel(nn.Module):
 
     @torch.inference_mode()
     def predict_proba(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Class probabilities `[B, num_classes]` of a `genomamba.data.variant_windows.collate_inputs` batch (eval mode)."""
+        """Class probabilities `[B, num_classes]` of a `genomamba.data.variant_inputs.collate_inputs` batch (eval mode)."""
         was = self.training
         self.eval()
         device = next(self.parameters()).device

@@ -301,7 +301,7 @@ def prepare_variants(
     Raises:
         GenomambaError: window < 2, batch_size or limit < 1, unknown rule names.
     """
-    from genomamba.scoring.variants import RULES, VariantScorer
+    from genomamba.scoring.zero_shot import RULES, VariantScorer
 
     if window is not None and (not isinstance(window, int) or window < 2):
         raise GenomambaError(f"--window must be an integer >= 2, got {window!r}")
@@ -324,7 +324,7 @@ def prepare_variants(
                            rules=names, log_base=log_base, unknown_contig=unknown_contig)
     head_scorer = None
     if head:
-        from genomamba.scoring.head import HeadScorer
+        from genomamba.scoring.head_scoring import HeadScorer
 
         head_scorer = HeadScorer(head, genome, batch_size=batch_size, device=dev)
     inputs = [str(reference), str(variants)] + [str(p) for p in (model, head) if isinstance(p, (str, Path))]
@@ -347,7 +347,7 @@ def write_variants(
 
     `command` (the user's arguments) is recorded in a `##genomamba_scoreCommand` header line.
     """
-    from genomamba.scoring.variants import FILTER_LINES
+    from genomamba.scoring.zero_shot import FILTER_LINES
 
     check_not_inputs({"-o": output}, run.inputs)
     out = str(output)

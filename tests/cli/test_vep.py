@@ -15,8 +15,8 @@ from genomamba.cli import vep
 from genomamba.io.vcf import read_variants
 from genomamba.models import CharMambaLM, MambaConfig, MarkovLM
 from genomamba.models.variant_effect import HeadConfig, VariantEffectModel
-from genomamba.scoring.head import INFO_KEY, HeadScorer, score_with_head
-from genomamba.scoring.variants import REF_MISMATCH
+from genomamba.scoring.head_scoring import INFO_KEY, HeadScorer, score_with_head
+from genomamba.scoring.zero_shot import REF_MISMATCH
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
 FA, LABELLED = FIXTURES / "tiny.fa", FIXTURES / "tiny_labelled.vcf"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genomamba.data.variants import LabelledVariant
+from genomamba.data.labelled_variants import LabelledVariant
 from genomamba.evaluation import context_onehot
 from genomamba.io.fasta import GenomeSet
 

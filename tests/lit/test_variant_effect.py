@@ -11,8 +11,8 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from genomamba.cli.train import train
-from genomamba.data.variant_windows import collate_inputs
-from genomamba.data.variants import class_weights
+from genomamba.data.variant_inputs import collate_inputs
+from genomamba.data.labelled_variants import class_weights
 from genomamba.lit.variant_effect import classification_metrics
 from genomamba.models import CharMambaLM, MambaConfig
 from genomamba.models.variant_effect import VariantEffectModel

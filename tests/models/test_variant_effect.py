@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from genomamba.alphabet import encode, reverse_complement
-from genomamba.data.variant_windows import build_inputs, collate_inputs, variant_inputs
+from genomamba.data.variant_inputs import build_inputs, collate_inputs, variant_inputs
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.io.fasta import GenomeSet
 from genomamba.models import CharMambaLM, MambaConfig

@@ -25,7 +25,7 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from genomamba.alphabet import is_sequence_allele
-from genomamba.data.variant_windows import variant_inputs
+from genomamba.data.variant_inputs import variant_inputs
 from genomamba.errors import ConfigError, GenomambaError, RefAlleleMismatch
 from genomamba.io.fasta import GenomeSet
 from genomamba.io.vcf import parse_info, read_variants

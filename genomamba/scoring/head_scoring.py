@@ -19,13 +19,13 @@ import numpy as np
 import torch
 
 from genomamba.alphabet import encode, is_sequence_allele
-from genomamba.data.variant_windows import build_inputs, collate_inputs
+from genomamba.data.variant_inputs import build_inputs, collate_inputs
 from genomamba.device import resolve_device
 from genomamba.io.fasta import FastaReader, GenomeSet
 from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord, info_key, read_variants
 from genomamba.models.variant_effect import VariantEffectModel
-from genomamba.scoring.variants import check_reference
+from genomamba.scoring.zero_shot import check_reference
 
 __all__ = ["HeadScorer", "score_with_head", "INFO_KEY"]
 

@@ -19,7 +19,7 @@ from genomamba.io.vcf import VariantRecord, VcfWriter, read_variants
 from genomamba.models.config import MambaConfig
 from genomamba.models.lm import CharMambaLM
 from genomamba.models.loading import load_model
-from genomamba.scoring.variants import FILTER_LINES, RULES, VariantScorer
+from genomamba.scoring.zero_shot import FILTER_LINES, RULES, VariantScorer
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY_FA, TINY_VCF = FIXTURES / "tiny.fa", FIXTURES / "tiny.vcf"
