@@ -8,7 +8,7 @@ adding its du and dz into the first's. Each direction reuses the kernels of `sel
 (per direction one launch, plus the chunk passes when L is split).
 
 A single-program version that swept both directions per chunk (one launch) measured 2.6x the
-time of two launches on an H100 (kernels/bench/NOTES.md) and was dropped.
+time of two launches on an H100 (benchmarks/kernels/NOTES.md) and was dropped.
 Imports torch and triton only.
 """
 

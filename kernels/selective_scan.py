@@ -478,7 +478,7 @@ class _Cfg:
 
 
 # (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweep in
-# kernels/bench/bench_selective_scan.py --tune; the interpreter uses small tiles.
+# benchmarks/kernels/bench_selective_scan.py --tune; the interpreter uses small tiles.
 _FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 4, 1), (16, 4, 1), (4, 16, 4)
 _CKPT_STEPS = int(os.environ.get("GENOMAMBA_SCAN_CKPT_STEPS", 64))
 _BWD_WARPS_PER_SM = int(os.environ.get("GENOMAMBA_SCAN_BWD_WARPS_PER_SM", 8))
