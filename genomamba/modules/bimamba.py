@@ -11,21 +11,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from typing import TYPE_CHECKING
+
 from genomamba.errors import GenomambaError
 from genomamba.modules.mamba import MambaMixer, MixerState, init_dt_proj
 from genomamba.ops import bidirectional_selective_scan
 
+if TYPE_CHECKING:
+    from genomamba.models.config import MambaConfig
+
 
 class BiMambaMixer(MambaMixer):
-    """x: `[B, L, d_model]` -> `[B, L, d_model]`, mixing in both directions. Same arguments as
-    `MambaMixer`; the `_b` parameters are the right-to-left direction's."""
+    """x: `[B, L, d_model]` -> `[B, L, d_model]`, mixing in both directions. Takes a `MambaConfig` as
+    `MambaMixer` does; the `_b` parameters are the right-to-left direction's."""
 
-    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, dt_rank: int | None = None,
-                 dt_min: float = 0.001, dt_max: float = 0.1, dt_init_floor: float = 1e-4, scan_backend: str = "auto"):
-        super().__init__(d_model, d_state, d_conv, expand, dt_rank, dt_min, dt_max, dt_init_floor, scan_backend)
-        self.x_proj_b = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
+    def __init__(self, config: MambaConfig):
+        super().__init__(config)
+        self.x_proj_b = nn.Linear(self.d_inner, self.dt_rank + 2 * self.d_state, bias=False)
         self.dt_proj_b = nn.Linear(self.dt_rank, self.d_inner, bias=True)
-        init_dt_proj(self.dt_proj_b, self.dt_rank, dt_min, dt_max, dt_init_floor)
+        init_dt_proj(self.dt_proj_b, self.dt_rank, config.dt_min, config.dt_max, config.dt_init_floor)
         self.A_log_b = nn.Parameter(self.A_log.detach().clone())
         self.D_b = nn.Parameter(torch.ones(self.d_inner))
         self.A_log_b._no_weight_decay = self.D_b._no_weight_decay = True
@@ -41,8 +45,8 @@ class BiMambaMixer(MambaMixer):
         dt_f, B_f, C_f = self._ssm_inputs(xs, self.x_proj, self.dt_proj)
         dt_b, B_b, C_b = self._ssm_inputs(xs, self.x_proj_b, self.dt_proj_b)
         y = bidirectional_selective_scan(
-            xs, dt_f, -torch.exp(self.A_log.float()), B_f, C_f, self.D.float(), self.dt_proj.bias.float(),
-            dt_b, -torch.exp(self.A_log_b.float()), B_b, C_b, self.D_b.float(), self.dt_proj_b.bias.float(),
+            xs.transpose(1, 2), dt_f, -torch.exp(self.A_log.float()), B_f, C_f, self.D.float(),
+            self.dt_proj.bias.float(), dt_b, -torch.exp(self.A_log_b.float()), B_b, C_b, self.D_b.float(), self.dt_proj_b.bias.float(),
             z=z, delta_softplus=True, backend=self.scan_backend,
         )
         return self.out_proj(y.transpose(1, 2)), None
