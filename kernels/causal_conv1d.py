@@ -64,7 +64,8 @@ def _causal_conv1d_fwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, out_ptr, L, D, str
 
 @triton.jit
 def _causal_conv1d_bwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, dout_ptr, dx_ptr, dst_ptr, dw_ptr, dbias_ptr, L, D,
-                              stride_xb, stride_xl, stride_xd, stride_sb, stride_sd, K: tl.constexpr,
+                              stride_xb, stride_xl, stride_xd, stride_sb, stride_sd, stride_dxb, stride_dxl,
+                              K: tl.constexpr,
                               HAS_BIAS: tl.constexpr, HAS_STATE: tl.constexpr, SILU: tl.constexpr,
                               BLOCK_L: tl.constexpr, BLOCK_D: tl.constexpr):
     """Tiles cover input positions s in [-(K-1), L): dx[s] = sum_k w[k] dpre[s + K-1-k] (s < 0 is the
@@ -101,7 +102,8 @@ def _causal_conv1d_bwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, dout_ptr, dx_ptr, 
             if HAS_BIAS:
                 tl.atomic_add(dbias_ptr + offs_d, tl.sum(dp, axis=0), mask=mask_d, sem="relaxed")
     m_x = ((s >= 0) & (s < L))[:, None] & mask_d[None, :]
-    tl.store(dx_ptr + pid_b * L * D + s[:, None] * D + offs_d[None, :], dx.to(dx_ptr.dtype.element_ty), mask=m_x)
+    tl.store(dx_ptr + pid_b * stride_dxb + s[:, None] * stride_dxl + offs_d[None, :], dx.to(dx_ptr.dtype.element_ty),
+             mask=m_x)
     if HAS_STATE:
         m_s = (s < 0)[:, None] & mask_d[None, :]
         tl.store(dst_ptr + pid_b * D * (K - 1) + offs_d[None, :] * (K - 1) + (K - 1 + s)[:, None],
@@ -128,11 +130,15 @@ def _causal_conv1d_fwd(x, weight, bias, state, silu):
     return out
 
 
-def _causal_conv1d_bwd(x, weight, bias, state, dout, silu):
+def _causal_conv1d_bwd(x, weight, bias, state, dout, silu, dx=None):
+    """(dx, dstate, dw, dbias); dx may be given (`[B, L, D]` with unit D stride, e.g. a slice of a fused dxz)."""
     Bsz, L, D = x.shape
     K = weight.shape[1]
     dout = dout.contiguous()
-    dx = _empty(Bsz, L, D, dtype=x.dtype, device=x.device)
+    if dx is None:
+        dx = _empty(Bsz, L, D, dtype=x.dtype, device=x.device)
+    elif dx.stride(2) != 1:
+        raise ValueError("dx needs a unit channel stride")
     dst = _empty(Bsz, D, K - 1, dtype=state.dtype, device=x.device) if state is not None else None
     dw = torch.zeros(D, K, dtype=torch.float32, device=x.device)
     db = torch.zeros(D, dtype=torch.float32, device=x.device) if bias is not None else None
@@ -141,7 +147,7 @@ def _causal_conv1d_bwd(x, weight, bias, state, dout, silu):
         x, weight, bias if bias is not None else weight, state if state is not None else weight, dout, dx,
         dst if dst is not None else dx, dw, db if db is not None else dw, L, D,
         x.stride(0), x.stride(1), x.stride(2), state.stride(0) if state is not None else 0,
-        state.stride(1) if state is not None else 0,
+        state.stride(1) if state is not None else 0, dx.stride(0), dx.stride(1),
         K=K, HAS_BIAS=bias is not None, HAS_STATE=state is not None, SILU=silu, BLOCK_L=BL, BLOCK_D=BD,
         num_warps=nw)
     return dx, dst, dw, db

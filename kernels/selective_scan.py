@@ -26,6 +26,10 @@ import triton
 import triton.language as tl
 
 LOG2E = 1.4426950408889634
+# Channel-last inputs have unit D and N strides. Specialised to 1, Triton would vectorise the
+# loads along D and spread a tile's steps over lanes, and every scan would then need warp
+# shuffles; left generic, each lane keeps one channel and its steps, as in the L-contiguous layout.
+_UNIT_STRIDES = ["stride_ud", "stride_zd", "stride_bn"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -162,18 +166,20 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
 
 
 @triton.jit
-def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b, sc_b,
+def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b, sc_b,
                A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud,
-               stride_ul, stride_zd, stride_zl, stride_bn, stride_bl, stride_dbn, stride_dbl, DN, N,
+               stride_ul, stride_zd, stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl,
+               DN, N,
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-               IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, ACCUM: tl.constexpr,
+               IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, ACCUM: tl.constexpr, STORE_Y: tl.constexpr,
                BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr):
     """Adjoint scan over one chunk against scan order, from the adjoint E flowing in at its end.
 
     The state is checkpointed every CKPT_TILES tiles; each group of tiles is first rescanned in
     scan order into the program's scratch sc (one state per tile, L1/L2-resident), then walked
     backwards. Returns the adjoint flowing out of the chunk's start (dL/dh before its first step)
-    and this program's partial sums of dA, dD and d delta_bias.
+    and this program's partial sums of dA, dD and d delta_bias. STORE_Y also writes the gated output
+    y (recomputed here for dz) into yo, for a caller that did not keep it (the out_proj weight grad).
     """
     LAST: tl.constexpr = BLOCK_L - 1
     if REVERSE:  # positions in scan order, as in _fwd_sweep
@@ -237,9 +243,12 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
                 sg = _sigmoid(zz)
                 dy = dout * zz * sg
                 dz = dout * y * sg * (1.0 + zz * (1.0 - sg))
+                pdz = t[:, None] * stride_dzl + offs_d[None, :] * stride_dzd
                 if ACCUM:
-                    dz += tl.load(dz_b + p2, mask=m2, other=0.0).to(tl.float32)
-                tl.store(dz_b + p2, dz.to(dz_b.dtype.element_ty), mask=m2)
+                    dz += tl.load(dz_b + pdz, mask=m2, other=0.0).to(tl.float32)
+                tl.store(dz_b + pdz, dz.to(dz_b.dtype.element_ty), mask=m2)
+                if STORE_Y:
+                    tl.store(yo_b + p2, (y * zz * sg).to(yo_b.dtype.element_ty), mask=m2)
             else:
                 dy = dout
             c = dy[:, None, :] * Ct[:, :, None]
@@ -293,7 +302,7 @@ def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N,
 # kernels
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_UNIT_STRIDES)
 def _selective_scan_chunk_state_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, seq_ptr, dout_ptr, z_ptr, C_ptr, hs_ptr, S_ptr, P_ptr, G_ptr,
     ck_ptr, L, D, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd,
@@ -359,7 +368,7 @@ def _chunk_combine_kernel(S_ptr, P_ptr, init_ptr, out_ptr, DN, n_chunks,
         h = p * h + s
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_UNIT_STRIDES)
 def _selective_scan_fwd_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, hs_ptr, y_ptr, final_ptr,
     L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd, stride_zl,
@@ -394,14 +403,16 @@ def _selective_scan_fwd_kernel(
             tl.store(final_ptr + pid_b * D * N + pdn, h, mask=mdn)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_UNIT_STRIDES + ["stride_dzd", "stride_dbn"])
 def _selective_scan_bwd_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, dout_ptr, ck_ptr, sc_ptr, E_ptr,
-    du_ptr, ddl_ptr, dz_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dh0_ptr,
+    du_ptr, ddl_ptr, dz_ptr, yo_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dh0_ptr,
     L, D, N, dpg, chunk_len, n_chunks, n_ck, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd, stride_zl,
-    stride_bb, stride_bg, stride_bn, stride_bl, stride_dbb, stride_dbg, stride_dbn, stride_dbl,
+    stride_dzb, stride_dzd, stride_dzl, stride_bb, stride_bg, stride_bn, stride_bl, stride_dbb, stride_dbg,
+    stride_dbn, stride_dbl,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_DH0: tl.constexpr, ACCUM: tl.constexpr,
+    STORE_Y: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
 ):
     """Backward pass 3: adjoint scan per chunk; writes (ACCUM: adds into) du and dz."""
@@ -421,12 +432,12 @@ def _selective_scan_bwd_kernel(
     bb = pid_b * stride_bb + grp * stride_bg
     dbb = pid_b * stride_dbb + grp * stride_dbg
     E, dA_acc, dD_acc, db_acc = _bwd_sweep(
-        E, u_ptr + ub, dl_ptr + ub, z_ptr + pid_b * stride_zb, dout_ptr + ub, du_ptr + ub, ddl_ptr + ub, dz_ptr + ub,
-        B_ptr + bb, C_ptr + bb, dB_ptr + dbb, dC_ptr + dbb, seq_ptr + pid_b * L, ck_ptr + pid_b * n_ck * D * N,
+        E, u_ptr + ub, dl_ptr + ub, z_ptr + pid_b * stride_zb, dout_ptr + ub, du_ptr + ub, ddl_ptr + ub,
+        dz_ptr + pid_b * stride_dzb, yo_ptr + ub, B_ptr + bb, C_ptr + bb, dB_ptr + dbb, dC_ptr + dbb, seq_ptr + pid_b * L, ck_ptr + pid_b * n_ck * D * N,
         sc_ptr + ((pid_b * n_chunks + pid_c) * tl.num_programs(0) + pid_d) * (CKPT_TILES * BLOCK_N * BLOCK_D),
         A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
-        stride_zl, stride_bn, stride_bl, stride_dbn, stride_dbl, D * N, N,
-        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
+        stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl, D * N, N,
+        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
     tl.atomic_add(dA_ptr + pdn, dA_acc, mask=mdn)
     if HAS_D:
         tl.atomic_add(dD_ptr + offs_d, dD_acc, mask=mask_d)
@@ -669,10 +680,12 @@ def _scratch(u: torch.Tensor, plan: _Plan) -> torch.Tensor:
 
 def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, seq, hs, dout, dfinal, reverse,
                         need_dh0, plan: _Plan, du_acc: torch.Tensor | None = None,
-                        dz_acc: torch.Tensor | None = None):
+                        dz_acc: torch.Tensor | None = None, dz_out: torch.Tensor | None = None,
+                        y_out: torch.Tensor | None = None):
     """Gradients of `_selective_scan_fwd`: (du, ddelta, dA, dB4, dC4, dD, dz, ddelta_bias, dh0);
     dB4/dC4 are fp32 `[B, G, N, L]`, dA/dD/ddelta_bias fp32. With du_acc (and dz_acc when z is
-    given) du and dz are added into those tensors."""
+    given) du and dz are added into those tensors; dz_out, any strides, receives dz (e.g. a slice of
+    a fused dxz); y_out, u's layout, receives the gated output y recomputed on the way (needs z)."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     dout = _match(dout, u)
@@ -684,7 +697,9 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
     ddelta = _empty_as(u, delta.dtype)
     dz = None
     if z is not None:
-        dz = _empty_as(u, z.dtype) if not accum else dz_acc
+        dz = dz_acc if accum else dz_out if dz_out is not None else _empty_as(u, z.dtype)
+    if y_out is not None and (z is None or y_out.stride() != u.stride()):
+        raise ValueError("y_out needs the gate z and u's layout")
     dA = torch.zeros(Dm, N, dtype=torch.float32, device=u.device)
     dB, dC = _zeros_bc(B4), _zeros_bc(C4)
     dD = torch.zeros(Dm, dtype=torch.float32, device=u.device) if D is not None else None
@@ -695,12 +710,13 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
         u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, dout, ck,
         _scratch(u, plan), E,
-        du, ddelta, dz if dz is not None else dummy, dA, dB, dC, dD if dD is not None else dA,
+        du, ddelta, dz if dz is not None else dummy, y_out if y_out is not None else dummy, dA, dB, dC,
+        dD if dD is not None else dA,
         dbias if dbias is not None else dA, dh0 if dh0 is not None else dA,
         L, Dm, N, plan.b.dpg, plan.chunk_len_b, plan.n_chunks_b, plan.b.n_ck, *u.stride(), *_zstrides(z),
-        *B4.stride(), *dB.stride(),
+        *_zstrides(dz), *B4.stride(), *dB.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
-        IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0, ACCUM=accum,
+        IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0, ACCUM=accum, STORE_Y=y_out is not None,
         BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L, CKPT_TILES=plan.b.CKPT_TILES,
         num_warps=plan.b.num_warps)
     return du, ddelta, dA, dB, dC, dD, dz, dbias, dh0

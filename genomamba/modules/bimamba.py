@@ -8,14 +8,14 @@ sequence, so there is no carried state and no causal scoring with it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
-from typing import TYPE_CHECKING
-
 from genomamba.errors import GenomambaError
 from genomamba.modules.mamba import MambaMixer, MixerState, init_dt_proj
-from genomamba.ops import bidirectional_selective_scan
+from genomamba.ops import bidirectional_selective_scan, causal_conv1d
 
 if TYPE_CHECKING:
     from genomamba.models.config import MambaConfig
@@ -41,7 +41,10 @@ class BiMambaMixer(MambaMixer):
         """x: `[B, L, d_model]` -> (`[B, L, d_model]`, None). `state` must be None."""
         if state is not None:
             raise GenomambaError("a bidirectional mixer cannot continue from a carried state")
-        xs, z, _ = self._conv(x, None)
+        Di = self.d_inner
+        xz = self.in_proj(x)  # (B, L, 2*Di)
+        xs = causal_conv1d(xz[..., :Di], self.conv1d.weight, self.conv1d.bias, backend=self.scan_backend)
+        z = xz[..., Di:].transpose(1, 2)  # a strided [B, Di, L] view
         dt_f, B_f, C_f = self._ssm_inputs(xs, self.x_proj, self.dt_proj)
         dt_b, B_b, C_b = self._ssm_inputs(xs, self.x_proj_b, self.dt_proj_b)
         y = bidirectional_selective_scan(
@@ -50,3 +53,11 @@ class BiMambaMixer(MambaMixer):
             z=z, delta_softplus=True, backend=self.scan_backend,
         )
         return self.out_proj(y.transpose(1, 2)), None
+
+    def _ssm_inputs(self, xs: torch.Tensor, x_proj: nn.Linear, dt_proj: nn.Linear):
+        """delta (before bias) `[B, Di, L]` and B, C `[B, N, L]` (strided views of channel-last tensors)
+        from the conv output `[B, L, Di]`."""
+        x_dbl = x_proj(xs)  # (B, L, dt_rank + 2N)
+        dt, Bm, Cm = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        dt = dt @ dt_proj.weight.t()  # (B, L, Di); the bias goes in as delta_bias
+        return dt.transpose(1, 2), Bm.transpose(1, 2), Cm.transpose(1, 2)

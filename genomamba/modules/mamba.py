@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import nn
 
-from genomamba.ops import causal_conv1d, selective_scan
+from genomamba.ops import mamba_inner
 
 if TYPE_CHECKING:  # the config is read, not imported: modules stay below models
     from genomamba.models.config import MambaConfig
@@ -40,9 +40,11 @@ def init_dt_proj(dt_proj: nn.Linear, dt_rank: int, dt_min: float, dt_max: float,
 class MambaMixer(nn.Module):
     """Selective SSM mixer; x: `[B, L, d_model]` -> `[B, L, d_model]`.
 
-    Activations stay channel-last `[B, L, D]` end to end: in_proj's output is split into views, the
-    fused causal conv reads its half in place, and the scan takes the `[B, D, L]` transposes as
-    strided views (Triton backend), so no transpose, cat or contiguous copy runs between the matmuls.
+    Activations stay channel-last `[B, L, D]` end to end (`genomamba.ops.mamba_inner`): in_proj's
+    output is split into views, the causal conv reads its half in place and the scan takes the
+    `[B, D, L]` transposes as strided views, so no transpose, cat or contiguous copy runs between the
+    matmuls; on Triton the interior is one autograd function that recomputes the conv output and
+    delta in backward instead of saving them.
 
     Args:
         config: a `MambaConfig` (d_model, d_state, d_conv, expand, dt_rank, dt_min, dt_max,
@@ -78,31 +80,10 @@ class MambaMixer(nn.Module):
 
         Returns the output `[B, L, d_model]` and the state after the last position.
         """
-        xs, z, conv_state = self._conv(x, state)
-        dt, Bm, Cm = self._ssm_inputs(xs, self.x_proj, self.dt_proj)
-        y, ssm_state = selective_scan(
-            xs.transpose(1, 2), dt, -torch.exp(self.A_log.float()), Bm, Cm, self.D.float(), z=z,
-            delta_bias=self.dt_proj.bias.float(), delta_softplus=True,
-            initial_state=state.ssm if state is not None else None, return_final_state=True,
+        out, conv_state, ssm_state = mamba_inner(
+            self.in_proj(x), self.conv1d.weight, self.conv1d.bias, self.x_proj.weight, self.dt_proj.weight,
+            self.dt_proj.bias, -torch.exp(self.A_log.float()), self.D, self.out_proj.weight, self.dt_rank,
+            self.d_state, state.conv if state is not None else None, state.ssm if state is not None else None,
             backend=self.scan_backend,
         )
-        return self.out_proj(y.transpose(1, 2)), MixerState(conv_state, ssm_state)
-
-    def _conv(self, x: torch.Tensor, state: MixerState | None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """in_proj + causal depthwise conv + SiLU: x `[B, L, d_model]` -> (xs `[B, L, Di]`, z `[B, Di, L]`
-        (a strided view), conv state `[B, Di, d_conv-1]`)."""
-        xz = self.in_proj(x)  # (B, L, 2*Di)
-        xs, z = xz[..., : self.d_inner], xz[..., self.d_inner :]  # views, no copies
-        xs, conv_state = causal_conv1d(
-            xs, self.conv1d.weight, self.conv1d.bias, state.conv if state is not None else None, "silu",
-            return_final_state=True, backend=self.scan_backend,
-        )
-        return xs, z.transpose(1, 2), conv_state
-
-    def _ssm_inputs(self, xs: torch.Tensor, x_proj: nn.Linear, dt_proj: nn.Linear):
-        """delta (before bias) `[B, Di, L]` and B, C `[B, N, L]` (strided views of channel-last tensors)
-        from the conv output `[B, L, Di]`."""
-        x_dbl = x_proj(xs)  # (B, L, dt_rank + 2N)
-        dt, Bm, Cm = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
-        dt = dt @ dt_proj.weight.t()  # (B, L, Di); the bias goes in as delta_bias
-        return dt.transpose(1, 2), Bm.transpose(1, 2), Cm.transpose(1, 2)
+        return out, MixerState(conv_state, ssm_state)

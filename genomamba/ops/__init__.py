@@ -1,7 +1,8 @@
 """Pure tensor ops with custom autograd: the selective scan (one and both directions), the causal
-conv1d, their references and the backend dispatch."""
+conv1d, the fused mixer interior, their references and the backend dispatch."""
 
 from genomamba.ops.causal_conv1d import causal_conv1d, causal_conv1d_ref
+from genomamba.ops.mamba_inner import mamba_inner, mamba_inner_ref
 from genomamba.ops.selective_scan import (
     bidirectional_selective_scan,
     resolve_backend,
@@ -11,4 +12,4 @@ from genomamba.ops.selective_scan import (
 from genomamba.ops.selective_scan_ref import bidirectional_selective_scan_ref, selective_scan_ref
 
 __all__ = ["bidirectional_selective_scan", "bidirectional_selective_scan_ref", "causal_conv1d", "causal_conv1d_ref",
-           "resolve_backend", "selective_scan", "selective_scan_ref", "set_backend_override"]
+           "mamba_inner", "mamba_inner_ref", "resolve_backend", "selective_scan", "selective_scan_ref", "set_backend_override"]
