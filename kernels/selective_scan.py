@@ -722,6 +722,32 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
     return du, ddelta, dA, dB, dC, dD, dz, dbias, dh0
 
 
+class ScanDirection:
+    """One direction of a fused scan, its inputs prepared once: the public per-direction entry that
+    composite ops (the bidirectional scan) build on. `forward` runs passes 1-3 (adding into y_acc when
+    given) and returns y and the chunk-start states; `backward` takes those states and dy and returns
+    (du, ddelta, dA, dB4, dC4, dD, dz, ddelta_bias) as `_selective_scan_bwd` does."""
+
+    def __init__(self, u, delta, A, B, C, D=None, delta_bias=None, z=None, seq_idx=None, delta_softplus=True,
+                 reverse=False, chunk_size=None, plan: _Plan | None = None):
+        (self.u, self.delta, self.A, self.B4, self.C4, self.D, self.z, self.bias, _,
+         self.seq) = _prep(u, delta, A, B, C, D, z, delta_bias, None, seq_idx)
+        Bsz, Dm, L = u.shape
+        self.plan = plan or _Plan(Bsz, Dm, A.shape[1], L, self.B4.shape[1], u.device, chunk_size)
+        self.softplus, self.reverse = delta_softplus, reverse
+
+    def forward(self, y_acc: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        y, _, hs = _selective_scan_fwd(self.u, self.delta, self.A, self.B4, self.C4, self.D, self.z, self.bias,
+                                       self.softplus, None, self.seq, self.reverse, False, self.plan, y_acc=y_acc)
+        return y, hs
+
+    def backward(self, hs, dy, du_acc: torch.Tensor | None = None, dz_acc: torch.Tensor | None = None):
+        du, ddl, dA, dB, dC, dD, dz, dbias, _ = _selective_scan_bwd(
+            self.u, self.delta, self.A, self.B4, self.C4, self.D, self.z, self.bias, self.softplus, self.seq, hs, dy,
+            None, self.reverse, False, self.plan, du_acc=du_acc, dz_acc=dz_acc)
+        return du, ddl, dA, dB, dC, dD, dz, dbias
+
+
 class SelectiveScanFn(torch.autograd.Function):
     """Autograd for the fused scan; grads flow to every tensor input and from the final state."""
 
