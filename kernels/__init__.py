@@ -1,6 +1,9 @@
 """genomamba_kernels: fused Triton kernels for genomamba (imports torch and triton only)."""
 
 from genomamba_kernels.bidirectional import BidirectionalScanFn, bidirectional_selective_scan_triton
+from genomamba_kernels.causal_conv1d import CausalConv1dFn, causal_conv1d_triton
+from genomamba_kernels.mamba_inner import MambaInnerFn, mamba_inner_triton
 from genomamba_kernels.selective_scan import SelectiveScanFn, selective_scan_triton
 
-__all__ = ["BidirectionalScanFn", "SelectiveScanFn", "bidirectional_selective_scan_triton", "selective_scan_triton"]
+__all__ = ["BidirectionalScanFn", "CausalConv1dFn", "MambaInnerFn", "SelectiveScanFn",
+           "bidirectional_selective_scan_triton", "causal_conv1d_triton", "mamba_inner_triton", "selective_scan_triton"]

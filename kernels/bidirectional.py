@@ -8,15 +8,15 @@ adding its du and dz into the first's. Each direction reuses the kernels of `sel
 (per direction one launch, plus the chunk passes when L is split).
 
 A single-program version that swept both directions per chunk (one launch) measured 2.6x the
-time of two launches on an H100 (kernels/bench/NOTES.md) and was dropped.
-Imports torch and triton only.
+time of two launches on an H100 (benchmarks/kernels/NOTES.md) and was dropped.
+Each direction is a public `ScanDirection` of `selective_scan.py`. Imports torch and triton only.
 """
 
 from __future__ import annotations
 
 import torch
 
-from genomamba_kernels.selective_scan import _Plan, _prep, _selective_scan_bwd, _selective_scan_fwd
+from genomamba_kernels.selective_scan import ScanDirection
 
 
 def _check_pair(name, f, b):
@@ -24,68 +24,44 @@ def _check_pair(name, f, b):
         raise ValueError(f"{name}_f and {name}_b must both be given or both be None")
 
 
-def _bidirectional_scan_fwd(u, z, seq, f, b, softplus, plan: _Plan):
-    """f, b: per-direction (delta, A, B4, C4, D, bias) already prepared. Returns y and the two
-    directions' chunk-start states."""
-    y, _, hs_f = _selective_scan_fwd(u, f[0], f[1], f[2], f[3], f[4], z, f[5], softplus, None, seq, False, False,
-                                     plan)
-    y, _, hs_b = _selective_scan_fwd(u, b[0], b[1], b[2], b[3], b[4], z, b[5], softplus, None, seq, True, False,
-                                     plan, y_acc=y)
-    return y, hs_f, hs_b
-
-
-def _bidirectional_scan_bwd(u, z, seq, f, b, hs_f, hs_b, dout, softplus, plan: _Plan):
-    """Returns du, dz and per direction (ddelta, dA, dB4, dC4, dD, dbias) (the last five fp32)."""
-    du, ddl_f, dA_f, dB_f, dC_f, dD_f, dz, dbias_f, _ = _selective_scan_bwd(
-        u, f[0], f[1], f[2], f[3], f[4], z, f[5], softplus, seq, hs_f, dout, None, False, False, plan)
-    _, ddl_b, dA_b, dB_b, dC_b, dD_b, _, dbias_b, _ = _selective_scan_bwd(
-        u, b[0], b[1], b[2], b[3], b[4], z, b[5], softplus, seq, hs_b, dout, None, True, False, plan,
-        du_acc=du, dz_acc=dz)
-    return du, dz, (ddl_f, dA_f, dB_f, dC_f, dD_f, dbias_f), (ddl_b, dA_b, dB_b, dC_b, dD_b, dbias_b)
+def _cast(grads, like):
+    """Per-direction grads (ddelta, dA, dB4, dC4, dD, dbias) in the dtypes and B/C ranks of `like`
+    (A, B, C, D, delta_bias as given)."""
+    ddl, dA, dB, dC, dD, dbias = grads
+    A, B, C, D, bias = like
+    dB = (dB.squeeze(1) if B.dim() == 3 else dB).to(B.dtype)
+    dC = (dC.squeeze(1) if C.dim() == 3 else dC).to(C.dtype)
+    return (ddl, dA.to(A.dtype), dB, dC, None if dD is None else dD.to(D.dtype),
+            None if dbias is None else dbias.to(bias.dtype))
 
 
 class BidirectionalScanFn(torch.autograd.Function):
-    """Autograd for the fused bidirectional scan."""
+    """Autograd for the fused bidirectional scan: two `ScanDirection`s over one u and z, the second
+    (right to left) adding into the first's y, du and dz."""
 
     @staticmethod
     def forward(ctx, u, delta_f, A_f, B_f, C_f, D_f, delta_bias_f, delta_b, A_b, B_b, C_b, D_b, delta_bias_b, z,
                 delta_softplus, seq_idx, chunk_size):
-        u_, dl_f, A_f_, B4f, C4f, D_f_, z_, bias_f, _, seq = _prep(u, delta_f, A_f, B_f, C_f, D_f, z, delta_bias_f,
-                                                                   None, seq_idx)
-        _, dl_b, A_b_, B4b, C4b, D_b_, _, bias_b, _, _ = _prep(u, delta_b, A_b, B_b, C_b, D_b, None, delta_bias_b,
-                                                             None, None)
-        if B4f.shape != B4b.shape or A_f.shape != A_b.shape:
+        if B_f.shape != B_b.shape or A_f.shape != A_b.shape:
             raise ValueError("both directions need the same A, B and C shapes")
-        f = (dl_f, A_f_, B4f, C4f, D_f_, bias_f)
-        b = (dl_b, A_b_, B4b, C4b, D_b_, bias_b)
-        Bsz, Dm, L = u.shape
-        plan = _Plan(Bsz, Dm, A_f.shape[1], L, B4f.shape[1], u.device, chunk_size)
-        y, hs_f, hs_b = _bidirectional_scan_fwd(u_, z_, seq, f, b, delta_softplus, plan)
-        ctx.save_for_backward(u_, z_, seq, hs_f, hs_b, *f, *b)
-        ctx.plan, ctx.softplus = plan, delta_softplus
-        ctx.meta = [(x.dim(), x.dtype) if x is not None else None
-                    for x in (B_f, C_f, A_f, D_f, delta_bias_f, B_b, C_b, A_b, D_b, delta_bias_b)]
+        f = ScanDirection(u, delta_f, A_f, B_f, C_f, D_f, delta_bias_f, z, seq_idx, delta_softplus, False, chunk_size)
+        b = ScanDirection(f.u, delta_b, A_b, B_b, C_b, D_b, delta_bias_b, f.z, seq_idx, delta_softplus, True,
+                          plan=f.plan)
+        y, hs_f = f.forward()
+        y, hs_b = b.forward(y_acc=y)
+        ctx.f, ctx.b = f, b
+        ctx.save_for_backward(hs_f, hs_b)
+        ctx.like = ((A_f, B_f, C_f, D_f, delta_bias_f), (A_b, B_b, C_b, D_b, delta_bias_b))
         return y
 
     @staticmethod
     def backward(ctx, dy):
-        u, z, seq, hs_f, hs_b, *rest = ctx.saved_tensors
-        f, b = tuple(rest[:6]), tuple(rest[6:])
-        du, dz, gf, gb = _bidirectional_scan_bwd(u, z, seq, f, b, hs_f, hs_b, dy, ctx.softplus, ctx.plan)
-        m = ctx.meta
-
-        def cast(g, meta_bc_a_d_bias):
-            mB, mC, mA, mD, mbias = meta_bc_a_d_bias
-            ddl, dA, dB, dC, dD, dbias = g
-            dB = (dB.squeeze(1) if mB[0] == 3 else dB).to(mB[1])
-            dC = (dC.squeeze(1) if mC[0] == 3 else dC).to(mC[1])
-            return (ddl, dA.to(mA[1]), dB, dC, None if dD is None else dD.to(mD[1]),
-                    None if dbias is None else dbias.to(mbias[1]))
-
-        ddl_f, dA_f, dB_f, dC_f, dD_f, dbias_f = cast(gf, m[:5])
-        ddl_b, dA_b, dB_b, dC_b, dD_b, dbias_b = cast(gb, m[5:])
-        return (du, ddl_f, dA_f, dB_f, dC_f, dD_f, dbias_f, ddl_b, dA_b, dB_b, dC_b, dD_b, dbias_b, dz,
-                None, None, None)
+        hs_f, hs_b = ctx.saved_tensors
+        du, ddl_f, dA_f, dB_f, dC_f, dD_f, dz, dbias_f = ctx.f.backward(hs_f, dy)
+        _, ddl_b, dA_b, dB_b, dC_b, dD_b, _, dbias_b = ctx.b.backward(hs_b, dy, du_acc=du, dz_acc=dz)
+        gf = _cast((ddl_f, dA_f, dB_f, dC_f, dD_f, dbias_f), ctx.like[0])
+        gb = _cast((ddl_b, dA_b, dB_b, dC_b, dD_b, dbias_b), ctx.like[1])
+        return (du, *gf, *gb, dz, None, None, None)
 
 
 def bidirectional_selective_scan_triton(

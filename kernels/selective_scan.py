@@ -26,6 +26,10 @@ import triton
 import triton.language as tl
 
 LOG2E = 1.4426950408889634
+# Channel-last inputs have unit D and N strides. Specialised to 1, Triton would vectorise the
+# loads along D and spread a tile's steps over lanes, and every scan would then need warp
+# shuffles; left generic, each lane keeps one channel and its steps, as in the L-contiguous layout.
+_UNIT_STRIDES = ["stride_ud", "stride_zd", "stride_bn"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -56,7 +60,7 @@ def _sigmoid(v):
 
 @triton.jit
 def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud,
-                 stride_bn, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
+                 stride_ul, stride_bn, stride_bl, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
                  REVERSE: tl.constexpr):
     """Loads one tile and forms a = exp(delta A) (times the seq_idx keep) and b = delta u B.
 
@@ -64,7 +68,7 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n
     """
     ml = t < L
     m2 = ml[:, None] & mask_d[None, :]
-    p2 = t[:, None] + offs_d[None, :] * stride_ud
+    p2 = t[:, None] * stride_ul + offs_d[None, :] * stride_ud
     u = tl.load(u_b + p2, mask=m2, other=0.0).to(tl.float32)
     dl_pre = tl.load(dl_b + p2, mask=m2, other=0.0).to(tl.float32)
     if HAS_BIAS:
@@ -74,7 +78,7 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n
     else:
         dl = dl_pre
     dl = tl.where(m2, dl, 0.0)
-    Bt = tl.load(B_b + t[:, None] + offs_n[None, :] * stride_bn, mask=ml[:, None] & mask_n[None, :],
+    Bt = tl.load(B_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn, mask=ml[:, None] & mask_n[None, :],
                  other=0.0).to(tl.float32)
     a = tl.exp2(dl[:, None, :] * A2[None, :, :])
     if IS_VARLEN:
@@ -93,7 +97,8 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n
 
 @triton.jit
 def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bias,
-               offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, DN, N,
+               offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd, stride_zl,
+               stride_bn, stride_bl, DN, N,
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
                STORE_CKPT: tl.constexpr, ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
@@ -129,11 +134,11 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                 tl.store(ck_b + (t0 // (BLOCK_L * CKPT_TILES)) * DN + offs_n[:, None] + offs_d[None, :] * N, h,
                          mask=mdn)
         u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
-            u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
+            u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn, stride_bl,
             HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
         acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
         if WRITE_Y or ADJ:
-            Ct = tl.load(C_b + t[:, None] + offs_n[None, :] * stride_bn,
+            Ct = tl.load(C_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn,
                          mask=(t < L)[:, None] & mask_n[None, :], other=0.0).to(tl.float32)
         if WRITE_Y:
             hs = acum * h[None, :, :] + hb
@@ -141,7 +146,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             if HAS_D:
                 y += Dv[None, :] * u
             if HAS_Z:
-                zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
+                zz = tl.load(z_b + t[:, None] * stride_zl + offs_d[None, :] * stride_zd, mask=m2, other=0.0).to(tl.float32)
                 y = y * zz * _sigmoid(zz)
             if ACCUM:
                 y += tl.load(y_b + p2, mask=m2, other=0.0).to(tl.float32)
@@ -152,7 +157,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
         if ADJ:
             dy = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
             if HAS_Z:
-                zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
+                zz = tl.load(z_b + t[:, None] * stride_zl + offs_d[None, :] * stride_zd, mask=m2, other=0.0).to(tl.float32)
                 dy = dy * zz * _sigmoid(zz)
             gp += p * tl.sum(acum * (dy[:, None, :] * Ct[:, :, None]), axis=0)
         if not WRITE_Y:
@@ -161,18 +166,20 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
 
 
 @triton.jit
-def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b, sc_b,
+def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b, sc_b,
                A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud,
-               stride_bn, DN, N,
+               stride_ul, stride_zd, stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl,
+               DN, N,
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-               IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, ACCUM: tl.constexpr,
+               IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, ACCUM: tl.constexpr, STORE_Y: tl.constexpr,
                BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr):
     """Adjoint scan over one chunk against scan order, from the adjoint E flowing in at its end.
 
     The state is checkpointed every CKPT_TILES tiles; each group of tiles is first rescanned in
     scan order into the program's scratch sc (one state per tile, L1/L2-resident), then walked
     backwards. Returns the adjoint flowing out of the chunk's start (dL/dh before its first step)
-    and this program's partial sums of dA, dD and d delta_bias.
+    and this program's partial sums of dA, dD and d delta_bias. STORE_Y also writes the gated output
+    y (recomputed here for dz) into yo, for a caller that did not keep it (the out_proj weight grad).
     """
     LAST: tl.constexpr = BLOCK_L - 1
     if REVERSE:  # positions in scan order, as in _fwd_sweep
@@ -202,7 +209,7 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
                 t = g0 + kk * BLOCK_L + offs_t
                 tl.store(sc_b + kk * BLOCK_N * BLOCK_D + pdn_loc, h)
                 u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
-                    u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
+                    u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn, stride_bl,
                     HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
                 acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
                 h = _pick(acum, offs_l, LAST) * h + _pick(hb, offs_l, LAST)
@@ -219,10 +226,11 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
             else:
                 h0 = h
             u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
-                u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_bn,
+                u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn, stride_bl,
                 HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
             mnl = ml[:, None] & mask_n[None, :]
-            pbn = t[:, None] + offs_n[None, :] * stride_bn
+            pbn = t[:, None] * stride_bl + offs_n[None, :] * stride_bn
+            pdb = t[:, None] * stride_dbl + offs_n[None, :] * stride_dbn
             Ct = tl.load(C_b + pbn, mask=mnl, other=0.0).to(tl.float32)
             dout = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
             acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
@@ -231,13 +239,16 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
                 y = tl.sum(hs * Ct[:, :, None], axis=1)
                 if HAS_D:
                     y += Dv[None, :] * u
-                zz = tl.load(z_b + p2, mask=m2, other=0.0).to(tl.float32)
+                zz = tl.load(z_b + t[:, None] * stride_zl + offs_d[None, :] * stride_zd, mask=m2, other=0.0).to(tl.float32)
                 sg = _sigmoid(zz)
                 dy = dout * zz * sg
                 dz = dout * y * sg * (1.0 + zz * (1.0 - sg))
+                pdz = t[:, None] * stride_dzl + offs_d[None, :] * stride_dzd
                 if ACCUM:
-                    dz += tl.load(dz_b + p2, mask=m2, other=0.0).to(tl.float32)
-                tl.store(dz_b + p2, dz.to(dz_b.dtype.element_ty), mask=m2)
+                    dz += tl.load(dz_b + pdz, mask=m2, other=0.0).to(tl.float32)
+                tl.store(dz_b + pdz, dz.to(dz_b.dtype.element_ty), mask=m2)
+                if STORE_Y:
+                    tl.store(yo_b + p2, (y * zz * sg).to(yo_b.dtype.element_ty), mask=m2)
             else:
                 dy = dout
             c = dy[:, None, :] * Ct[:, :, None]
@@ -266,8 +277,8 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, B_b, C_b, dB_b, dC_
                 du += tl.load(du_b + p2, mask=m2, other=0.0).to(tl.float32)
             tl.store(du_b + p2, du.to(du_b.dtype.element_ty), mask=m2)
             tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty), mask=m2)
-            tl.atomic_add(dB_b + pbn, tl.sum(g * (dl * u)[:, None, :], axis=2), mask=mnl, sem="relaxed")
-            tl.atomic_add(dC_b + pbn, tl.sum(dy[:, None, :] * hs, axis=2), mask=mnl, sem="relaxed")
+            tl.atomic_add(dB_b + pdb, tl.sum(g * (dl * u)[:, None, :], axis=2), mask=mnl, sem="relaxed")
+            tl.atomic_add(dC_b + pdb, tl.sum(dy[:, None, :] * hs, axis=2), mask=mnl, sem="relaxed")
         if CKPT_TILES > 1:
             tl.debug_barrier()  # the next group overwrites the scratch
     return E, dA_acc, dD_acc, db_acc
@@ -291,11 +302,11 @@ def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N,
 # kernels
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_UNIT_STRIDES)
 def _selective_scan_chunk_state_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, seq_ptr, dout_ptr, z_ptr, C_ptr, hs_ptr, S_ptr, P_ptr, G_ptr,
-    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, stride_ub, stride_ud, stride_bb, stride_bg,
-    stride_bn, n_ck,
+    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd,
+    stride_zl, stride_bb, stride_bg, stride_bn, stride_bl, n_ck,
     HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
     REVERSE: tl.constexpr, BWD: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
@@ -320,10 +331,11 @@ def _selective_scan_chunk_state_kernel(
     else:
         h = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     h, p, gp = _fwd_sweep(
-        h, u_ptr + pid_b * stride_ub, dl_ptr + pid_b * stride_ub, z_ptr + pid_b * stride_ub, u_ptr,
+        h, u_ptr + pid_b * stride_ub, dl_ptr + pid_b * stride_ub, z_ptr + pid_b * stride_zb, u_ptr,
         dout_ptr + pid_b * stride_ub, B_ptr + pid_b * stride_bb + grp * stride_bg,
         C_ptr + pid_b * stride_bb + grp * stride_bg, seq_ptr + pid_b * L, ck_ptr + pid_b * n_ck * D * N,
-        A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, D * N, N,
+        A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
+        stride_zl, stride_bn, stride_bl, D * N, N,
         False, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, False, BWD, BWD,
         BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
     tl.store(P_ptr + cs + pdn, p, mask=mdn)
@@ -356,10 +368,11 @@ def _chunk_combine_kernel(S_ptr, P_ptr, init_ptr, out_ptr, DN, n_chunks,
         h = p * h + s
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_UNIT_STRIDES)
 def _selective_scan_fwd_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, hs_ptr, y_ptr, final_ptr,
-    L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
+    L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd, stride_zl,
+    stride_bb, stride_bg, stride_bn, stride_bl,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_FINAL: tl.constexpr, ACCUM: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
@@ -379,10 +392,10 @@ def _selective_scan_fwd_kernel(
     h = tl.load(hs_ptr + ((pid_b * n_chunks + pid_c) * D) * N + pdn, mask=mdn, other=0.0)
     ub = pid_b * stride_ub
     h, p, gp = _fwd_sweep(
-        h, u_ptr + ub, dl_ptr + ub, z_ptr + ub, y_ptr + ub, u_ptr,
+        h, u_ptr + ub, dl_ptr + ub, z_ptr + pid_b * stride_zb, y_ptr + ub, u_ptr,
         B_ptr + pid_b * stride_bb + grp * stride_bg, C_ptr + pid_b * stride_bb + grp * stride_bg,
         seq_ptr + pid_b * L, hs_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L,
-        stride_ud, stride_bn, D * N, N,
+        stride_ud, stride_ul, stride_zd, stride_zl, stride_bn, stride_bl, D * N, N,
         HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, True, ACCUM, False, False,
         BLOCK_D, BLOCK_N, BLOCK_L, 1)
     if HAS_FINAL:
@@ -390,13 +403,16 @@ def _selective_scan_fwd_kernel(
             tl.store(final_ptr + pid_b * D * N + pdn, h, mask=mdn)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=_UNIT_STRIDES + ["stride_dzd", "stride_dbn"])
 def _selective_scan_bwd_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, dout_ptr, ck_ptr, sc_ptr, E_ptr,
-    du_ptr, ddl_ptr, dz_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dh0_ptr,
-    L, D, N, dpg, chunk_len, n_chunks, n_ck, stride_ub, stride_ud, stride_bb, stride_bg, stride_bn,
+    du_ptr, ddl_ptr, dz_ptr, yo_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dh0_ptr,
+    L, D, N, dpg, chunk_len, n_chunks, n_ck, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd, stride_zl,
+    stride_dzb, stride_dzd, stride_dzl, stride_bb, stride_bg, stride_bn, stride_bl, stride_dbb, stride_dbg,
+    stride_dbn, stride_dbl,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_DH0: tl.constexpr, ACCUM: tl.constexpr,
+    STORE_Y: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
 ):
     """Backward pass 3: adjoint scan per chunk; writes (ACCUM: adds into) du and dz."""
@@ -414,12 +430,14 @@ def _selective_scan_bwd_kernel(
     E = tl.load(E_ptr + ((pid_b * n_chunks + pid_c) * D) * N + pdn, mask=mdn, other=0.0)
     ub = pid_b * stride_ub
     bb = pid_b * stride_bb + grp * stride_bg
+    dbb = pid_b * stride_dbb + grp * stride_dbg
     E, dA_acc, dD_acc, db_acc = _bwd_sweep(
-        E, u_ptr + ub, dl_ptr + ub, z_ptr + ub, dout_ptr + ub, du_ptr + ub, ddl_ptr + ub, dz_ptr + ub,
-        B_ptr + bb, C_ptr + bb, dB_ptr + bb, dC_ptr + bb, seq_ptr + pid_b * L, ck_ptr + pid_b * n_ck * D * N,
+        E, u_ptr + ub, dl_ptr + ub, z_ptr + pid_b * stride_zb, dout_ptr + ub, du_ptr + ub, ddl_ptr + ub,
+        dz_ptr + pid_b * stride_dzb, yo_ptr + ub, B_ptr + bb, C_ptr + bb, dB_ptr + dbb, dC_ptr + dbb, seq_ptr + pid_b * L, ck_ptr + pid_b * n_ck * D * N,
         sc_ptr + ((pid_b * n_chunks + pid_c) * tl.num_programs(0) + pid_d) * (CKPT_TILES * BLOCK_N * BLOCK_D),
-        A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_bn, D * N, N,
-        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
+        A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
+        stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl, D * N, N,
+        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
     tl.atomic_add(dA_ptr + pdn, dA_acc, mask=mdn)
     if HAS_D:
         tl.atomic_add(dD_ptr + offs_d, dD_acc, mask=mask_d)
@@ -478,7 +496,7 @@ class _Cfg:
 
 
 # (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweep in
-# kernels/bench/bench_selective_scan.py --tune; the interpreter uses small tiles.
+# benchmarks/kernels/bench_selective_scan.py --tune; the interpreter uses small tiles.
 _FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 4, 1), (16, 4, 1), (4, 16, 4)
 _CKPT_STEPS = int(os.environ.get("GENOMAMBA_SCAN_CKPT_STEPS", 64))
 _BWD_WARPS_PER_SM = int(os.environ.get("GENOMAMBA_SCAN_BWD_WARPS_PER_SM", 8))
@@ -520,7 +538,40 @@ class _Plan:
 
 
 def _bc4(x: torch.Tensor) -> torch.Tensor:
-    return (x.unsqueeze(1) if x.dim() == 3 else x).contiguous()  # (B, N, L) -> (B, 1, N, L)
+    return x.unsqueeze(1) if x.dim() == 3 else x  # (B, N, L) -> (B, 1, N, L), a view
+
+
+def _dense(x: torch.Tensor) -> torch.Tensor:
+    """`[B, D, L]` as stored, when L-contiguous or D-contiguous (channel-last `[B, L, D]` transposed) and
+    dense; otherwise an L-contiguous copy. The kernels take either layout with no transpose."""
+    if x.stride(-1) != 1 and x.stride(1) == 1:
+        return x.transpose(1, 2).contiguous().transpose(1, 2)  # no copy when already dense channel-last
+    return x.contiguous()
+
+
+def _match(x: torch.Tensor | None, ref: torch.Tensor) -> torch.Tensor | None:
+    """x in ref's memory layout (a copy only when the strides differ), keeping x's dtype."""
+    if x is None or x.stride() == ref.stride():
+        return x
+    return torch.empty_like(ref, dtype=x.dtype).copy_(x)
+
+
+def _empty_as(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """An output in ref's layout (NaN-poisoned under GENOMAMBA_KERNELS_DEBUG=1, as `_empty`)."""
+    out = torch.empty_like(ref, dtype=dtype)
+    return out.fill_(float("nan")) if _debug() else out
+
+
+def _zeros_bc(B4: torch.Tensor) -> torch.Tensor:
+    """fp32 accumulator `[B, G, N, L]` for dB or dC, L-contiguous or (when B4 is) channel-last."""
+    if B4.stride(-1) == 1:
+        return torch.zeros(B4.shape, dtype=torch.float32, device=B4.device)
+    Bsz, G, N, L = B4.shape
+    return torch.zeros(Bsz, L, G, N, dtype=torch.float32, device=B4.device).permute(0, 2, 3, 1)
+
+
+def _zstrides(z: torch.Tensor | None) -> tuple[int, int, int]:
+    return (0, 0, 0) if z is None else z.stride()
 
 
 def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, reverse):
@@ -539,8 +590,7 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
     _selective_scan_chunk_state_kernel[(plan.f.n_dblk, nc, Bsz)](
         u, delta, A, B4, bias if bias is not None else dummy, seq if seq is not None else dummy,
         dummy, dummy, dummy, dummy, S, P, dummy, dummy,
-        L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, u.stride(0), u.stride(1), B4.stride(0), B4.stride(1),
-        B4.stride(2), 0,
+        L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, *u.stride(), 0, 0, 0, *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
         num_warps=plan.f.num_warps)
@@ -557,10 +607,15 @@ def _combine(S, P, init, out, reverse):
 
 
 def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
-    u, delta, z = u.contiguous(), delta.contiguous(), _contig(z)
+    u = _dense(u)
+    delta = _match(delta, u)  # u, delta, y and their grads share one layout; z keeps its own strides
+    if z is not None and z.stride(1) != 1 and z.stride(2) != 1:
+        z = z.contiguous()
     B4, C4 = _bc4(B), _bc4(C)
     if B4.shape != C4.shape:
         raise ValueError(f"B {tuple(B.shape)} and C {tuple(C.shape)} must have the same shape")
+    if B4.stride() != C4.stride():  # the kernels read B and C with one set of strides
+        B4, C4 = B4.contiguous(), C4.contiguous()
     Dm = u.shape[1]
     if Dm % B4.shape[1]:
         raise ValueError(f"channels D={Dm} not divisible by groups G={B4.shape[1]}")
@@ -576,15 +631,14 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
     Bsz, Dm, L = u.shape
     N = A.shape[1]
     hs = _chunk_start_states(u, delta, A, B4, delta_bias, seq, init, plan, delta_softplus, reverse)
-    y = _empty(Bsz, Dm, L, dtype=u.dtype, device=u.device) if y_acc is None else y_acc
+    y = _empty_as(u, u.dtype) if y_acc is None else y_acc
     final = _empty(Bsz, Dm, N, dtype=torch.float32, device=u.device) if return_final_state else None
     dummy = u
     _selective_scan_fwd_kernel[(plan.f.n_dblk, plan.n_chunks, Bsz)](
         u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, hs, y,
         final if final is not None else dummy,
-        L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, u.stride(0), u.stride(1),
-        B4.stride(0), B4.stride(1), B4.stride(2),
+        L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, *u.stride(), *_zstrides(z), *B4.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
         BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, num_warps=plan.f.num_warps)
@@ -605,9 +659,8 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
     _selective_scan_chunk_state_kernel[(plan.b.n_dblk, nc, Bsz)](
         u, delta, A, B4, delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy,
         dout, z if z is not None else dummy, C4, hs, dummy, P, G, ck,
-        L, Dm, N, plan.b.dpg, plan.chunk_len_b, nc, plan.n_chunks, plan.bwd_mult, u.stride(0), u.stride(1),
-        B4.stride(0), B4.stride(1), B4.stride(2),
-        plan.b.n_ck,
+        L, Dm, N, plan.b.dpg, plan.chunk_len_b, nc, plan.n_chunks, plan.bwd_mult, *u.stride(), *_zstrides(z),
+        *B4.stride(), plan.b.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
         CKPT_TILES=plan.b.CKPT_TILES,
@@ -627,25 +680,28 @@ def _scratch(u: torch.Tensor, plan: _Plan) -> torch.Tensor:
 
 def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, seq, hs, dout, dfinal, reverse,
                         need_dh0, plan: _Plan, du_acc: torch.Tensor | None = None,
-                        dz_acc: torch.Tensor | None = None):
+                        dz_acc: torch.Tensor | None = None, dz_out: torch.Tensor | None = None,
+                        y_out: torch.Tensor | None = None):
     """Gradients of `_selective_scan_fwd`: (du, ddelta, dA, dB4, dC4, dD, dz, ddelta_bias, dh0);
     dB4/dC4 are fp32 `[B, G, N, L]`, dA/dD/ddelta_bias fp32. With du_acc (and dz_acc when z is
-    given) du and dz are added into those tensors."""
+    given) du and dz are added into those tensors; dz_out, any strides, receives dz (e.g. a slice of
+    a fused dxz); y_out, u's layout, receives the gated output y recomputed on the way (needs z)."""
     Bsz, Dm, L = u.shape
     N = A.shape[1]
-    dout = dout.contiguous()
+    dout = _match(dout, u)
     dfinal = None if dfinal is None else dfinal.float().contiguous()
     ck, E = _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, delta_softplus, reverse,
                             plan)
     accum = du_acc is not None
-    du = _empty(Bsz, Dm, L, dtype=u.dtype, device=u.device) if not accum else du_acc
-    ddelta = _empty(Bsz, Dm, L, dtype=delta.dtype, device=u.device)
+    du = _empty_as(u, u.dtype) if not accum else du_acc
+    ddelta = _empty_as(u, delta.dtype)
     dz = None
     if z is not None:
-        dz = _empty(Bsz, Dm, L, dtype=z.dtype, device=u.device) if not accum else dz_acc
+        dz = dz_acc if accum else dz_out if dz_out is not None else _empty_as(u, z.dtype)
+    if y_out is not None and (z is None or y_out.stride() != u.stride()):
+        raise ValueError("y_out needs the gate z and u's layout")
     dA = torch.zeros(Dm, N, dtype=torch.float32, device=u.device)
-    dB = torch.zeros(B4.shape, dtype=torch.float32, device=u.device)
-    dC = torch.zeros(C4.shape, dtype=torch.float32, device=u.device)
+    dB, dC = _zeros_bc(B4), _zeros_bc(C4)
     dD = torch.zeros(Dm, dtype=torch.float32, device=u.device) if D is not None else None
     dbias = torch.zeros(Dm, dtype=torch.float32, device=u.device) if delta_bias is not None else None
     dh0 = _empty(Bsz, Dm, N, dtype=torch.float32, device=u.device) if need_dh0 else None
@@ -654,15 +710,42 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
         u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, dout, ck,
         _scratch(u, plan), E,
-        du, ddelta, dz if dz is not None else dummy, dA, dB, dC, dD if dD is not None else dA,
+        du, ddelta, dz if dz is not None else dummy, y_out if y_out is not None else dummy, dA, dB, dC,
+        dD if dD is not None else dA,
         dbias if dbias is not None else dA, dh0 if dh0 is not None else dA,
-        L, Dm, N, plan.b.dpg, plan.chunk_len_b, plan.n_chunks_b, plan.b.n_ck, u.stride(0), u.stride(1),
-        B4.stride(0), B4.stride(1), B4.stride(2),
+        L, Dm, N, plan.b.dpg, plan.chunk_len_b, plan.n_chunks_b, plan.b.n_ck, *u.stride(), *_zstrides(z),
+        *_zstrides(dz), *B4.stride(), *dB.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
-        IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0, ACCUM=accum,
+        IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0, ACCUM=accum, STORE_Y=y_out is not None,
         BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L, CKPT_TILES=plan.b.CKPT_TILES,
         num_warps=plan.b.num_warps)
     return du, ddelta, dA, dB, dC, dD, dz, dbias, dh0
+
+
+class ScanDirection:
+    """One direction of a fused scan, its inputs prepared once: the public per-direction entry that
+    composite ops (the bidirectional scan) build on. `forward` runs passes 1-3 (adding into y_acc when
+    given) and returns y and the chunk-start states; `backward` takes those states and dy and returns
+    (du, ddelta, dA, dB4, dC4, dD, dz, ddelta_bias) as `_selective_scan_bwd` does."""
+
+    def __init__(self, u, delta, A, B, C, D=None, delta_bias=None, z=None, seq_idx=None, delta_softplus=True,
+                 reverse=False, chunk_size=None, plan: _Plan | None = None):
+        (self.u, self.delta, self.A, self.B4, self.C4, self.D, self.z, self.bias, _,
+         self.seq) = _prep(u, delta, A, B, C, D, z, delta_bias, None, seq_idx)
+        Bsz, Dm, L = u.shape
+        self.plan = plan or _Plan(Bsz, Dm, A.shape[1], L, self.B4.shape[1], u.device, chunk_size)
+        self.softplus, self.reverse = delta_softplus, reverse
+
+    def forward(self, y_acc: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        y, _, hs = _selective_scan_fwd(self.u, self.delta, self.A, self.B4, self.C4, self.D, self.z, self.bias,
+                                       self.softplus, None, self.seq, self.reverse, False, self.plan, y_acc=y_acc)
+        return y, hs
+
+    def backward(self, hs, dy, du_acc: torch.Tensor | None = None, dz_acc: torch.Tensor | None = None):
+        du, ddl, dA, dB, dC, dD, dz, dbias, _ = _selective_scan_bwd(
+            self.u, self.delta, self.A, self.B4, self.C4, self.D, self.z, self.bias, self.softplus, self.seq, hs, dy,
+            None, self.reverse, False, self.plan, du_acc=du_acc, dz_acc=dz_acc)
+        return du, ddl, dA, dB, dC, dD, dz, dbias
 
 
 class SelectiveScanFn(torch.autograd.Function):

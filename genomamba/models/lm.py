@@ -50,13 +50,7 @@ class CharMambaLM(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.d_model)
         mixer = BiMambaMixer if config.bidirectional else MambaMixer
         self.layers = nn.ModuleList(
-            ResidualBlock(
-                mixer(
-                    config.d_model, config.d_state, config.d_conv, config.expand, config.dt_rank,
-                    config.dt_min, config.dt_max, config.dt_init_floor, config.scan_backend,
-                ),
-                config.rms_norm_eps,
-            )
+            ResidualBlock(mixer(config), config.rms_norm_eps)
             for _ in range(config.n_layer)
         )
         self.norm_f = RMSNorm(config.d_model, config.rms_norm_eps)

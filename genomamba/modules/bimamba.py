@@ -8,24 +8,28 @@ sequence, so there is no carried state and no causal scoring with it.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
 from genomamba.errors import GenomambaError
 from genomamba.modules.mamba import MambaMixer, MixerState, init_dt_proj
-from genomamba.ops import bidirectional_selective_scan
+from genomamba.ops import bidirectional_selective_scan, causal_conv1d
+
+if TYPE_CHECKING:
+    from genomamba.models.config import MambaConfig
 
 
 class BiMambaMixer(MambaMixer):
-    """x: `[B, L, d_model]` -> `[B, L, d_model]`, mixing in both directions. Same arguments as
-    `MambaMixer`; the `_b` parameters are the right-to-left direction's."""
+    """x: `[B, L, d_model]` -> `[B, L, d_model]`, mixing in both directions. Takes a `MambaConfig` as
+    `MambaMixer` does; the `_b` parameters are the right-to-left direction's."""
 
-    def __init__(self, d_model: int, d_state: int = 16, d_conv: int = 4, expand: int = 2, dt_rank: int | None = None,
-                 dt_min: float = 0.001, dt_max: float = 0.1, dt_init_floor: float = 1e-4, scan_backend: str = "auto"):
-        super().__init__(d_model, d_state, d_conv, expand, dt_rank, dt_min, dt_max, dt_init_floor, scan_backend)
-        self.x_proj_b = nn.Linear(self.d_inner, self.dt_rank + 2 * d_state, bias=False)
+    def __init__(self, config: MambaConfig):
+        super().__init__(config)
+        self.x_proj_b = nn.Linear(self.d_inner, self.dt_rank + 2 * self.d_state, bias=False)
         self.dt_proj_b = nn.Linear(self.dt_rank, self.d_inner, bias=True)
-        init_dt_proj(self.dt_proj_b, self.dt_rank, dt_min, dt_max, dt_init_floor)
+        init_dt_proj(self.dt_proj_b, self.dt_rank, config.dt_min, config.dt_max, config.dt_init_floor)
         self.A_log_b = nn.Parameter(self.A_log.detach().clone())
         self.D_b = nn.Parameter(torch.ones(self.d_inner))
         self.A_log_b._no_weight_decay = self.D_b._no_weight_decay = True
@@ -37,12 +41,23 @@ class BiMambaMixer(MambaMixer):
         """x: `[B, L, d_model]` -> (`[B, L, d_model]`, None). `state` must be None."""
         if state is not None:
             raise GenomambaError("a bidirectional mixer cannot continue from a carried state")
-        xs, z, _ = self._conv(x, None)
+        Di = self.d_inner
+        xz = self.in_proj(x)  # (B, L, 2*Di)
+        xs = causal_conv1d(xz[..., :Di], self.conv1d.weight, self.conv1d.bias, backend=self.scan_backend)
+        z = xz[..., Di:].transpose(1, 2)  # a strided [B, Di, L] view
         dt_f, B_f, C_f = self._ssm_inputs(xs, self.x_proj, self.dt_proj)
         dt_b, B_b, C_b = self._ssm_inputs(xs, self.x_proj_b, self.dt_proj_b)
         y = bidirectional_selective_scan(
-            xs, dt_f, -torch.exp(self.A_log.float()), B_f, C_f, self.D.float(), self.dt_proj.bias.float(),
-            dt_b, -torch.exp(self.A_log_b.float()), B_b, C_b, self.D_b.float(), self.dt_proj_b.bias.float(),
+            xs.transpose(1, 2), dt_f, -torch.exp(self.A_log.float()), B_f, C_f, self.D.float(),
+            self.dt_proj.bias.float(), dt_b, -torch.exp(self.A_log_b.float()), B_b, C_b, self.D_b.float(), self.dt_proj_b.bias.float(),
             z=z, delta_softplus=True, backend=self.scan_backend,
         )
         return self.out_proj(y.transpose(1, 2)), None
+
+    def _ssm_inputs(self, xs: torch.Tensor, x_proj: nn.Linear, dt_proj: nn.Linear):
+        """delta (before bias) `[B, Di, L]` and B, C `[B, N, L]` (strided views of channel-last tensors)
+        from the conv output `[B, L, Di]`."""
+        x_dbl = x_proj(xs)  # (B, L, dt_rank + 2N)
+        dt, Bm, Cm = torch.split(x_dbl, [self.dt_rank, self.d_state, self.d_state], dim=-1)
+        dt = dt @ dt_proj.weight.t()  # (B, L, Di); the bias goes in as delta_bias
+        return dt.transpose(1, 2), Bm.transpose(1, 2), Cm.transpose(1, 2)

@@ -84,3 +84,30 @@ def selective_scan_ref(
         y = y * F.silu(z.float())
     y = y.to(dtype_in)
     return (y, h) if return_final_state else y
+
+
+def bidirectional_selective_scan_ref(
+    u: torch.Tensor,
+    delta_f: torch.Tensor,
+    A_f: torch.Tensor,
+    B_f: torch.Tensor,
+    C_f: torch.Tensor,
+    D_f: torch.Tensor | None,
+    delta_bias_f: torch.Tensor | None,
+    delta_b: torch.Tensor,
+    A_b: torch.Tensor,
+    B_b: torch.Tensor,
+    C_b: torch.Tensor,
+    D_b: torch.Tensor | None,
+    delta_bias_b: torch.Tensor | None,
+    z: torch.Tensor | None = None,
+    delta_softplus: bool = True,
+    seq_idx: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The spec of the bidirectional scan (BiMamba, Schiff et al. 2024): a left-to-right scan with the
+    `_f` parameters plus a right-to-left one with the `_b` parameters, each with its own D skip and
+    the shared gate z, summed in fp32. Layouts as `selective_scan_ref`; returns y `[B, D, L]` in u's dtype."""
+    y_f = selective_scan_ref(u, delta_f, A_f, B_f, C_f, D_f, z, delta_bias_f, delta_softplus, seq_idx=seq_idx)
+    y_b = selective_scan_ref(u, delta_b, A_b, B_b, C_b, D_b, z, delta_bias_b, delta_softplus, reverse=True,
+                             seq_idx=seq_idx)
+    return (y_f.float() + y_b.float()).to(u.dtype)

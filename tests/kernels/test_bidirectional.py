@@ -1,24 +1,15 @@
-"""genomamba_kernels.bidirectional_selective_scan_triton against a reference composed of two
-`selective_scan_ref` calls (left to right, and right to left with reverse=True)."""
+"""genomamba_kernels.bidirectional_selective_scan_triton against `bidirectional_selective_scan_ref` (two
+`selective_scan_ref` calls: left to right, and right to left with reverse=True)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from genomamba.ops.selective_scan_ref import selective_scan_ref
+from genomamba.ops.selective_scan_ref import bidirectional_selective_scan_ref
 from genomamba_kernels import bidirectional_selective_scan_triton
 
 from .helpers import assert_close
-
-
-def bidirectional_selective_scan_ref(u, delta_f, A_f, B_f, C_f, D_f, delta_bias_f, delta_b, A_b, B_b, C_b, D_b,
-                                     delta_bias_b, z=None, delta_softplus=True, seq_idx=None):
-    """The spec of the fused op: y_f + y_b, each direction with its own parameters and the gate z."""
-    y_f = selective_scan_ref(u, delta_f, A_f, B_f, C_f, D_f, z, delta_bias_f, delta_softplus, seq_idx=seq_idx)
-    y_b = selective_scan_ref(u, delta_b, A_b, B_b, C_b, D_b, z, delta_bias_b, delta_softplus, reverse=True,
-                             seq_idx=seq_idx)
-    return (y_f.float() + y_b.float()).to(u.dtype)
 
 
 def _direction(Bsz, Dm, N, L, dtype, device, g, groups, full):

@@ -14,7 +14,22 @@ from .helpers import assert_close
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
-def make_inputs(Bsz, Dm, N, L, dtype, device, groups=None, full=True, init=False, varlen=False, seed=0):
+def channel_last(x: dict, kw: dict) -> None:
+    """The mixer's layouts, in place: u, delta `[B, L, D]` transposed; z the second half of a `[B, L, 2D]`
+    tensor; B, C slices of one `[B, L, R + 2N]` tensor (x_proj's output), all as `[B, D, L]` views."""
+    Bsz, Dm, L = x["u"].shape
+    N = x["B"].shape[-2]
+    x["u"] = x["u"].transpose(1, 2).contiguous().transpose(1, 2)
+    x["delta"] = x["delta"].transpose(1, 2).contiguous().transpose(1, 2)
+    dbl = torch.cat([torch.randn_like(x["B"][:, :1]), x["B"], x["C"]], dim=1).transpose(1, 2).contiguous()
+    x["B"], x["C"] = dbl[..., 1:1 + N].transpose(1, 2), dbl[..., 1 + N:].transpose(1, 2)
+    if "z" in kw:
+        xz = torch.cat([x["u"], kw["z"]], dim=1).transpose(1, 2).contiguous()  # (B, L, 2D)
+        kw["z"] = xz[..., Dm:].transpose(1, 2)
+
+
+def make_inputs(Bsz, Dm, N, L, dtype, device, groups=None, full=True, init=False, varlen=False, seed=0,
+                layout="contiguous"):
     """Fresh random inputs (never zeros); fp32 A/D/delta_bias/initial_state as in Mamba."""
     g = torch.Generator().manual_seed(seed)
     r = lambda *s: torch.randn(*s, generator=g)  # noqa: E731
@@ -39,14 +54,19 @@ def make_inputs(Bsz, Dm, N, L, dtype, device, groups=None, full=True, init=False
         kw["seq_idx"] = seq
     x = {k: v.to(device) for k, v in x.items()}
     kw = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kw.items()}
+    if layout == "channel_last":
+        channel_last(x, kw)
     return x, kw
 
 
 def run_case(Bsz, Dm, N, L, dtype, device, reverse=False, groups=None, full=True, init=False, varlen=False,
-             chunk_size=None, seed=0):
+             chunk_size=None, seed=0, layout="contiguous"):
     x, kw = make_inputs(Bsz, Dm, N, L, dtype, device, groups, full, init, varlen, seed)
     leaves = {k: v.requires_grad_() for k, v in {**x, **kw}.items()
               if isinstance(v, torch.Tensor) and v.is_floating_point()}
+    if layout == "channel_last":  # views of the leaves, so every gradient flows back through them
+        x, kw = dict(x), dict(kw)
+        channel_last(x, kw)
     args = [x[k] for k in ("u", "delta", "A", "B", "C")]
     y, h = selective_scan_triton(*args, **kw, return_final_state=True, reverse=reverse, chunk_size=chunk_size)
     y_ref, h_ref = selective_scan_ref(*args, **kw, return_final_state=True, reverse=reverse)
@@ -78,6 +98,9 @@ CASES = [
      {"reverse": True, "varlen": True, "init": True, "chunk_size": 16}),
     ("B2-L33-D8-N4-bf16-rev-G4-h0-chunk16", 2, 8, 4, 33, "bf16",
      {"reverse": True, "groups": 4, "init": True, "chunk_size": 16}),
+    ("B2-L37-D8-N4-fp32-channel-last", 2, 8, 4, 37, "fp32", {"layout": "channel_last"}),
+    ("B2-L45-D8-N4-bf16-channel-last-rev-h0-chunk16", 2, 8, 4, 45, "bf16",
+     {"layout": "channel_last", "reverse": True, "init": True, "chunk_size": 16}),
 ]
 
 
@@ -104,6 +127,7 @@ GPU_CASES = [
     ("B1-L8191-D32-N16-fp32-rev-varlen-chunk1000", 1, 32, 16, 8191, "fp32",
      {"reverse": True, "varlen": True, "chunk_size": 1000, "init": True}),
     ("B2-L3001-D48-N16-bf16-G3-chunk512", 2, 48, 16, 3001, "bf16", {"groups": 3, "chunk_size": 512}),
+    ("B2-L4099-D64-N16-bf16-channel-last-h0", 2, 64, 16, 4099, "bf16", {"layout": "channel_last", "init": True}),
 ]
 
 

@@ -4,7 +4,7 @@ CharMambaLM (d_model 256, 8 layers, d_state 16) on one sequence of L=131072 toke
 autocast, forward + cross-entropy + backward; tokens/s from the median of triton.testing.do_bench.
 Backends are switched with `genomamba.ops.set_backend_override`, so only the scan differs.
 
-    PYTHONPATH=.:/tmp/gk python kernels/bench/bench_lm.py [--L 131072] [--backends triton,mamba_ssm,torch]
+    PYTHONPATH=.:/tmp/gk python benchmarks/kernels/bench_lm.py [--L 131072] [--backends triton,mamba_ssm,torch]
 """
 
 from __future__ import annotations

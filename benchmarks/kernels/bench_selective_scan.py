@@ -6,7 +6,7 @@ bidirectional op against two mamba-ssm calls with flips. Each time is also given
 the memory-bandwidth floor (each input read once, each output written once, over the
 device-to-device copy bandwidth measured in this run), and the peak extra memory of fwd+bwd.
 
-    PYTHONPATH=.:/tmp/gk python kernels/bench/bench_selective_scan.py [--tune] [--out results.md]
+    PYTHONPATH=.:/tmp/gk python benchmarks/kernels/bench_selective_scan.py [--tune] [--out results.md]
 
 (`/tmp/gk/genomamba_kernels` -> `kernels/` when the package is not pip-installed.)
 """

@@ -1,0 +1,206 @@
+"""Fused causal depthwise conv1d + SiLU over channel-last activations, in Triton.
+
+out[b, t, d] = act(bias[d] + sum_k w[d, k] x[b, t - (K-1) + k, d]), where the K-1 inputs before
+t = 0 come from a carried conv state (zeros when none): no torch.cat of the prefix, no transposes,
+loads coalesced along D. The backward recomputes the pre-activation (nothing but x is saved) and
+writes dx, the carried state's gradient, dw and dbias in one launch. Design after
+causal-conv1d's channel-last kernels and flash-linear-attention's `fla/modules/conv`.
+Imports torch and triton only.
+"""
+
+from __future__ import annotations
+
+import torch
+import triton
+import triton.language as tl
+
+from genomamba_kernels.selective_scan import _empty
+
+
+@triton.jit
+def _x_ext(x_b, st_b, p, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K: tl.constexpr,
+           HAS_STATE: tl.constexpr):
+    # x at positions p `[BL]` of a tile, with p < 0 read from the carried state (zeros without one)
+    m_in = (p >= 0) & (p < L)
+    v = tl.load(x_b + p[:, None] * stride_xl + offs_d[None, :] * stride_xd, mask=m_in[:, None] & mask_d[None, :],
+                other=0.0).to(tl.float32)
+    if HAS_STATE:
+        m_st = (p < 0) & (p >= -(K - 1))
+        v += tl.load(st_b + offs_d[None, :] * stride_sd + (K - 1 + p)[:, None], mask=m_st[:, None] & mask_d[None, :],
+                     other=0.0).to(tl.float32)
+    return v
+
+
+@triton.jit
+def _pre_act(x_b, st_b, w_ptr, bias, q, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K: tl.constexpr,
+             HAS_STATE: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_D: tl.constexpr):
+    acc = tl.zeros([BLOCK_L, BLOCK_D], tl.float32) + bias[None, :]
+    for k in tl.static_range(K):
+        wk = tl.load(w_ptr + offs_d * K + k, mask=mask_d, other=0.0).to(tl.float32)
+        acc += wk[None, :] * _x_ext(x_b, st_b, q - (K - 1) + k, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd,
+                                    K, HAS_STATE)
+    return acc
+
+
+@triton.jit
+def _causal_conv1d_fwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, out_ptr, L, D, stride_xb, stride_xl, stride_xd,
+                              stride_sb, stride_sd, K: tl.constexpr, HAS_BIAS: tl.constexpr,
+                              HAS_STATE: tl.constexpr, SILU: tl.constexpr, BLOCK_L: tl.constexpr,
+                              BLOCK_D: tl.constexpr):
+    pid_l, pid_d, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    t = pid_l * BLOCK_L + tl.arange(0, BLOCK_L)
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    mask_d = offs_d < D
+    bias = tl.zeros([BLOCK_D], tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    acc = _pre_act(x_ptr + pid_b * stride_xb, st_ptr + pid_b * stride_sb, w_ptr, bias, t, offs_d, mask_d, L,
+                   stride_xl, stride_xd, stride_sd, K, HAS_STATE, BLOCK_L, BLOCK_D)
+    if SILU:
+        acc = acc / (1.0 + tl.exp(-acc))
+    m = (t < L)[:, None] & mask_d[None, :]
+    tl.store(out_ptr + pid_b * L * D + t[:, None] * D + offs_d[None, :], acc.to(out_ptr.dtype.element_ty), mask=m)
+
+
+@triton.jit
+def _causal_conv1d_bwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, dout_ptr, dx_ptr, dst_ptr, dw_ptr, dbias_ptr, L, D,
+                              stride_xb, stride_xl, stride_xd, stride_sb, stride_sd, stride_dxb, stride_dxl,
+                              K: tl.constexpr,
+                              HAS_BIAS: tl.constexpr, HAS_STATE: tl.constexpr, SILU: tl.constexpr,
+                              BLOCK_L: tl.constexpr, BLOCK_D: tl.constexpr):
+    """Tiles cover input positions s in [-(K-1), L): dx[s] = sum_k w[k] dpre[s + K-1-k] (s < 0 is the
+    carried state's gradient); dw and dbias from dpre at the tile's own output positions."""
+    pid_l, pid_d, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    s = pid_l * BLOCK_L + tl.arange(0, BLOCK_L) - (K - 1)
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    mask_d = offs_d < D
+    x_b, st_b = x_ptr + pid_b * stride_xb, st_ptr + pid_b * stride_sb
+    do_b = dout_ptr + pid_b * L * D
+    bias = tl.zeros([BLOCK_D], tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    dx = tl.zeros([BLOCK_L, BLOCK_D], tl.float32)
+    for j in tl.static_range(K):
+        q = s + j  # output positions that read input s through tap K-1-j
+        mq = (q >= 0) & (q < L)
+        m2 = mq[:, None] & mask_d[None, :]
+        dp = tl.load(do_b + q[:, None] * D + offs_d[None, :], mask=m2, other=0.0).to(tl.float32)
+        if SILU:
+            pre = _pre_act(x_b, st_b, w_ptr, bias, q, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K,
+                           HAS_STATE, BLOCK_L, BLOCK_D)
+            sg = 1.0 / (1.0 + tl.exp(-pre))
+            dp = dp * sg * (1.0 + pre * (1.0 - sg))
+        dp = tl.where(m2, dp, 0.0)
+        wj = tl.load(w_ptr + offs_d * K + (K - 1 - j), mask=mask_d, other=0.0).to(tl.float32)
+        dx += wj[None, :] * dp
+        if j == K - 1:
+            # q = s + K-1 visits each output position once over the grid: the weight and bias sums
+            for k in tl.static_range(K):
+                xv = _x_ext(x_b, st_b, q - (K - 1) + k, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K,
+                            HAS_STATE)
+                tl.atomic_add(dw_ptr + offs_d * K + k, tl.sum(dp * xv, axis=0), mask=mask_d, sem="relaxed")
+            if HAS_BIAS:
+                tl.atomic_add(dbias_ptr + offs_d, tl.sum(dp, axis=0), mask=mask_d, sem="relaxed")
+    m_x = ((s >= 0) & (s < L))[:, None] & mask_d[None, :]
+    tl.store(dx_ptr + pid_b * stride_dxb + s[:, None] * stride_dxl + offs_d[None, :], dx.to(dx_ptr.dtype.element_ty),
+             mask=m_x)
+    if HAS_STATE:
+        m_s = (s < 0)[:, None] & mask_d[None, :]
+        tl.store(dst_ptr + pid_b * D * (K - 1) + offs_d[None, :] * (K - 1) + (K - 1 + s)[:, None],
+                 dx.to(dst_ptr.dtype.element_ty), mask=m_s)
+
+
+def _blocks(x: torch.Tensor) -> tuple[int, int, int]:
+    if x.device.type != "cuda":
+        return 16, 8, 1  # the interpreter: small tiles
+    return 64, 64, 4
+
+
+def _causal_conv1d_fwd(x, weight, bias, state, silu):
+    Bsz, L, D = x.shape
+    K = weight.shape[1]
+    out = _empty(Bsz, L, D, dtype=x.dtype, device=x.device)
+    BL, BD, nw = _blocks(x)
+    _causal_conv1d_fwd_kernel[(triton.cdiv(L, BL), triton.cdiv(D, BD), Bsz)](
+        x, weight, bias if bias is not None else weight, state if state is not None else weight, out, L, D,
+        x.stride(0), x.stride(1), x.stride(2), state.stride(0) if state is not None else 0,
+        state.stride(1) if state is not None else 0,
+        K=K, HAS_BIAS=bias is not None, HAS_STATE=state is not None, SILU=silu, BLOCK_L=BL, BLOCK_D=BD,
+        num_warps=nw)
+    return out
+
+
+def _causal_conv1d_bwd(x, weight, bias, state, dout, silu, dx=None):
+    """(dx, dstate, dw, dbias); dx may be given (`[B, L, D]` with unit D stride, e.g. a slice of a fused dxz)."""
+    Bsz, L, D = x.shape
+    K = weight.shape[1]
+    dout = dout.contiguous()
+    if dx is None:
+        dx = _empty(Bsz, L, D, dtype=x.dtype, device=x.device)
+    elif dx.stride(2) != 1:
+        raise ValueError("dx needs a unit channel stride")
+    dst = _empty(Bsz, D, K - 1, dtype=state.dtype, device=x.device) if state is not None else None
+    dw = torch.zeros(D, K, dtype=torch.float32, device=x.device)
+    db = torch.zeros(D, dtype=torch.float32, device=x.device) if bias is not None else None
+    BL, BD, nw = _blocks(x)
+    _causal_conv1d_bwd_kernel[(triton.cdiv(L + K - 1, BL), triton.cdiv(D, BD), Bsz)](
+        x, weight, bias if bias is not None else weight, state if state is not None else weight, dout, dx,
+        dst if dst is not None else dx, dw, db if db is not None else dw, L, D,
+        x.stride(0), x.stride(1), x.stride(2), state.stride(0) if state is not None else 0,
+        state.stride(1) if state is not None else 0, dx.stride(0), dx.stride(1),
+        K=K, HAS_BIAS=bias is not None, HAS_STATE=state is not None, SILU=silu, BLOCK_L=BL, BLOCK_D=BD,
+        num_warps=nw)
+    return dx, dst, dw, db
+
+
+def final_conv_state(x: torch.Tensor, state: torch.Tensor | None, K: int) -> torch.Tensor:
+    """The last K-1 inputs `[B, D, K-1]` (carried state first when L < K-1); x: `[B, L, D]`."""
+    Bsz, L, D = x.shape
+    tail = x[:, max(0, L - (K - 1)):].transpose(1, 2)  # (B, min(L, K-1), D) -> (B, D, .)
+    if L >= K - 1:
+        return tail.contiguous()
+    prev = state if state is not None else x.new_zeros(Bsz, D, K - 1)
+    return torch.cat([prev[..., L:].to(x.dtype), tail], dim=-1)  # K-1 columns: no sequence-long copy
+
+
+class CausalConv1dFn(torch.autograd.Function):
+    """Autograd for the fused conv; gradients reach x, weight, bias and the carried state."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, state, silu):
+        w = weight.reshape(weight.shape[0], -1).contiguous()
+        st = None if state is None else state.contiguous()
+        out = _causal_conv1d_fwd(x, w, bias, st, silu)
+        ctx.save_for_backward(x, w, bias, st)
+        ctx.silu, ctx.w_shape = silu, weight.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        x, w, bias, st = ctx.saved_tensors
+        dx, dst, dw, db = _causal_conv1d_bwd(x, w, bias, st, dout, ctx.silu)
+        return (dx, dw.to(w.dtype).reshape(ctx.w_shape), None if db is None else db.to(bias.dtype), dst, None)
+
+
+def causal_conv1d_triton(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
+                         initial_state: torch.Tensor | None = None, activation: str | None = "silu",
+                         return_final_state: bool = False):
+    """Causal depthwise conv1d (+ SiLU) over channel-last x; same semantics as `causal_conv1d_ref`.
+
+    Args:
+        x: `[B, L, D]`, any strides (D-contiguous is fastest; a slice of a wider tensor is fine).
+        weight: `[D, K]` or `[D, 1, K]` (nn.Conv1d's). bias: `[D]`.
+        initial_state: `[B, D, K-1]`, the K-1 inputs before x[:, 0] (zeros when None).
+        activation: "silu" or None.
+        return_final_state: also return the last K-1 inputs `[B, D, K-1]` (no gradient through it).
+
+    Returns:
+        out `[B, L, D]` contiguous in x's dtype (and the final state).
+    """
+    if activation not in ("silu", None):
+        raise ValueError(f"activation must be 'silu' or None, got {activation!r}")
+    out = CausalConv1dFn.apply(x, weight, bias, initial_state, activation == "silu")
+    if not return_final_state:
+        return out
+    return out, final_conv_state(x.detach(), None if initial_state is None else initial_state.detach(),
+                                 weight.shape[-1])
