@@ -30,8 +30,8 @@ _EXPORTS = {
     "score_variants": "genomamba.api",
     "evaluate": "genomamba.evaluation",
     "cross_validate_heads": "genomamba.evaluation",
-    "read_training_log": "genomamba.runs",
-    "plot_training_curves": "genomamba.runs",
+    "read_training_log": "genomamba.training_logs",
+    "plot_training_curves": "genomamba.training_logs",
 }
 __all__ = ["__version__", *_EXPORTS]
 

@@ -1,11 +1,11 @@
-"""genomamba.runs: a run folder's CSV log as a DataFrame, and training curves."""
+"""genomamba.training_logs: a run folder's CSV log as a DataFrame, and training curves."""
 
 from __future__ import annotations
 
 import pytest
 
 from genomamba.errors import GenomambaError
-from genomamba.runs import plot_training_curves, read_training_log
+from genomamba.training_logs import plot_training_curves, read_training_log
 
 CONFIG = """\
 data:
