@@ -65,19 +65,28 @@ def run_config(cfg: DictConfig) -> dict:
     return out
 
 
+def _hydra_choices_and_overrides() -> tuple[dict, list[str]]:
+    if not HydraConfig.initialized():
+        return {}, []
+    hc = HydraConfig.get()
+    return dict(hc.runtime.choices), list(hc.overrides.task)
+
+
 def resume_config(cfg: DictConfig, saved: dict | None) -> DictConfig:
-    """Today's cfg with the checkpoint's run configuration restored where the user set no override."""
+    """Today's cfg with the checkpoint's run configuration restored where the user set no override
+    (a config group counts as overridden only when its option differs from the run's own)."""
     if not saved:
         log.warning("resume: %s holds no run configuration (older checkpoint): using today's", cfg.ckpt_path)
         return cfg
-    task = list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-    overridden = [o.key_or_group for o in OverridesParser.create().parse_overrides(task)]
-    merged, notes = restore_run_config(run_config(cfg), saved, overridden)
+    choices, task = _hydra_choices_and_overrides()
+    keys = [o.key_or_group for o in OverridesParser.create().parse_overrides(task)]
+    overridden = [k for k in keys if k not in choices or saved["choices"].get(k) != choices[k]]
+    merged, notes = restore_run_config(run_config(cfg), saved["config"], overridden)
     for note in notes:
         log.warning("resume: %s", note)
     with open_dict(cfg):
         for key, value in merged.items():
-            OmegaConf.update(cfg, key, value, merge=False)
+            OmegaConf.update(cfg, key, value, merge=True)  # keeps keys not restored (the output folder)
     return cfg
 
 
@@ -100,7 +109,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
     module = hydra.utils.instantiate(cfg.module, model=model, _convert_="all")
-    callbacks = [*_instantiate_dict(cfg.get("callbacks")), RunConfigCallback(run_config(cfg))]
+    callbacks = [*_instantiate_dict(cfg.get("callbacks")), RunConfigCallback(run_config(cfg), _hydra_choices_and_overrides()[0])]
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=callbacks, logger=_instantiate_dict(cfg.get("logger")) or False,
         plugins=[AtomicCheckpointIO()],

@@ -98,11 +98,11 @@ class RunConfigCallback(L.Callback):
 
     KEY = "genomamba_run_config"
 
-    def __init__(self, config: dict[str, Any]):
-        self.config = config
+    def __init__(self, config: dict[str, Any], choices: dict[str, Any] | None = None):
+        self.config, self.choices = config, dict(choices or {})  # choices: config group -> option
 
     def on_save_checkpoint(self, trainer: L.Trainer, pl_module: L.LightningModule, checkpoint: dict[str, Any]) -> None:
-        checkpoint[self.KEY] = self.config
+        checkpoint[self.KEY] = {"config": self.config, "choices": self.choices}
 
 
 def restore_best(trainer: L.Trainer, module: L.LightningModule) -> tuple[str, float] | None:

@@ -91,3 +91,71 @@ def test_atomic_checkpoint_io_leaves_the_old_file_when_the_write_dies(tmp_path, 
         io.save_checkpoint({"state_dict": {"w": torch.zeros(2)}, "global_step": 2}, target)
     assert load_checkpoint(target)["global_step"] == 1
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+def _weights(model_dir) -> dict[str, torch.Tensor]:
+    from genomamba.models import CharMambaLM
+
+    return CharMambaLM.from_pretrained(model_dir).state_dict()
+
+
+def test_resume_mid_epoch_reaches_the_weights_of_an_uninterrupted_run(tmp_path):
+    """Epochs of 4 steps (8 windows of 2); stopped after step 3 (mid epoch 0) and after step 5
+    (mid epoch 1), the resumed runs see the same batches and end on the same weights."""
+    epochs = ["data.samples_per_epoch=8", "trainer.max_steps=7"]
+    train(compose_train(SMALL + EVERY_STEP + epochs + [f"export_dir={tmp_path}/a/model"], tmp_path / "a"))
+    ckpts = {int(p.name[4:10]): p for p in (tmp_path / "a" / "checkpoints").glob("step*.ckpt")}
+    assert sorted(ckpts) == list(range(1, 8))
+    straight = _weights(tmp_path / "a" / "model")
+    for step in (3, 5):
+        out = tmp_path / f"resumed{step}"
+        train(compose_train(SMALL + EVERY_STEP + epochs + [f"ckpt_path={ckpts[step]}", f"export_dir={out}/model"], out))
+        resumed = _weights(out / "model")
+        for k in straight:
+            torch.testing.assert_close(resumed[k], straight[k], rtol=1e-5, atol=1e-6, msg=lambda m: f"step {step} {k}: {m}")
+
+
+def test_resume_in_place_appends_logs_and_keeps_one_last_ckpt(tmp_path):
+    run = tmp_path / "run"
+    args = SMALL + EVERY_STEP + ["trainer.log_every_n_steps=1", f"export_dir={run}/model"]
+    train(compose_train(args + ["trainer.max_steps=2"], run))
+    csv = run / "csv" / "metrics.csv"
+    rows_before = csv.read_text().splitlines()
+    train(compose_train(args + ["trainer.max_steps=4", f"ckpt_path={run}/checkpoints/last.ckpt"], run))
+    rows_after = csv.read_text().splitlines()
+    assert rows_after[: len(rows_before)] == rows_before and len(rows_after) > len(rows_before)
+    assert sorted(p.name for p in (run / "checkpoints").glob("last*")) == ["last.ckpt"]
+    assert load_checkpoint(run / "checkpoints" / "last.ckpt")["global_step"] == 4
+
+
+def test_resume_into_a_copied_folder_and_after_the_old_folder_moved(tmp_path):
+    old = tmp_path / "old"
+    args = SMALL + ["trainer.val_check_interval=2", "validate_at_end=false"]  # monitored best checkpoint
+    train(compose_train(args + ["trainer.max_steps=2", f"export_dir={old}/model"], old))
+    copy = tmp_path / "copy"
+    shutil.copytree(old, copy)
+    shutil.move(old, tmp_path / "moved")
+    metrics = train(compose_train(args + ["trainer.max_steps=4", f"ckpt_path={copy}/checkpoints/last.ckpt",
+                                          f"export_dir={copy}/model"], copy))
+    assert sorted(p.name for p in (copy / "checkpoints").glob("last*")) == ["last.ckpt"]
+    assert load_checkpoint(copy / "checkpoints" / "last.ckpt")["global_step"] == 4
+    assert (copy / "model" / "config.json").exists() and "val/bpc" in metrics
+
+
+def test_resume_restores_the_runs_config_unless_overridden(tmp_path, caplog):
+    first = tmp_path / "first"
+    train(compose_train(SMALL + EVERY_STEP + ["data.window=40", "trainer.max_steps=2", f"export_dir={first}/model"], first))
+    again = tmp_path / "again"
+    # no window given now (the default is 128): the run's 40 comes back; batch size is overridden
+    no_window = [o for o in SMALL if not o.startswith("data.window")]
+    cfg = compose_train(no_window + EVERY_STEP + ["trainer.max_steps=3", "data.batch_size=3",
+                                              f"ckpt_path={first}/checkpoints/last.ckpt", f"export_dir={again}/model"], again)
+    with caplog.at_level("WARNING", logger="genomamba.train"):
+        metrics = train(cfg)
+    from genomamba.models import CharMambaLM
+
+    meta = CharMambaLM.from_pretrained(again / "model").training_metadata
+    assert meta["window"] == 40 and meta["data"]["batch_size"] == 3
+    assert "data.window=40 (restored" in caplog.text and "data.batch_size=3 (your override" in caplog.text
+    tokens_one_step = 3 * 40  # one step of this run, not three
+    assert metrics["train_tokens_per_s"] * metrics["fit_seconds"] == pytest.approx(tokens_one_step)
