@@ -19,22 +19,15 @@ from pathlib import Path
 import hydra
 import lightning as L
 import torch
-from hydra.core.hydra_config import HydraConfig
-from hydra.core.override_parser.overrides_parser import OverridesParser
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from genomamba.atomic import atomic_write_text
-from genomamba.errors import ConfigError, GenomambaError
+from genomamba.cli.train_config import check_config, hydra_choices, resume_config, run_config
+from genomamba.errors import GenomambaError
 from genomamba.lit.checkpoints import AtomicCheckpointIO, RunConfigCallback, load_checkpoint, restore_best
-from genomamba.lit.resume import restore_run_config
 from genomamba.paths import bundled_file
 
 log = logging.getLogger("genomamba.train")
-RUN_KEYS = ("seed", "data", "model", "module", "trainer")  # what a resumed run restores
-POSITIVE_INTS = ("data.window", "data.batch_size")
-INTS = ("trainer.max_steps", "trainer.max_epochs", "trainer.accumulate_grad_batches")
-
-
 def register_resolvers() -> None:
     """`${genomamba_data:NAME}`: absolute path of a genome bundled with the package."""
     if not OmegaConf.has_resolver("genomamba_data"):
@@ -43,51 +36,6 @@ def register_resolvers() -> None:
 
 def _instantiate_dict(cfg: DictConfig | None) -> list:
     return [hydra.utils.instantiate(c) for c in (cfg or {}).values() if c is not None and "_target_" in c]
-
-
-def check_config(cfg: DictConfig) -> None:
-    """One-line errors naming the key: required values left unset, counts that are not integers."""
-    missing = sorted(k for k in OmegaConf.missing_keys(cfg) if not k.startswith("hydra"))
-    if missing:
-        raise ConfigError(f"required value not set: {', '.join(missing)} (give it by override, e.g. {missing[0]}=...)")
-    for key in POSITIVE_INTS + INTS:
-        value = OmegaConf.select(cfg, key)
-        if value is None and key not in POSITIVE_INTS:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or (key in POSITIVE_INTS and value <= 0):
-            raise ConfigError(f"{key} must be {'a positive' if key in POSITIVE_INTS else 'an'} integer, got {value!r}")
-
-
-def run_config(cfg: DictConfig) -> dict:
-    """The parts of `cfg` a resumed run restores, as plain containers (the output folder excluded)."""
-    out = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in RUN_KEYS if k in cfg]), resolve=True, throw_on_missing=False)
-    out.get("trainer", {}).pop("default_root_dir", None)
-    return out
-
-
-def _hydra_choices_and_overrides() -> tuple[dict, list[str]]:
-    if not HydraConfig.initialized():
-        return {}, []
-    hc = HydraConfig.get()
-    return dict(hc.runtime.choices), list(hc.overrides.task)
-
-
-def resume_config(cfg: DictConfig, saved: dict | None) -> DictConfig:
-    """Today's cfg with the checkpoint's run configuration restored where the user set no override
-    (a config group counts as overridden only when its option differs from the run's own)."""
-    if not saved:
-        log.warning("resume: %s holds no run configuration (older checkpoint): using today's", cfg.ckpt_path)
-        return cfg
-    choices, task = _hydra_choices_and_overrides()
-    keys = [o.key_or_group for o in OverridesParser.create().parse_overrides(task)]
-    overridden = [k for k in keys if k not in choices or saved["choices"].get(k) != choices[k]]
-    merged, notes = restore_run_config(run_config(cfg), saved["config"], overridden)
-    for note in notes:
-        log.warning("resume: %s", note)
-    with open_dict(cfg):
-        for key, value in merged.items():
-            OmegaConf.update(cfg, key, value, merge=True)  # keeps keys not restored (the output folder)
-    return cfg
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
@@ -109,16 +57,19 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = hydra.utils.instantiate(cfg.data, _convert_="all")
     model = hydra.utils.instantiate(cfg.model, _convert_="all")
     module = hydra.utils.instantiate(cfg.module, model=model, _convert_="all")
-    callbacks = [*_instantiate_dict(cfg.get("callbacks")), RunConfigCallback(run_config(cfg), _hydra_choices_and_overrides()[0])]
+    callbacks = [*_instantiate_dict(cfg.get("callbacks")), RunConfigCallback(run_config(cfg), hydra_choices())]
     trainer: L.Trainer = hydra.utils.instantiate(
         cfg.trainer, callbacks=callbacks, logger=_instantiate_dict(cfg.get("logger")) or False,
         plugins=[AtomicCheckpointIO()],
     )
     log.info("model: %s parameters; output: %s", f"{model.num_parameters:,}", trainer.default_root_dir)
     t0 = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
-    if trainer.interrupted:
-        raise KeyboardInterrupt
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+    except SystemExit:  # Lightning turns Ctrl-C into exit(1) after its graceful shutdown
+        if trainer.interrupted:
+            raise KeyboardInterrupt from None
+        raise
     fit_seconds = time.perf_counter() - t0
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     best = restore_best(trainer, module)

@@ -108,6 +108,9 @@ class GenomeDataModule(L.LightningDataModule):
         super().__init__()
         if not fastas:
             raise ConfigError("data.fastas is empty: give at least one training FASTA")
+        for key, value, low in (("data.window", window, 2), ("data.batch_size", batch_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
         for p in list(fastas) + list(valid_fastas):
             if not Path(p).exists():
                 raise ConfigError(f"data: FASTA file not found: {p}")
@@ -138,6 +141,9 @@ class GenomeDataModule(L.LightningDataModule):
         vw = hp.valid_window or self.window
         windows = evenly_spaced(tile_windows(valid_iv, vw), hp.max_valid_windows)
         self._valid_ds = GenomeWindowDataset(valid_genome, vw, windows=windows, return_softmask=hp.return_softmask) if windows else None
+        if self._valid_ds is None:
+            log.warning("NO VALIDATION DATA: val/bpc will not be reported and the last weights are exported; "
+                        "give data.valid_fastas, data.valid_fraction > 0, data.valid_records or data.valid_bed")
 
     # ---- resumable training order ----
     def _world(self) -> tuple[int, int]:

@@ -47,3 +47,25 @@ def test_resumed_run_continues_with_the_same_data_order(tmp_path):
     assert any(not torch.equal(a[k], b[k]) for k in a)  # 2 more steps did change the weights
     for k in a:
         torch.testing.assert_close(c[k], a[k], rtol=1e-5, atol=1e-6, msg=lambda m: f"{k}: {m}")
+
+
+def test_bad_counts_and_missing_genome_lists_name_the_key(tmp_path):
+    import pytest
+
+    from genomamba.errors import ConfigError
+
+    cases = {"data.window=0": "data.window", "data.batch_size=-1": "data.batch_size",
+             "trainer.max_steps=abc": "trainer.max_steps"}
+    for override, key in cases.items():
+        with pytest.raises(ConfigError, match=key):
+            train(compose_train(SMALL + [override], tmp_path))
+    for overrides in (["experiment=pretrain_bacteria_small"], ["data=genomes"]):
+        with pytest.raises(ConfigError, match=r"required value not set: data\.fastas, data\.valid_fastas"):
+            train(compose_train(overrides, tmp_path))
+
+
+def test_a_run_without_validation_data_says_so(tmp_path, caplog):
+    with caplog.at_level("WARNING"):
+        train(compose_train(SMALL + ["data.valid_fraction=0.0", "trainer.max_steps=1", "validate_at_end=false",
+                                     f"export_dir={tmp_path}/model"], tmp_path))
+    assert "NO VALIDATION DATA" in caplog.text

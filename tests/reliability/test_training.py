@@ -159,3 +159,22 @@ def test_resume_restores_the_runs_config_unless_overridden(tmp_path, caplog):
     assert "data.window=40 (restored" in caplog.text and "data.batch_size=3 (your override" in caplog.text
     tokens_one_step = 3 * 40  # one step of this run, not three
     assert metrics["train_tokens_per_s"] * metrics["fit_seconds"] == pytest.approx(tokens_one_step)
+
+
+def test_sigint_exits_130_with_one_line(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cmd = [sys.executable, "-m", "genomamba.cli.train", *SMALL, "trainer.max_steps=100000", "callbacks=none",
+           "logger=csv", "trainer.val_check_interval=100000", f"hydra.run.dir={tmp_path}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "csv").exists() and time.time() < deadline:  # the logger folder: training started
+        time.sleep(0.5)
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("genomamba-train: interrupted")
