@@ -33,7 +33,10 @@ def check_config(cfg: DictConfig) -> None:
 
 def run_config(cfg: DictConfig) -> dict:
     """The parts of `cfg` a resumed run restores, as plain containers (the output folder excluded)."""
-    out = OmegaConf.to_container(OmegaConf.masked_copy(cfg, [k for k in RUN_KEYS if k in cfg]), resolve=True, throw_on_missing=False)
+    def plain(v):  # resolved against the whole cfg (a model may refer to the top-level `backbone`)
+        return OmegaConf.to_container(v, resolve=True, throw_on_missing=False) if OmegaConf.is_config(v) else v
+
+    out = {k: plain(cfg[k]) for k in RUN_KEYS if k in cfg}
     out.get("trainer", {}).pop("default_root_dir", None)
     return out
 
