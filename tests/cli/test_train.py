@@ -69,3 +69,11 @@ def test_a_run_without_validation_data_says_so(tmp_path, caplog):
         train(compose_train(SMALL + ["data.valid_fraction=0.0", "trainer.max_steps=1", "validate_at_end=false",
                                      f"export_dir={tmp_path}/model"], tmp_path))
     assert "NO VALIDATION DATA" in caplog.text
+
+
+def test_help_names_the_command():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "genomamba.cli.train", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("genomamba-train is powered by Hydra")
