@@ -23,6 +23,7 @@ def test_train_exports_a_loadable_model_directory(tmp_path):
     assert "val/bpc" in metrics and metrics["train_tokens_per_s"] > 0
     model = CharMambaLM.from_pretrained(tmp_path / "model")
     assert model.training_metadata["steps"] == 3
+    assert model.training_metadata["window"] == 48  # read by scoring to default its window
     assert model(torch.randint(0, 4, (1, 10))).shape == (1, 10, 8)
     assert (tmp_path / "csv" / "metrics.csv").exists()
 
