@@ -65,7 +65,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     log.info("model: %s parameters; output: %s", f"{model.num_parameters:,}", trainer.default_root_dir)
     t0 = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
+        # AtomicCheckpointIO loads weights-only whatever Lightning asks (works with lightning>=2.2)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     except SystemExit:  # Lightning turns Ctrl-C into exit(1) after its graceful shutdown
         if trainer.interrupted:
             raise KeyboardInterrupt from None
