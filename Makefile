@@ -21,9 +21,13 @@ install: $(VENV)/.installed
 demo: install
 	$(VENV)/bin/genomamba-train experiment=pretrain_ecoli_tiny hydra.run.dir=$(DEMO_DIR)
 	$(VENV)/bin/genomamba-score fasta $(DEMO_DIR)/model data/lambda_phage.fa.gz -o $(DEMO_DIR)/lambda_scores.tsv \
-		--tracks $(DEMO_DIR)/lambda_ll.bedGraph
-	@echo "== $(DEMO_DIR)/metrics.json (val/bpc: bits per base on the held-back 5% of E. coli)"; cat $(DEMO_DIR)/metrics.json
-	@echo "== phage lambda scored with the exported model ($(DEMO_DIR)/model, reloaded by genomamba-score)"; cat $(DEMO_DIR)/lambda_scores.tsv
+		--tracks $(DEMO_DIR)/lambda_ll.bedGraph -q
+	@# a Markov baseline on the same split: fitted on the training part, scored with the model on the held-back part
+	$(PY) workflows/scripts/demo_summary.py split data/ecoli_mg1655.fa.gz $(DEMO_DIR)/split
+	$(VENV)/bin/genomamba-score fit-markov -k 6 -q -o $(DEMO_DIR)/markov $(DEMO_DIR)/split/train.fa
+	$(VENV)/bin/genomamba-score fasta $(DEMO_DIR)/markov $(DEMO_DIR)/split/valid.fa -o $(DEMO_DIR)/valid_markov.tsv -q
+	$(VENV)/bin/genomamba-score fasta $(DEMO_DIR)/model $(DEMO_DIR)/split/valid.fa -o $(DEMO_DIR)/valid_model.tsv -q
+	@$(PY) workflows/scripts/demo_summary.py summary $(DEMO_DIR)
 
 test: install
 	$(PY) -m pytest -q

@@ -53,3 +53,7 @@ class VcfError(GenomambaError):
 
 class RefAlleleMismatch(GenomambaError):
     """A variant whose REF allele disagrees with the reference FASTA."""
+
+
+class CheckpointError(GenomambaError):
+    """A training checkpoint that is missing, empty, truncated, remote or not weights-only."""

@@ -43,16 +43,30 @@ log = logging.getLogger(__name__)
 
 
 class ResumableSampler(Sampler[int]):
-    """Indices start, start + world, ... (this rank's shard of a global window order)."""
+    """This rank's shard of epoch e's global windows [e*size, (e+1)*size):
+    indices start + rank, start + rank + world, ..., skipping the first `seen` windows of the
+    whole run (those a resumed run's checkpoint had already trained on).
 
-    def __init__(self, start: int, stop: int, rank: int = 0, world_size: int = 1):
-        self.start, self.stop, self.rank, self.world_size = start, stop, rank, world_size
+    Lightning calls `set_epoch` before every epoch. The length is the whole shard, skipped
+    windows included: Lightning counts a resumed epoch's batches from its restored batch index,
+    so a shorter length would end the epoch early.
+    """
+
+    def __init__(self, size: int, rank: int = 0, world_size: int = 1, seen: int = 0, per_epoch: bool = True):
+        self.size, self.rank, self.world_size, self.seen, self.per_epoch = size, rank, world_size, seen, per_epoch
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        # a step-based run (per_epoch=False) is one range of windows, whatever epoch Lightning counts
+        self.epoch = epoch if self.per_epoch else 0
 
     def __iter__(self) -> Iterator[int]:
-        return iter(range(self.start + self.rank, self.stop, self.world_size))
+        start = self.epoch * self.size
+        skip = min(max(self.seen - self.epoch * self.size, 0), self.size)
+        return iter(range(start + skip + self.rank, start + self.size, self.world_size))
 
     def __len__(self) -> int:
-        return len(range(self.start + self.rank, self.stop, self.world_size))
+        return len(range(self.rank, self.size, self.world_size))
 
 
 class GenomeDataModule(L.LightningDataModule):
@@ -94,6 +108,9 @@ class GenomeDataModule(L.LightningDataModule):
         super().__init__()
         if not fastas:
             raise ConfigError("data.fastas is empty: give at least one training FASTA")
+        for key, value, low in (("data.window", window, 2), ("data.batch_size", batch_size, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
         for p in list(fastas) + list(valid_fastas):
             if not Path(p).exists():
                 raise ConfigError(f"data: FASTA file not found: {p}")
@@ -124,6 +141,9 @@ class GenomeDataModule(L.LightningDataModule):
         vw = hp.valid_window or self.window
         windows = evenly_spaced(tile_windows(valid_iv, vw), hp.max_valid_windows)
         self._valid_ds = GenomeWindowDataset(valid_genome, vw, windows=windows, return_softmask=hp.return_softmask) if windows else None
+        if self._valid_ds is None:
+            log.warning("NO VALIDATION DATA: val/bpc will not be reported and the last weights are exported; "
+                        "give data.valid_fastas, data.valid_fraction > 0, data.valid_records or data.valid_bed")
 
     # ---- resumable training order ----
     def _world(self) -> tuple[int, int]:
@@ -148,16 +168,13 @@ class GenomeDataModule(L.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         if trainer is not None and trainer.global_step:
             self.samples_seen = max(self.samples_seen, trainer.global_step * self._samples_per_step())
+        # epoch e reads windows [e*total, (e+1)*total); a step-based run is the one epoch [0, total)
         total = self._total_samples()
-        epoch = trainer.current_epoch if trainer is not None else 0
-        if self.hparams.samples_per_epoch:  # epoch e reads windows [e*total, (e+1)*total)
-            start = max(epoch * total, self.samples_seen)
-            stop = (epoch + 1) * total
-        else:
-            start, stop = self.samples_seen, total
         rank, world = self._world()
+        sampler = ResumableSampler(total, rank, world, seen=self.samples_seen, per_epoch=bool(self.hparams.samples_per_epoch))
+        sampler.set_epoch(trainer.current_epoch if trainer is not None else 0)
         return DataLoader(
-            self._train_ds, batch_size=self.batch_size, sampler=ResumableSampler(start, stop, rank, world),
+            self._train_ds, batch_size=self.batch_size, sampler=sampler,
             num_workers=self.num_workers, persistent_workers=False, drop_last=True,
             pin_memory=False,
         )
@@ -169,7 +186,7 @@ class GenomeDataModule(L.LightningDataModule):
         rank, world = self._world()
         return DataLoader(
             self._valid_ds, batch_size=self.batch_size, num_workers=self.num_workers,
-            sampler=ResumableSampler(0, len(self._valid_ds), rank, world),
+            sampler=list(range(rank, len(self._valid_ds), world)),  # this rank's shard, every time
         )
 
     def state_dict(self) -> dict:

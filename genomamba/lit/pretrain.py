@@ -11,20 +11,10 @@ import torch
 import torch.nn.functional as F
 
 from genomamba.alphabet import MASK, PAD, N
+from genomamba.lit.optim import OptimizerMixin
 from genomamba.models import CharMambaLM
 
 LN2 = math.log(2.0)
-
-
-def param_groups(model: torch.nn.Module, weight_decay: float) -> list[dict]:
-    """Decay matrices only: no decay on biases, norms, embeddings, A_log and D."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if not p.requires_grad:
-            continue
-        skip = p.dim() < 2 or getattr(p, "_no_weight_decay", False) or "embedding" in name
-        (no_decay if skip else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
 def next_base_loss(
@@ -59,7 +49,7 @@ def masked_base_loss(
     return F.cross_entropy(logits[masked].float(), target[masked]), count.float()
 
 
-class PretrainLitModule(L.LightningModule):
+class PretrainLitModule(OptimizerMixin, L.LightningModule):
     """Owns loss, metrics and optimisation of an injected CharMambaLM: next-base prediction for a
     causal model, masked-base prediction for a bidirectional one (`val/bpc` is then bits per
     masked base).
@@ -119,11 +109,3 @@ class PretrainLitModule(L.LightningModule):
         # weight by scored bases, so the epoch value is bits per scored base over all windows
         self.log("val/loss", loss, batch_size=max(1, int(count)), sync_dist=True)
         self.log("val/bpc", loss / LN2, prog_bar=True, batch_size=max(1, int(count)), sync_dist=True)
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(param_groups(self.model, self.hparams.weight_decay))
-        if self.scheduler_factory is None:
-            return optimizer
-        total = self.trainer.max_steps if self.trainer.max_steps and self.trainer.max_steps > 0 else 10_000
-        scheduler = self.scheduler_factory(optimizer, total_steps=total)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from genomamba.errors import ConfigError
-from genomamba.lit.pretrain import param_groups
+from genomamba.lit.optim import OptimizerMixin
 from genomamba.models.variant_effect import VariantEffectModel
 
 __all__ = ["VariantEffectLitModule", "classification_metrics"]
@@ -48,7 +48,7 @@ def classification_metrics(labels: np.ndarray, probs: np.ndarray) -> dict[str, f
     return {**out, "auroc": float(np.mean(aurocs)), "auprc": float(np.mean(auprcs))}
 
 
-class VariantEffectLitModule(L.LightningModule):
+class VariantEffectLitModule(OptimizerMixin, L.LightningModule):
     """Owns loss, metrics and optimisation of an injected VariantEffectModel.
 
     Args:
@@ -127,12 +127,3 @@ class VariantEffectLitModule(L.LightningModule):
         self.log("val/acc", m["acc"])
         self.log("val/auroc", m["auroc"], prog_bar=True)
         self.log("val/auprc", m["auprc"])
-
-    def configure_optimizers(self):
-        optimizer = self.optimizer_factory(param_groups(self.model, self.hparams.weight_decay))
-        if self.scheduler_factory is None:
-            return optimizer
-        total = self.trainer.estimated_stepping_batches
-        total = int(total) if total and math.isfinite(total) else 10_000
-        scheduler = self.scheduler_factory(optimizer, total_steps=total)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

@@ -23,6 +23,7 @@ def test_train_exports_a_loadable_model_directory(tmp_path):
     assert "val/bpc" in metrics and metrics["train_tokens_per_s"] > 0
     model = CharMambaLM.from_pretrained(tmp_path / "model")
     assert model.training_metadata["steps"] == 3
+    assert model.training_metadata["window"] == 48  # read by scoring to default its window
     assert model(torch.randint(0, 4, (1, 10))).shape == (1, 10, 8)
     assert (tmp_path / "csv" / "metrics.csv").exists()
 
@@ -47,3 +48,33 @@ def test_resumed_run_continues_with_the_same_data_order(tmp_path):
     assert any(not torch.equal(a[k], b[k]) for k in a)  # 2 more steps did change the weights
     for k in a:
         torch.testing.assert_close(c[k], a[k], rtol=1e-5, atol=1e-6, msg=lambda m: f"{k}: {m}")
+
+
+def test_bad_counts_and_missing_genome_lists_name_the_key(tmp_path):
+    import pytest
+
+    from genomamba.errors import ConfigError
+
+    cases = {"data.window=0": "data.window", "data.batch_size=-1": "data.batch_size",
+             "trainer.max_steps=abc": "trainer.max_steps"}
+    for override, key in cases.items():
+        with pytest.raises(ConfigError, match=key):
+            train(compose_train(SMALL + [override], tmp_path))
+    for overrides in (["experiment=pretrain_bacteria_small"], ["data=genomes"]):
+        with pytest.raises(ConfigError, match=r"required value not set: data\.fastas, data\.valid_fastas"):
+            train(compose_train(overrides, tmp_path))
+
+
+def test_a_run_without_validation_data_says_so(tmp_path, caplog):
+    with caplog.at_level("WARNING"):
+        train(compose_train(SMALL + ["data.valid_fraction=0.0", "trainer.max_steps=1", "validate_at_end=false",
+                                     f"export_dir={tmp_path}/model"], tmp_path))
+    assert "NO VALIDATION DATA" in caplog.text
+
+
+def test_help_names_the_command():
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "genomamba.cli.train", "--help"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("genomamba-train is powered by Hydra")

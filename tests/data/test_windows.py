@@ -57,11 +57,23 @@ def test_dataset_reads_reverse_complement_and_pads(tiny_fa):
     assert (short[37:] == 5).all() and (short[:37] < 5).all()
 
 
+def _epoch(sampler: ResumableSampler, epoch: int) -> list[int]:
+    sampler.set_epoch(epoch)
+    return list(sampler)
+
+
 def test_sampler_shards_are_disjoint_and_complete():
-    shards = [list(ResumableSampler(10, 110, rank, 4)) for rank in range(4)]
+    shards = [_epoch(ResumableSampler(100, rank, 4), 1) for rank in range(4)]
     flat = sorted(i for s in shards for i in s)
-    assert flat == list(range(10, 110))
+    assert flat == list(range(100, 200))
     assert all(len(s) == 25 for s in shards)
+
+
+def test_sampler_moves_on_every_epoch_and_skips_only_what_a_resumed_run_saw():
+    fresh, resumed = ResumableSampler(8), ResumableSampler(8, seen=11)
+    assert [_epoch(fresh, e) for e in range(3)] == [list(range(0, 8)), list(range(8, 16)), list(range(16, 24))]
+    assert _epoch(resumed, 1) == list(range(11, 16)) and _epoch(resumed, 2) == list(range(16, 24))
+    assert len(resumed) == 8  # the whole epoch: Lightning counts the skipped batches as done
 
 
 def test_evenly_spaced():

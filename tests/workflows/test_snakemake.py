@@ -73,3 +73,25 @@ def test_tiny_end_to_end(tmp_path):
     # a second run has nothing left to do
     proc = snakemake(tmp_path, "--configfile", str(TINY), "--cores", "1", "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_device_is_validated_not_run(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(TINY.read_text() + "\ndevice: 'cpu; touch PWNED'\n")
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(tmp_path / "run"),
+         "--configfile", str(bad), "-n"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "device" in proc.stdout + proc.stderr
+
+
+def test_commands_use_this_environment(tmp_path):
+    """Without the venv on PATH the rules still find the CLIs (no exit 127)."""
+    workdir = tmp_path / "with space"
+    env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
+    env["PATH"] = os.pathsep.join(p for p in env["PATH"].split(os.pathsep) if Path(p) != Path(sys.executable).parent)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(SNAKEFILE), "-d", str(workdir),
+                           "--configfile", str(TINY), "-n", "-p"], capture_output=True, text=True, env=env, timeout=120)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    bindir = Path(sys.executable).parent
+    assert f"{bindir}/genomamba-train" in out and f"{bindir}/genomamba-score" in out

@@ -1,6 +1,8 @@
 # Config validation and the helpers that turn config values into rule inputs and parameters.
 # Relative input paths in the config are resolved against the repository root (so the bundled
 # data/ and tests/fixtures/ work whatever `--directory` is); outputs go to the working directory.
+import shlex
+import sys
 from pathlib import Path
 
 from snakemake.utils import min_version, validate
@@ -14,6 +16,18 @@ configfile: Path(workflow.basedir) / "config" / "config.yaml"
 validate(config, schema="../schemas/config.schema.yaml")
 
 ROOT = Path(workflow.basedir).parent
+BIN = Path(sys.executable).parent
+
+
+def cli(name):
+    """Shell words that run a genomamba CLI: the one beside the Python running Snakemake (its
+    venv, no activation needed), else the one on PATH (e.g. a --sdm conda env); when neither has
+    it, a clear error instead of the shell's exit 127."""
+    own = BIN / name
+    if own.exists():
+        return shlex.quote(str(own))
+    hint = f"{name} not found beside {sys.executable} nor on PATH: pip install -e . into this environment, or use --sdm conda"
+    return f"{{ command -v {name} >/dev/null || {{ echo {shlex.quote(hint)} >&2; exit 1; }}; }} && {name}"
 MODELS = ["mamba", "markov"]
 
 

@@ -12,10 +12,11 @@ rule evaluate:
         positive=lambda wildcards: config["variants"]["positive"],
         negative=lambda wildcards: config["variants"]["negative"],
         outdir=lambda wildcards, output: Path(output.metrics).parent,
+        cli=cli("genomamba-score"),
     wildcard_constraints:
         model="|".join(MODELS),
     conda:
         "../envs/genomamba.yaml"
     shell:
-        "genomamba-score evaluate {input} --label {params.label:q} --positive {params.positive:q}"
-        " --negative {params.negative:q} -o {params.outdir} > {log} 2>&1"
+        "{params.cli} evaluate {input:q} --label {params.label:q} --positive {params.positive:q}"
+        " --negative {params.negative:q} -o {params.outdir:q} > {log:q} 2>&1"

@@ -8,7 +8,8 @@ rule prepare_markov:
         "logs/prepare_markov.log",
     params:
         k=config["baseline"]["k"],
+        cli=cli("genomamba-score"),
     conda:
         "../envs/genomamba.yaml"
     shell:
-        "genomamba-score fit-markov -k {params.k} -q -o {output} {input.fastas:q} > {log} 2>&1"
+        "{params.cli} fit-markov -k {params.k:q} -q -o {output:q} {input.fastas:q} > {log:q} 2>&1"

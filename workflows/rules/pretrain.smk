@@ -9,9 +9,10 @@ rule pretrain:
         "logs/pretrain.log",
     params:
         overrides=train_overrides(),
+        cli=cli("genomamba-train"),
     threads: workflow.cores
     conda:
         "../envs/genomamba.yaml"
     shell:
-        "genomamba-train {params.overrides:q} hydra.run.dir=pretrain export_dir={output.model}"
-        " > {log} 2>&1"
+        "{params.cli} {params.overrides:q} hydra.run.dir=pretrain export_dir={output.model:q}"
+        " > {log:q} 2>&1"

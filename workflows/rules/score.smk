@@ -10,13 +10,14 @@ rule score_fasta:
         "logs/score_fasta/{model}/{name}.log",
     params:
         device=config["device"],
+        cli=cli("genomamba-score"),
     wildcard_constraints:
         model="|".join(MODELS),
     conda:
         "../envs/genomamba.yaml"
     shell:
-        "genomamba-score fasta {input.model} {input.fasta} -o {output.tsv} --tracks {output.track}"
-        " --device {params.device} -q > {log} 2>&1"
+        "{params.cli} fasta {input.model:q} {input.fasta:q} -o {output.tsv:q} --tracks {output.track:q}"
+        " --device {params.device:q} -q > {log:q} 2>&1"
 
 
 rule score_vcf:
@@ -32,10 +33,11 @@ rule score_vcf:
     params:
         device=config["device"],
         strands=config["score"]["strands"],
+        cli=cli("genomamba-score"),
     wildcard_constraints:
         model="|".join(MODELS),
     conda:
         "../envs/genomamba.yaml"
     shell:
-        "genomamba-score vcf {input.model} {input.reference} {input.vcf} -o {output}"
-        " --strands {params.strands} --device {params.device} > {log} 2>&1"
+        "{params.cli} vcf {input.model:q} {input.reference:q} {input.vcf:q} -o {output:q}"
+        " --strands {params.strands:q} --device {params.device:q} > {log:q} 2>&1"
