@@ -81,8 +81,14 @@ def complement(tokens: np.ndarray) -> np.ndarray:
     return torch.as_tensor(COMPLEMENT, device=tokens.device)[tokens.long()].to(tokens.dtype)
 
 
+# COMPLEMENT as a bytes.translate table: the fast path for 1-D uint8 token arrays (training windows)
+_COMPLEMENT_BYTES = bytes(int(COMPLEMENT[i]) if i < len(COMPLEMENT) else i for i in range(256))
+
+
 def reverse_complement(tokens: np.ndarray) -> np.ndarray:
     """Reverse complement along the last axis (numpy array or torch tensor)."""
+    if isinstance(tokens, np.ndarray) and tokens.dtype == np.uint8 and tokens.ndim == 1:
+        return np.frombuffer(tokens.tobytes().translate(_COMPLEMENT_BYTES)[::-1], np.uint8).copy()
     out = complement(tokens)
     if isinstance(out, np.ndarray):
         return np.ascontiguousarray(out[..., ::-1])

@@ -9,11 +9,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from genomamba.alphabet import COMPLEMENT, PAD, N
+from genomamba.alphabet import PAD, N, reverse_complement
 from genomamba.data.windows import RandomWindows, Window
 from genomamba.io.fasta import GenomeSet
 
-_COMPLEMENT_TABLE = bytes(int(COMPLEMENT[i]) if i < len(COMPLEMENT) else i for i in range(256))
 
 
 class GenomeWindowDataset(Dataset):
@@ -53,8 +52,8 @@ class GenomeWindowDataset(Dataset):
         """Tokens of a window (reverse-complemented if it says so), padded to the window length."""
         fetched = self.genome.fetch_tokens(w.chrom, w.start, w.end, return_softmask=self.return_softmask)
         tokens, soft = fetched if self.return_softmask else (fetched, None)
-        if w.reverse:  # bytes.translate + a reversed view: ~10x faster than a numpy fancy index
-            tokens = np.frombuffer(tokens.tobytes().translate(_COMPLEMENT_TABLE), np.uint8)[::-1]
+        if w.reverse:
+            tokens = reverse_complement(tokens)
             soft = soft[::-1] if soft is not None else None
         if len(tokens) < self.window:
             tokens = np.concatenate([tokens, np.full(self.window - len(tokens), PAD, np.uint8)])
