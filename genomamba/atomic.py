@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import signal
 import stat
-import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager

@@ -22,6 +22,7 @@ from genomamba.errors import GenomambaError
 
 __all__ = [
     "CONFIG_NAME", "WEIGHTS_NAME", "check_tensors", "config_section", "load_state", "read_model_config",
+    "read_typed_config",
     "read_weights", "write_model_directory",
 ]
 
@@ -58,6 +59,28 @@ def config_section(cfg: dict, key: str, path: str | Path) -> dict:
         got = "nothing" if section is None else type(section).__name__
         raise GenomambaError(f"{Path(path) / CONFIG_NAME}: {key!r} must be a JSON object, got {got}")
     return section
+
+
+def read_typed_config(path: str | Path, model_type: str, config_cls, section: str = "model",
+                      default_type: str | None = None):
+    """config.json of `path` checked to be a `model_type` directory, and its `section` as `config_cls`.
+
+    Args:
+        default_type: the model_type assumed when the key is absent (older directories).
+
+    Returns:
+        (the whole config.json dict, `config_cls.from_dict(cfg[section])`).
+
+    Raises:
+        GenomambaError: another model_type, or a missing section (names the directory or file).
+        ConfigError: an unknown or invalid key of the section (names key and file).
+    """
+    path = Path(path)
+    cfg = read_model_config(path)
+    found = cfg.get("model_type", default_type)
+    if found != model_type:
+        raise GenomambaError(f"{path}: model_type {found!r} is not a {model_type}")
+    return cfg, config_cls.from_dict(config_section(cfg, section, path), source=path / CONFIG_NAME)
 
 
 def read_weights(path: str | Path) -> dict[str, torch.Tensor]:

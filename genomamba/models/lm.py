@@ -17,13 +17,10 @@ from torch import nn
 from genomamba import __version__
 from genomamba.alphabet import TOKENS
 from genomamba.device import resolve_device
-from genomamba.errors import GenomambaError
 from genomamba.models.config import MambaConfig
 from genomamba.models.directory import (
-    CONFIG_NAME,
-    config_section,
     load_state,
-    read_model_config,
+    read_typed_config,
     read_weights,
     write_model_directory,
 )
@@ -123,10 +120,8 @@ class CharMambaLM(nn.Module):
             ConfigError: an unknown or invalid "model" key in config.json (names key and file).
         """
         path = Path(path)
-        cfg = read_model_config(path)
-        if cfg.get("model_type", MODEL_TYPE) != MODEL_TYPE:
-            raise GenomambaError(f"{path}: model_type {cfg['model_type']!r} is not a {MODEL_TYPE}")
-        model = cls(MambaConfig.from_dict(config_section(cfg, "model", path), source=path / CONFIG_NAME))
+        cfg, config = read_typed_config(path, MODEL_TYPE, MambaConfig, default_type=MODEL_TYPE)
+        model = cls(config)
         load_state(model, tie_embedding_state(model, read_weights(path)), path)
         model.training_metadata = cfg.get("training", {})
         return model.to(resolve_device(device)).eval()

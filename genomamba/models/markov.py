@@ -34,11 +34,9 @@ from genomamba.device import resolve_device
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.models.config import ConfigDictMixin
 from genomamba.models.directory import (
-    CONFIG_NAME,
     WEIGHTS_NAME,
     check_tensors,
-    config_section,
-    read_model_config,
+    read_typed_config,
     read_weights,
     write_model_directory,
 )
@@ -257,10 +255,7 @@ class MarkovLM(nn.Module):
             ConfigError: an unknown or invalid "model" key in config.json (names key and file).
         """
         path = Path(path)
-        cfg = read_model_config(path)
-        if cfg.get("model_type") != MODEL_TYPE:
-            raise GenomambaError(f"{path}: model_type {cfg.get('model_type')!r} is not a {MODEL_TYPE}")
-        config = MarkovConfig.from_dict(config_section(cfg, "model", path), source=path / CONFIG_NAME)
+        cfg, config = read_typed_config(path, MODEL_TYPE, MarkovConfig)
         tensors = read_weights(path)
         check_tensors(tensors, {f"counts.{j}": (4**j, 4) for j in range(config.k + 1)}, path)
         for name, t in tensors.items():

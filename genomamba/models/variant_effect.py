@@ -33,7 +33,7 @@ from genomamba.models.directory import (
     WEIGHTS_NAME,
     config_section,
     load_state,
-    read_model_config,
+    read_typed_config,
     read_weights,
     write_model_directory,
 )
@@ -275,10 +275,7 @@ class VariantEffectModel(nn.Module):
             ConfigError: an unknown or invalid "head" key in config.json (names key and file).
         """
         path = Path(path)
-        cfg = read_model_config(path)
-        if cfg.get("model_type") != HEAD_MODEL_TYPE:
-            raise GenomambaError(f"{path}: model_type {cfg.get('model_type')!r} is not a {HEAD_MODEL_TYPE}")
-        config = HeadConfig.from_dict(config_section(cfg, "head", path), source=path / CONFIG_NAME)
+        cfg, config = read_typed_config(path, HEAD_MODEL_TYPE, HeadConfig, section="head")
         binfo = config_section(cfg, "backbone", path)
         state = read_weights(path)
         source = None
