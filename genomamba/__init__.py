@@ -18,7 +18,7 @@ Names are imported on first use, so `import genomamba` stays cheap.
 
 from __future__ import annotations
 
-import importlib
+from genomamba.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -36,13 +36,4 @@ _EXPORTS = {
 __all__ = ["__version__", *_EXPORTS]
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'genomamba' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)

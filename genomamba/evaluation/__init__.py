@@ -18,7 +18,7 @@ Names are imported on first use: evaluating a scored file does not import torch.
 
 from __future__ import annotations
 
-import importlib
+from genomamba.lazy import lazy_exports
 
 _MODULES = {
     "report": ["evaluate", "write_evaluation"],
@@ -35,13 +35,4 @@ _EXPORTS = {name: f"genomamba.evaluation.{module}" for module, names in _MODULES
 __all__ = list(_EXPORTS)
 
 
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'genomamba.evaluation' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, globals(), _EXPORTS)
