@@ -1,0 +1,429 @@
+"""Fused selective scan for the CPU in numba (LLVM JIT from a wheel, no compiler): the CPU default.
+
+Mamba-1 scan (Gu & Dao 2023, arXiv:2312.00752) with the state of each channel kept in L1 and one
+pass over the inputs: softplus, the decay exp, the state update, the C contraction, D and the
+z gate are fused per step. Work items are (batch, group, block of channels), run in parallel
+(`prange`); each sweeps the sequence in chunks of `_T` steps so that the chunk's B and C rows stay
+in L1 while every channel of the block passes over them. The forward saves each channel's state
+at every chunk start; the backward recomputes a chunk's states from there and runs the adjoint
+scan right to left, summing dB and dC over its channels into a per-item partial. exp is a
+vectorisable fp32 polynomial (libm's is scalar: it would cost more than the rest of a step).
+The state and all arithmetic are fp32.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import torch
+from llvmlite import ir
+from numba import prange, types
+from numba.extending import intrinsic
+
+# Steps per chunk: the recomputed states and decays of one chunk ([T, N] each) and the chunk's
+# B, C, dB, dC rows stay in L1; the saved chunk-start states cost N / T floats per input element.
+_T = 64
+# reductions over N must reassociate to vectorise; no nnan/ninf: underflowing decays are exact 0s
+_FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
+
+_F0, _F1, _HALF = np.float32(0.0), np.float32(1.0), np.float32(0.5)
+_LOG2E = np.float32(1.4426950408889634)
+_EXP2_MIN, _EXP2_MAX = np.float32(-126.0), np.float32(127.0)
+# Taylor coefficients of 2^f = sum (f ln 2)^k / k! on |f| <= 1/2 (truncation < 1e-8 relative)
+_P = [np.float32(math.log(2.0) ** k / math.factorial(k)) for k in range(8)]
+_P0, _P1, _P2, _P3, _P4, _P5, _P6, _P7 = _P
+_SOFTPLUS_MAX = np.float32(20.0)  # torch's softplus threshold: softplus(x) = x above it
+
+
+def _jit(**kwargs):
+    """numba.njit with the on-disk cache where a cache directory is writable (numba tries the
+    package's __pycache__, then the user cache), else compiled once per process."""
+
+    def wrap(fn):
+        try:
+            return numba.njit(cache=True, **kwargs)(fn)
+        except RuntimeError:  # numba: "cannot cache function ...: no locator available"
+            return numba.njit(cache=False, **kwargs)(fn)
+
+    return wrap
+
+
+@intrinsic
+def _pow2i(typingctx, k):
+    """2^k for an integral float32 k in [-126, 127], by building the float's exponent bits."""
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        bits = builder.shl(builder.add(builder.fptosi(args[0], i32), ir.Constant(i32, 127)), ir.Constant(i32, 23))
+        return builder.bitcast(bits, ir.FloatType())
+
+    return types.float32(types.float32), codegen
+
+
+@_jit(inline="always", fastmath=_FASTMATH)
+def _exp(x):
+    """exp(x) in fp32, about 1 ulp; 0 below 2^-126 (no subnormals)."""
+    y = x * _LOG2E
+    under = y < _EXP2_MIN
+    y = min(max(y, _EXP2_MIN), _EXP2_MAX)
+    k = np.floor(y + _HALF)
+    f = y - k
+    p = _P7 * f + _P6
+    p = p * f + _P5
+    p = p * f + _P4
+    p = p * f + _P3
+    p = p * f + _P2
+    p = p * f + _P1
+    p = p * f + _P0
+    return _F0 if under else p * _pow2i(k)
+
+
+@_jit(inline="always", fastmath=_FASTMATH)
+def _log1p_01(w):
+    """log(1 + w) for w in [0, 1]: 2 atanh(s), s = w / (2 + w) <= 1/3 (series to s^15)."""
+    s = w / (np.float32(2.0) + w)
+    s2 = s * s
+    p = np.float32(1.0 / 15.0) * s2 + np.float32(1.0 / 13.0)
+    p = p * s2 + np.float32(1.0 / 11.0)
+    p = p * s2 + np.float32(1.0 / 9.0)
+    p = p * s2 + np.float32(1.0 / 7.0)
+    p = p * s2 + np.float32(1.0 / 5.0)
+    p = p * s2 + np.float32(1.0 / 3.0)
+    p = p * s2 + _F1
+    return np.float32(2.0) * s * p
+
+
+@_jit(inline="always", fastmath=_FASTMATH)
+def _softplus(x):
+    """log(1 + e^x) as torch computes it (x itself above 20), without overflow."""
+    if x > _SOFTPLUS_MAX:
+        return x
+    return max(x, _F0) + _log1p_01(_exp(-abs(x)))
+
+
+@_jit(inline="always", fastmath=_FASTMATH)
+def _sigmoid(x):
+    return _F1 / (_F1 + _exp(-x))
+
+
+@_jit(inline="always")
+def _channels(item, Dg, G, nsplit, per):
+    """Work item -> (batch, group, first channel, end channel)."""
+    b = item // (G * nsplit)
+    g = (item // nsplit) % G
+    d0 = g * Dg + (item % nsplit) * per
+    return b, g, d0, min(d0 + per, (g + 1) * Dg)
+
+
+@_jit(inline="always", fastmath=_FASTMATH)
+def _dt_chunk(delta, u, bias, b, d, t0, tn, has_bias, softplus, xs, dt, du):
+    """delta (+ bias, softplus) and delta * u for one channel's chunk; xs keeps the pre-softplus value."""
+    db = bias[d] if has_bias else _F0
+    for i in range(tn):
+        x = delta[b, d, t0 + i] + db
+        xs[i] = x
+        v = _softplus(x) if softplus else x
+        dt[i] = v
+        du[i] = v * u[b, d, t0 + i]
+
+
+@_jit(parallel=True, fastmath=_FASTMATH, nogil=True)
+def _selective_scan_fwd_kernel(u, delta, A, Bt, Ct, Dv, z, bias, h0, reset, y, hT, ckpt,
+                               has_D, has_z, has_bias, softplus, has_h0, has_reset, reverse, save_ckpt,
+                               T, nsplit, per):
+    """Forward. u, delta, z, y: [B, D, L]; A: [D, N]; Bt, Ct: [B, G, L, N]; Dv, bias: [D];
+    h0, hT: [B, D, N]; reset: [B, L] uint8 (1 where the state restarts from zero);
+    ckpt: [B, D, nc, N], the state entering each chunk in scan order (written if save_ckpt)."""
+    Bsz, Dm, L = u.shape
+    G, N = Bt.shape[1], A.shape[1]
+    Dg = Dm // G
+    nc = (L + T - 1) // T
+    for item in prange(Bsz * G * nsplit):
+        b, g, d0, d1 = _channels(item, Dg, G, nsplit, per)
+        nd = d1 - d0
+        carry = np.zeros((max(nd, 1), N), dtype=np.float32)
+        if has_h0:
+            for j in range(nd):
+                for n in range(N):
+                    carry[j, n] = h0[b, d0 + j, n]
+        xs = np.empty(T, dtype=np.float32)
+        dt = np.empty(T, dtype=np.float32)
+        du = np.empty(T, dtype=np.float32)
+        ys = np.empty(T, dtype=np.float32)
+        Bb, Cb = Bt[b, g], Ct[b, g]
+        for ci in range(nc):
+            c = nc - 1 - ci if reverse else ci
+            t0 = c * T
+            tn = min(T, L - t0)
+            for j in range(nd):
+                d = d0 + j
+                _dt_chunk(delta, u, bias, b, d, t0, tn, has_bias, softplus, xs, dt, du)
+                h = carry[j]
+                if save_ckpt:
+                    for n in range(N):
+                        ckpt[b, d, c, n] = h[n]
+                Ad = A[d]
+                for k in range(tn):
+                    i = tn - 1 - k if reverse else k
+                    t = t0 + i
+                    if has_reset and reset[b, t] != 0:
+                        for n in range(N):
+                            h[n] = _F0
+                    dti, dui = dt[i], du[i]
+                    Bn, Cn = Bb[t], Cb[t]
+                    acc = _F0
+                    for n in range(N):
+                        hn = _exp(dti * Ad[n]) * h[n] + dui * Bn[n]
+                        h[n] = hn
+                        acc += hn * Cn[n]
+                    ys[i] = acc
+                Dd = Dv[d] if has_D else _F0
+                for i in range(tn):
+                    v = ys[i] + Dd * u[b, d, t0 + i]
+                    if has_z:
+                        zz = z[b, d, t0 + i]
+                        v *= zz * _sigmoid(zz)
+                    y[b, d, t0 + i] = v
+        for j in range(nd):
+            for n in range(N):
+                hT[b, d0 + j, n] = carry[j, n]
+
+
+@_jit(parallel=True, fastmath=_FASTMATH, nogil=True)
+def _selective_scan_bwd_kernel(u, delta, A, Bt, Ct, Dv, z, bias, reset, ckpt, gy, gH,
+                               gu, gdelta, gA, gBp, gCp, gDv, gz, gbias, gh0,
+                               has_D, has_z, has_bias, softplus, has_reset, reverse, T, nsplit, per):
+    """Adjoint of the forward kernel (same layouts; gy: [B, D, L], gH: [B, D, N]). Writes every
+    gradient; those of parameters per batch (gA: [B, D, N]; gDv, gbias: [B, D]) and dB, dC per
+    item (gBp, gCp: [B, G, nsplit, L, N]): the caller sums them."""
+    Bsz, Dm, L = u.shape
+    G, N = Bt.shape[1], A.shape[1]
+    Dg = Dm // G
+    nc = (L + T - 1) // T
+    for item in prange(Bsz * G * nsplit):
+        b, g, d0, d1 = _channels(item, Dg, G, nsplit, per)
+        s = item % nsplit
+        nd = d1 - d0
+        gcarry = np.empty((max(nd, 1), N), dtype=np.float32)  # dLoss/dh at the end of the chunk
+        gAacc = np.zeros((max(nd, 1), N), dtype=np.float32)
+        gDacc = np.zeros(max(nd, 1), dtype=np.float32)
+        gbacc = np.zeros(max(nd, 1), dtype=np.float32)
+        for j in range(nd):
+            for n in range(N):
+                gcarry[j, n] = gH[b, d0 + j, n]
+        xs = np.empty(T, dtype=np.float32)
+        dt = np.empty(T, dtype=np.float32)
+        du = np.empty(T, dtype=np.float32)
+        gs = np.empty(T, dtype=np.float32)  # dLoss/d(C h_t)
+        hs = np.empty((T + 1, N), dtype=np.float32)  # hs[0]: state entering the chunk; hs[k + 1]: after scan step k
+        decays = np.empty((T, N), dtype=np.float32)
+        gBc = np.empty((T, N), dtype=np.float32)
+        gCc = np.empty((T, N), dtype=np.float32)
+        Bb, Cb = Bt[b, g], Ct[b, g]
+        for ci in range(nc):
+            c = ci if reverse else nc - 1 - ci  # chunks in reverse scan order
+            t0 = c * T
+            tn = min(T, L - t0)
+            gBc[:tn] = _F0
+            gCc[:tn] = _F0
+            for j in range(nd):
+                d = d0 + j
+                _dt_chunk(delta, u, bias, b, d, t0, tn, has_bias, softplus, xs, dt, du)
+                Ad = A[d]
+                Dd = Dv[d] if has_D else _F0
+                for n in range(N):
+                    hs[0, n] = ckpt[b, d, c, n]
+                for k in range(tn):  # recompute the chunk's states and decays (scan order k)
+                    i = tn - 1 - k if reverse else k
+                    t = t0 + i
+                    rst = has_reset and reset[b, t] != 0
+                    dti, dui = dt[i], du[i]
+                    Bn, Cn = Bb[t], Cb[t]
+                    hp, hk, ak = hs[k], hs[k + 1], decays[k]
+                    acc = _F0
+                    for n in range(N):
+                        a = _F0 if rst else _exp(dti * Ad[n])
+                        hn = a * hp[n] + dui * Bn[n]
+                        ak[n] = a
+                        hk[n] = hn
+                        acc += hn * Cn[n]
+                    # the gate's backward: dLoss/dy_pre, dLoss/dz
+                    go = gy[b, d, t]
+                    if has_z:
+                        zz = z[b, d, t]
+                        sg = _sigmoid(zz)
+                        gz[b, d, t] = go * (acc + Dd * u[b, d, t]) * sg * (_F1 + zz * (_F1 - sg))
+                        go *= zz * sg
+                    gDacc[j] += go * u[b, d, t]
+                    gs[k] = go
+                gcur, gAd = gcarry[j], gAacc[j]
+                for k in range(tn - 1, -1, -1):  # adjoint, right to left in scan order
+                    i = tn - 1 - k if reverse else k
+                    t = t0 + i
+                    gsk, dti, dui = gs[k], dt[i], du[i]
+                    Bn, Cn = Bb[t], Cb[t]
+                    hp, hk, ak = hs[k], hs[k + 1], decays[k]
+                    gBt, gCt = gBc[i], gCc[i]
+                    gdu = _F0
+                    gdl = _F0
+                    for n in range(N):
+                        gn = gcur[n] + gsk * Cn[n]  # dLoss/dh_t
+                        gCt[n] += gsk * hk[n]
+                        gBt[n] += gn * dui
+                        gdu += gn * Bn[n]
+                        q = gn * hp[n] * ak[n]  # dLoss/d(delta_t A) (0 where the state restarts)
+                        gdl += q * Ad[n]
+                        gAd[n] += q * dti
+                        gcur[n] = gn * ak[n]  # dLoss/dh_{t-1}
+                    gdt = gdu * u[b, d, t] + gdl
+                    if softplus:
+                        gdt *= _sigmoid(xs[i])
+                    gdelta[b, d, t] = gdt
+                    gbacc[j] += gdt
+                    gu[b, d, t] = gdu * dti + gs[k] * Dd
+            for i in range(tn):
+                for n in range(N):
+                    gBp[b, g, s, t0 + i, n] = gBc[i, n]
+                    gCp[b, g, s, t0 + i, n] = gCc[i, n]
+        for j in range(nd):
+            d = d0 + j
+            for n in range(N):
+                gh0[b, d, n] = gcarry[j, n]
+                gA[b, d, n] = gAacc[j, n]
+            gDv[b, d] = gDacc[j]
+            gbias[b, d] = gbacc[j]
+
+
+def _plan(Bsz: int, G: int, Dg: int) -> tuple[int, int]:
+    """(nsplit, channels per item): enough items per (batch, group) to give every thread work."""
+    threads = numba.get_num_threads()
+    nsplit = max(1, min(Dg, -(-threads // (Bsz * G))))
+    per = -(-Dg // nsplit)
+    return -(-Dg // per), per
+
+
+def _np(x: torch.Tensor) -> np.ndarray:
+    return x.detach().numpy()
+
+
+_DUMMY1 = np.zeros(1, dtype=np.float32)
+_DUMMY3 = np.zeros((1, 1, 1), dtype=np.float32)
+_DUMMY4 = np.zeros((1, 1, 1, 1), dtype=np.float32)
+_NO_RESET = np.zeros((1, 1), dtype=np.uint8)
+
+
+def _f32(x: torch.Tensor | None) -> torch.Tensor | None:
+    return None if x is None else x.float().contiguous()
+
+
+def _opt(x: torch.Tensor | None, dummy: np.ndarray) -> np.ndarray:
+    return dummy if x is None else _np(x)
+
+
+def _selective_scan_fwd(u, delta, A, Bt, Ct, Dv, z, bias, h0, reset, softplus, reverse, save_ckpt):
+    """Runs the forward kernel on fp32 contiguous tensors; returns y, the final state and the
+    chunk-start states (None unless save_ckpt)."""
+    Bsz, Dm, L = u.shape
+    G, N = Bt.shape[1], A.shape[1]
+    nsplit, per = _plan(Bsz, G, Dm // G)
+    y = torch.empty_like(u)
+    hT = u.new_empty(Bsz, Dm, N)
+    ckpt = u.new_empty(Bsz, Dm, -(-L // _T), N) if save_ckpt else None
+    _selective_scan_fwd_kernel(
+        _np(u), _np(delta), _np(A), _np(Bt), _np(Ct), _opt(Dv, _DUMMY1), _opt(z, _DUMMY3), _opt(bias, _DUMMY1),
+        _opt(h0, _DUMMY3), _NO_RESET if reset is None else _np(reset), _np(y), _np(hT), _opt(ckpt, _DUMMY4),
+        Dv is not None, z is not None, bias is not None, softplus, h0 is not None, reset is not None, reverse,
+        save_ckpt, _T, nsplit, per,
+    )
+    return y, hT, ckpt
+
+
+class SelectiveScanNumbaFn(torch.autograd.Function):
+    """Fused forward and backward; saves the inputs and the chunk-start states, never [B, D, L, N]."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, Bt, Ct, Dv, z, bias, h0, reset, softplus, reverse):
+        y, hT, ckpt = _selective_scan_fwd(u, delta, A, Bt, Ct, Dv, z, bias, h0, reset, softplus, reverse, True)
+        ctx.save_for_backward(u, delta, A, Bt, Ct, Dv, z, bias, reset, ckpt)
+        ctx.flags = (softplus, reverse, h0 is not None)
+        return y, hT
+
+    @staticmethod
+    def backward(ctx, gy, gH):
+        u, delta, A, Bt, Ct, Dv, z, bias, reset, ckpt = ctx.saved_tensors
+        softplus, reverse, has_h0 = ctx.flags
+        Bsz, Dm, L = u.shape
+        G, N = Bt.shape[1], A.shape[1]
+        nsplit, per = _plan(Bsz, G, Dm // G)
+        gy = torch.zeros_like(u) if gy is None else gy.float().contiguous()
+        gH = u.new_zeros(Bsz, Dm, N) if gH is None else gH.float().contiguous()
+        gu, gdelta = torch.empty_like(u), torch.empty_like(u)
+        gz = torch.empty_like(u) if z is not None else None
+        gA, gh0 = u.new_empty(Bsz, Dm, N), u.new_empty(Bsz, Dm, N)
+        gBp, gCp = (u.new_empty(Bsz, G, nsplit, L, N) for _ in range(2))
+        gDv, gbias = u.new_empty(Bsz, Dm), u.new_empty(Bsz, Dm)
+        _selective_scan_bwd_kernel(
+            _np(u), _np(delta), _np(A), _np(Bt), _np(Ct), _opt(Dv, _DUMMY1), _opt(z, _DUMMY3), _opt(bias, _DUMMY1),
+            _NO_RESET if reset is None else _np(reset), _np(ckpt), _np(gy), _np(gH),
+            _np(gu), _np(gdelta), _np(gA), _np(gBp), _np(gCp), _np(gDv), _opt(gz, _DUMMY3), _np(gbias), _np(gh0),
+            Dv is not None, z is not None, bias is not None, softplus, reset is not None, reverse, _T, nsplit, per,
+        )
+        return (gu, gdelta, gA.sum(0), gBp.sum(2), gCp.sum(2), gDv.sum(0) if Dv is not None else None, gz,
+                gbias.sum(0) if bias is not None else None, gh0 if has_h0 else None, None, None, None)
+
+
+def selective_scan_numba(
+    u: torch.Tensor,
+    delta: torch.Tensor,
+    A: torch.Tensor,
+    B: torch.Tensor,
+    C: torch.Tensor,
+    D: torch.Tensor | None = None,
+    z: torch.Tensor | None = None,
+    delta_bias: torch.Tensor | None = None,
+    delta_softplus: bool = False,
+    initial_state: torch.Tensor | None = None,
+    return_final_state: bool = False,
+    reverse: bool = False,
+    seq_idx: torch.Tensor | None = None,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Same signature, layouts and results as `selective_scan_ref`, on CPU tensors.
+
+    Args:
+        u, delta, z: `[B, D, L]`. A: `[D, N]`. B, C: `[B, N, L]` or grouped `[B, G, N, L]`.
+        D, delta_bias: `[D]`. initial_state: `[B, D, N]`. seq_idx: `[B, L]` int.
+
+    Returns:
+        y `[B, D, L]` in u's dtype, and with return_final_state the final state `[B, D, N]` fp32.
+
+    Raises:
+        ValueError: D not divisible by the number of groups G, or tensors not on the CPU.
+    """
+    if u.device.type != "cpu":
+        raise ValueError(f"scan backend 'numba' runs on CPU tensors, got {u.device}")
+    dtype_in = u.dtype
+    Bsz, Dm, L = u.shape
+    if B.dim() == 3:  # (B, N, L) -> (B, 1, N, L): one group
+        B, C = B.unsqueeze(1), C.unsqueeze(1)
+    G = B.shape[1]
+    if Dm % G:
+        raise ValueError(f"channels D={Dm} not divisible by groups G={G}")
+    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    # (B, G, N, L) -> (B, G, L, N): each step reads one contiguous row of N
+    Bt, Ct = B.float().transpose(-1, -2).contiguous(), C.float().transpose(-1, -2).contiguous()
+    reset = None
+    if seq_idx is not None:  # 1 where the state restarts: seq_idx differs from the previous step scanned
+        reset = torch.zeros(Bsz, L, dtype=torch.uint8)
+        if reverse:
+            reset[:, :-1] = seq_idx[:, :-1] != seq_idx[:, 1:]
+        else:
+            reset[:, 1:] = seq_idx[:, 1:] != seq_idx[:, :-1]
+    args = (_f32(u), _f32(delta), _f32(A), Bt, Ct, _f32(D), _f32(z), _f32(delta_bias), _f32(initial_state), reset)
+    if torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in args):
+        y, hT = SelectiveScanNumbaFn.apply(*args, delta_softplus, reverse)
+    else:
+        y, hT, _ = _selective_scan_fwd(*args, delta_softplus, reverse, False)
+    y = y.to(dtype_in)
+    return (y, hT) if return_final_state else y
