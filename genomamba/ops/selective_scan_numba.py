@@ -18,6 +18,7 @@ import math
 import numba
 import numpy as np
 import torch
+import torch.nn.functional as F
 from llvmlite import ir
 from numba import prange, types
 from numba.extending import intrinsic
@@ -25,6 +26,9 @@ from numba.extending import intrinsic
 # Steps per chunk: the recomputed states and decays of one chunk ([T, N] each) and the chunk's
 # B, C, dB, dC rows stay in L1; the saved chunk-start states cost N / T floats per input element.
 _T = 64
+# state lanes per inner block: N is padded to a multiple (A, B, C, h0 = 0 there), so every inner
+# loop is one full AVX-512 vector (two AVX2 ones) with no remainder loop
+_W = 16
 # reductions over N must reassociate to vectorise; no nnan/ninf: underflowing decays are exact 0s
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
@@ -40,6 +44,8 @@ _SOFTPLUS_MAX = np.float32(20.0)  # torch's softplus threshold: softplus(x) = x 
 def _jit(**kwargs):
     """numba.njit with the on-disk cache where a cache directory is writable (numba tries the
     package's __pycache__, then the user cache), else compiled once per process."""
+
+    kwargs.setdefault("error_model", "numpy")  # x / 0 gives inf, no ZeroDivisionError branch (which blocks SIMD)
 
     def wrap(fn):
         try:
@@ -98,9 +104,8 @@ def _log1p_01(w):
 @_jit(inline="always", fastmath=_FASTMATH)
 def _softplus(x):
     """log(1 + e^x) as torch computes it (x itself above 20), without overflow."""
-    if x > _SOFTPLUS_MAX:
-        return x
-    return max(x, _F0) + _log1p_01(_exp(-abs(x)))
+    r = max(x, _F0) + _log1p_01(_exp(-abs(x)))
+    return x if x > _SOFTPLUS_MAX else r
 
 
 @_jit(inline="always", fastmath=_FASTMATH)
@@ -117,25 +122,151 @@ def _channels(item, Dg, G, nsplit, per):
     return b, g, d0, min(d0 + per, (g + 1) * Dg)
 
 
-@_jit(inline="always", fastmath=_FASTMATH)
-def _dt_chunk(delta, u, bias, b, d, t0, tn, has_bias, softplus, xs, dt, du):
-    """delta (+ bias, softplus) and delta * u for one channel's chunk; xs keeps the pre-softplus value."""
-    db = bias[d] if has_bias else _F0
+# Per-chunk pieces, compiled as functions of their own (LLVM inlines them): every vectorised loop
+# indexes its arrays with a loop counter from range(), never with an offset of unknown sign, for
+# which numba emits a negative-index select per element that blocks SIMD. So elementwise pieces
+# take rows (x[b, d, t0:t0 + tn]) and the state loops run over fixed-width blocks of n.
+
+
+@_jit(inline="always")
+def _row(x, b, d, t0, tn, on):
+    """x[b, d, t0:t0 + tn], or an empty row where x is a placeholder (on is False)."""
+    return x[b, d, t0:t0 + tn] if on else x[0, 0, :0]
+
+
+@_jit(fastmath=_FASTMATH, nogil=True)
+def _dt_chunk(drow, urow, db, tn, softplus, xs, dt, du):
+    """delta (+ bias, softplus) and delta * u of one channel's chunk; xs keeps the pre-softplus value."""
     for i in range(tn):
-        x = delta[b, d, t0 + i] + db
+        x = drow[i] + db
         xs[i] = x
         v = _softplus(x) if softplus else x
         dt[i] = v
-        du[i] = v * u[b, d, t0 + i]
+        du[i] = v * urow[i]
+
+
+@_jit(fastmath=_FASTMATH, nogil=True)
+def _scan_chunk(h, Ad, Bb, Cb, dt, du, ys, reset, b, t0, tn, has_reset, reverse):
+    """The chunk's steps in scan order: h (the state, [Np]) is updated in place, ys[i] = C_t h_t."""
+    N = h.shape[0]
+    for k in range(tn):
+        i = tn - 1 - k if reverse else k
+        t = t0 + i
+        if has_reset and reset[b, t] != 0:
+            h[:] = _F0
+        dti, dui = dt[i], du[i]
+        acc = _F0
+        for nb in range(N // _W):  # fixed-width blocks: one full vector each; n >= 0 by construction
+            for w in range(_W):  # (no wraparound select on negative indices, which blocks vectorising)
+                n = nb * _W + w
+                hn = _exp(dti * Ad[n]) * h[n] + dui * Bb[t, n]
+                h[n] = hn
+                acc += hn * Cb[t, n]
+        ys[i] = acc
+
+
+@_jit(fastmath=_FASTMATH, nogil=True)
+def _gate_fwd(ys, urow, zrow, yrow, Dd, tn, has_z):
+    """y = (C h + D u) * silu(z) over one channel's chunk."""
+    for i in range(tn):
+        v = ys[i] + Dd * urow[i]
+        if has_z:
+            zz = zrow[i]
+            v *= zz * _sigmoid(zz)
+        yrow[i] = v
+
+
+@_jit(fastmath=_FASTMATH, nogil=True)
+def _rescan_chunk(hs, decays, Ad, Bb, Cb, dt, du, ys, reset, b, t0, tn, has_reset, reverse):
+    """Recompute the chunk's states and decays (memory order i, decays[i] = exp(delta_i A), 0 where
+    the state restarts). hs has tn + 1 rows: forward, hs[0] is the start and hs[i + 1] the state
+    after step i; reverse, hs[tn] is the start and hs[i] the state after step i."""
+    N = hs.shape[1]
+    off = 0 if reverse else 1
+    for k in range(tn):
+        i = tn - 1 - k if reverse else k
+        t = t0 + i
+        rst = has_reset and reset[b, t] != 0
+        dti, dui = dt[i], du[i]
+        acc = _F0
+        for nb in range(N // _W):
+            for w in range(_W):
+                n = nb * _W + w
+                a = _F0 if rst else _exp(dti * Ad[n])
+                hn = a * hs[i + 1 - off, n] + dui * Bb[t, n]
+                decays[i, n] = a
+                hs[i + off, n] = hn
+                acc += hn * Cb[t, n]
+        ys[i] = acc
+
+
+@_jit(fastmath=_FASTMATH, nogil=True)
+def _gate_bwd(ys, urow, zrow, gyrow, gzrow, Dd, tn, has_z, gs):
+    """gs = dLoss/d(C h + D u) and dz over one channel's chunk; returns its share of dD."""
+    gD = _F0
+    for i in range(tn):
+        go = gyrow[i]
+        uu = urow[i]
+        if has_z:
+            zz = zrow[i]
+            sg = _sigmoid(zz)
+            gzrow[i] = go * (ys[i] + Dd * uu) * sg * (_F1 + zz * (_F1 - sg))
+            go *= zz * sg
+        gD += go * uu
+        gs[i] = go
+    return gD
+
+
+@_jit(fastmath=_FASTMATH, nogil=True)
+def _adjoint_chunk(g, gAd, gBc, gCc, hs, decays, Ad, Bb, Cb, dt, du, gs, gdu, gdl, t0, tn, reverse):
+    """Adjoint of the chunk's steps, right to left in scan order. g ([Np]): dLoss/dh after the chunk
+    on entry, before it on exit. Accumulates dA (gAd), dB and dC (gBc, gCc: [T, Np], chunk rows);
+    writes dLoss/d(delta u) (gdu) and dLoss/d(delta) through the decay (gdl) per step."""
+    N = g.shape[0]
+    off = 0 if reverse else 1
+    for k in range(tn):
+        i = k if reverse else tn - 1 - k
+        t = t0 + i
+        gsi, dti, dui = gs[i], dt[i], du[i]
+        su = _F0
+        sl = _F0
+        for nb in range(N // _W):
+            for w in range(_W):
+                n = nb * _W + w
+                gn = g[n] + gsi * Cb[t, n]  # dLoss/dh_t
+                gCc[i, n] += gsi * hs[i + off, n]
+                gBc[i, n] += gn * dui
+                su += gn * Bb[t, n]
+                a = decays[i, n]
+                q = gn * hs[i + 1 - off, n] * a  # dLoss/d(delta_t A)
+                sl += q * Ad[n]
+                gAd[n] += q * dti
+                g[n] = gn * a  # dLoss/dh_{t-1}
+        gdu[i] = su
+        gdl[i] = sl
+
+
+@_jit(fastmath=_FASTMATH, nogil=True)
+def _dt_bwd(gdu, gdl, gs, xs, dt, urow, Dd, gurow, gdrow, tn, softplus):
+    """du and d(delta) of one channel's chunk (through bias and softplus); returns its share of d(bias)."""
+    gb = _F0
+    for i in range(tn):
+        gdt = gdu[i] * urow[i] + gdl[i]
+        if softplus:
+            gdt *= _sigmoid(xs[i])
+        gdrow[i] = gdt
+        gb += gdt
+        gurow[i] = gdu[i] * dt[i] + gs[i] * Dd
+    return gb
 
 
 @_jit(parallel=True, fastmath=_FASTMATH, nogil=True)
 def _selective_scan_fwd_kernel(u, delta, A, Bt, Ct, Dv, z, bias, h0, reset, y, hT, ckpt,
                                has_D, has_z, has_bias, softplus, has_h0, has_reset, reverse, save_ckpt,
                                T, nsplit, per):
-    """Forward. u, delta, z, y: [B, D, L]; A: [D, N]; Bt, Ct: [B, G, L, N]; Dv, bias: [D];
-    h0, hT: [B, D, N]; reset: [B, L] uint8 (1 where the state restarts from zero);
-    ckpt: [B, D, nc, N], the state entering each chunk in scan order (written if save_ckpt)."""
+    """Forward. u, delta, z, y: [B, D, L]; A: [D, Np]; Bt, Ct: [B, G, L, Np]; Dv, bias: [D];
+    h0, hT: [B, D, Np]; reset: [B, L] uint8 (1 where the state restarts from zero);
+    ckpt: [B, D, nc, Np], the state entering each chunk in scan order (written if save_ckpt)."""
     Bsz, Dm, L = u.shape
     G, N = Bt.shape[1], A.shape[1]
     Dg = Dm // G
@@ -145,9 +276,7 @@ def _selective_scan_fwd_kernel(u, delta, A, Bt, Ct, Dv, z, bias, h0, reset, y, h
         nd = d1 - d0
         carry = np.zeros((max(nd, 1), N), dtype=np.float32)
         if has_h0:
-            for j in range(nd):
-                for n in range(N):
-                    carry[j, n] = h0[b, d0 + j, n]
+            carry[:nd] = h0[b, d0:d1]
         xs = np.empty(T, dtype=np.float32)
         dt = np.empty(T, dtype=np.float32)
         du = np.empty(T, dtype=np.float32)
@@ -159,45 +288,23 @@ def _selective_scan_fwd_kernel(u, delta, A, Bt, Ct, Dv, z, bias, h0, reset, y, h
             tn = min(T, L - t0)
             for j in range(nd):
                 d = d0 + j
-                _dt_chunk(delta, u, bias, b, d, t0, tn, has_bias, softplus, xs, dt, du)
-                h = carry[j]
                 if save_ckpt:
-                    for n in range(N):
-                        ckpt[b, d, c, n] = h[n]
-                Ad = A[d]
-                for k in range(tn):
-                    i = tn - 1 - k if reverse else k
-                    t = t0 + i
-                    if has_reset and reset[b, t] != 0:
-                        for n in range(N):
-                            h[n] = _F0
-                    dti, dui = dt[i], du[i]
-                    Bn, Cn = Bb[t], Cb[t]
-                    acc = _F0
-                    for n in range(N):
-                        hn = _exp(dti * Ad[n]) * h[n] + dui * Bn[n]
-                        h[n] = hn
-                        acc += hn * Cn[n]
-                    ys[i] = acc
-                Dd = Dv[d] if has_D else _F0
-                for i in range(tn):
-                    v = ys[i] + Dd * u[b, d, t0 + i]
-                    if has_z:
-                        zz = z[b, d, t0 + i]
-                        v *= zz * _sigmoid(zz)
-                    y[b, d, t0 + i] = v
-        for j in range(nd):
-            for n in range(N):
-                hT[b, d0 + j, n] = carry[j, n]
+                    ckpt[b, d, c] = carry[j]
+                urow = u[b, d, t0:t0 + tn]
+                _dt_chunk(delta[b, d, t0:t0 + tn], urow, bias[d] if has_bias else _F0, tn, softplus, xs, dt, du)
+                _scan_chunk(carry[j], A[d], Bb, Cb, dt, du, ys, reset, b, t0, tn, has_reset, reverse)
+                _gate_fwd(ys, urow, _row(z, b, d, t0, tn, has_z), y[b, d, t0:t0 + tn], Dv[d] if has_D else _F0,
+                          tn, has_z)
+        hT[b, d0:d1] = carry[:nd]
 
 
 @_jit(parallel=True, fastmath=_FASTMATH, nogil=True)
 def _selective_scan_bwd_kernel(u, delta, A, Bt, Ct, Dv, z, bias, reset, ckpt, gy, gH,
                                gu, gdelta, gA, gBp, gCp, gDv, gz, gbias, gh0,
                                has_D, has_z, has_bias, softplus, has_reset, reverse, T, nsplit, per):
-    """Adjoint of the forward kernel (same layouts; gy: [B, D, L], gH: [B, D, N]). Writes every
-    gradient; those of parameters per batch (gA: [B, D, N]; gDv, gbias: [B, D]) and dB, dC per
-    item (gBp, gCp: [B, G, nsplit, L, N]): the caller sums them."""
+    """Adjoint of the forward kernel (same layouts; gy: [B, D, L], gH: [B, D, Np]). Writes every
+    gradient; those of parameters per batch (gA: [B, D, Np]; gDv, gbias: [B, D]) and dB, dC per
+    item (gBp, gCp: [B, G, nsplit, L, Np]): the caller sums them."""
     Bsz, Dm, L = u.shape
     G, N = Bt.shape[1], A.shape[1]
     Dg = Dm // G
@@ -207,17 +314,18 @@ def _selective_scan_bwd_kernel(u, delta, A, Bt, Ct, Dv, z, bias, reset, ckpt, gy
         s = item % nsplit
         nd = d1 - d0
         gcarry = np.empty((max(nd, 1), N), dtype=np.float32)  # dLoss/dh at the end of the chunk
+        gcarry[:nd] = gH[b, d0:d1]
         gAacc = np.zeros((max(nd, 1), N), dtype=np.float32)
         gDacc = np.zeros(max(nd, 1), dtype=np.float32)
         gbacc = np.zeros(max(nd, 1), dtype=np.float32)
-        for j in range(nd):
-            for n in range(N):
-                gcarry[j, n] = gH[b, d0 + j, n]
         xs = np.empty(T, dtype=np.float32)
         dt = np.empty(T, dtype=np.float32)
         du = np.empty(T, dtype=np.float32)
-        gs = np.empty(T, dtype=np.float32)  # dLoss/d(C h_t)
-        hs = np.empty((T + 1, N), dtype=np.float32)  # hs[0]: state entering the chunk; hs[k + 1]: after scan step k
+        ys = np.empty(T, dtype=np.float32)
+        gs = np.empty(T, dtype=np.float32)
+        gdu = np.empty(T, dtype=np.float32)
+        gdl = np.empty(T, dtype=np.float32)
+        hs = np.empty((T + 1, N), dtype=np.float32)
         decays = np.empty((T, N), dtype=np.float32)
         gBc = np.empty((T, N), dtype=np.float32)
         gCc = np.empty((T, N), dtype=np.float32)
@@ -226,74 +334,27 @@ def _selective_scan_bwd_kernel(u, delta, A, Bt, Ct, Dv, z, bias, reset, ckpt, gy
             c = ci if reverse else nc - 1 - ci  # chunks in reverse scan order
             t0 = c * T
             tn = min(T, L - t0)
-            gBc[:tn] = _F0
-            gCc[:tn] = _F0
+            gBc[:] = _F0
+            gCc[:] = _F0
             for j in range(nd):
                 d = d0 + j
-                _dt_chunk(delta, u, bias, b, d, t0, tn, has_bias, softplus, xs, dt, du)
-                Ad = A[d]
+                hs[tn if reverse else 0] = ckpt[b, d, c]
+                urow = u[b, d, t0:t0 + tn]
                 Dd = Dv[d] if has_D else _F0
-                for n in range(N):
-                    hs[0, n] = ckpt[b, d, c, n]
-                for k in range(tn):  # recompute the chunk's states and decays (scan order k)
-                    i = tn - 1 - k if reverse else k
-                    t = t0 + i
-                    rst = has_reset and reset[b, t] != 0
-                    dti, dui = dt[i], du[i]
-                    Bn, Cn = Bb[t], Cb[t]
-                    hp, hk, ak = hs[k], hs[k + 1], decays[k]
-                    acc = _F0
-                    for n in range(N):
-                        a = _F0 if rst else _exp(dti * Ad[n])
-                        hn = a * hp[n] + dui * Bn[n]
-                        ak[n] = a
-                        hk[n] = hn
-                        acc += hn * Cn[n]
-                    # the gate's backward: dLoss/dy_pre, dLoss/dz
-                    go = gy[b, d, t]
-                    if has_z:
-                        zz = z[b, d, t]
-                        sg = _sigmoid(zz)
-                        gz[b, d, t] = go * (acc + Dd * u[b, d, t]) * sg * (_F1 + zz * (_F1 - sg))
-                        go *= zz * sg
-                    gDacc[j] += go * u[b, d, t]
-                    gs[k] = go
-                gcur, gAd = gcarry[j], gAacc[j]
-                for k in range(tn - 1, -1, -1):  # adjoint, right to left in scan order
-                    i = tn - 1 - k if reverse else k
-                    t = t0 + i
-                    gsk, dti, dui = gs[k], dt[i], du[i]
-                    Bn, Cn = Bb[t], Cb[t]
-                    hp, hk, ak = hs[k], hs[k + 1], decays[k]
-                    gBt, gCt = gBc[i], gCc[i]
-                    gdu = _F0
-                    gdl = _F0
-                    for n in range(N):
-                        gn = gcur[n] + gsk * Cn[n]  # dLoss/dh_t
-                        gCt[n] += gsk * hk[n]
-                        gBt[n] += gn * dui
-                        gdu += gn * Bn[n]
-                        q = gn * hp[n] * ak[n]  # dLoss/d(delta_t A) (0 where the state restarts)
-                        gdl += q * Ad[n]
-                        gAd[n] += q * dti
-                        gcur[n] = gn * ak[n]  # dLoss/dh_{t-1}
-                    gdt = gdu * u[b, d, t] + gdl
-                    if softplus:
-                        gdt *= _sigmoid(xs[i])
-                    gdelta[b, d, t] = gdt
-                    gbacc[j] += gdt
-                    gu[b, d, t] = gdu * dti + gs[k] * Dd
-            for i in range(tn):
-                for n in range(N):
-                    gBp[b, g, s, t0 + i, n] = gBc[i, n]
-                    gCp[b, g, s, t0 + i, n] = gCc[i, n]
-        for j in range(nd):
-            d = d0 + j
-            for n in range(N):
-                gh0[b, d, n] = gcarry[j, n]
-                gA[b, d, n] = gAacc[j, n]
-            gDv[b, d] = gDacc[j]
-            gbias[b, d] = gbacc[j]
+                _dt_chunk(delta[b, d, t0:t0 + tn], urow, bias[d] if has_bias else _F0, tn, softplus, xs, dt, du)
+                _rescan_chunk(hs, decays, A[d], Bb, Cb, dt, du, ys, reset, b, t0, tn, has_reset, reverse)
+                gDacc[j] += _gate_bwd(ys, urow, _row(z, b, d, t0, tn, has_z), gy[b, d, t0:t0 + tn],
+                                      _row(gz, b, d, t0, tn, has_z), Dd, tn, has_z, gs)
+                _adjoint_chunk(gcarry[j], gAacc[j], gBc, gCc, hs, decays, A[d], Bb, Cb, dt, du, gs, gdu, gdl,
+                               t0, tn, reverse)
+                gbacc[j] += _dt_bwd(gdu, gdl, gs, xs, dt, urow, Dd, gu[b, d, t0:t0 + tn], gdelta[b, d, t0:t0 + tn],
+                                    tn, softplus)
+            gBp[b, g, s, t0:t0 + tn] = gBc[:tn]
+            gCp[b, g, s, t0:t0 + tn] = gCc[:tn]
+        gh0[b, d0:d1] = gcarry[:nd]
+        gA[b, d0:d1] = gAacc[:nd]
+        gDv[b, d0:d1] = gDacc[:nd]
+        gbias[b, d0:d1] = gbacc[:nd]
 
 
 def _plan(Bsz: int, G: int, Dg: int) -> tuple[int, int]:
@@ -316,6 +377,11 @@ _NO_RESET = np.zeros((1, 1), dtype=np.uint8)
 
 def _f32(x: torch.Tensor | None) -> torch.Tensor | None:
     return None if x is None else x.float().contiguous()
+
+
+def _pad_state(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """Zero-pad the last (state) dimension by `pad`."""
+    return F.pad(x, (0, pad)) if pad else x
 
 
 def _opt(x: torch.Tensor | None, dummy: np.ndarray) -> np.ndarray:
@@ -411,8 +477,10 @@ def selective_scan_numba(
     if Dm % G:
         raise ValueError(f"channels D={Dm} not divisible by groups G={G}")
     numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-    # (B, G, N, L) -> (B, G, L, N): each step reads one contiguous row of N
-    Bt, Ct = B.float().transpose(-1, -2).contiguous(), C.float().transpose(-1, -2).contiguous()
+    N = A.shape[1]
+    pad = -N % _W
+    # (B, G, N, L) -> (B, G, L, Np): each step reads one contiguous row
+    Bt, Ct = (_pad_state(x.float().transpose(-1, -2), pad).contiguous() for x in (B, C))
     reset = None
     if seq_idx is not None:  # 1 where the state restarts: seq_idx differs from the previous step scanned
         reset = torch.zeros(Bsz, L, dtype=torch.uint8)
@@ -420,10 +488,11 @@ def selective_scan_numba(
             reset[:, :-1] = seq_idx[:, :-1] != seq_idx[:, 1:]
         else:
             reset[:, 1:] = seq_idx[:, 1:] != seq_idx[:, :-1]
-    args = (_f32(u), _f32(delta), _f32(A), Bt, Ct, _f32(D), _f32(z), _f32(delta_bias), _f32(initial_state), reset)
+    h0 = None if initial_state is None else _pad_state(_f32(initial_state), pad)
+    args = (_f32(u), _f32(delta), _pad_state(_f32(A), pad), Bt, Ct, _f32(D), _f32(z), _f32(delta_bias), h0, reset)
     if torch.is_grad_enabled() and any(x is not None and x.requires_grad for x in args):
         y, hT = SelectiveScanNumbaFn.apply(*args, delta_softplus, reverse)
     else:
         y, hT, _ = _selective_scan_fwd(*args, delta_softplus, reverse, False)
     y = y.to(dtype_in)
-    return (y, hT) if return_final_state else y
+    return (y, hT[..., :N].contiguous()) if return_final_state else y
