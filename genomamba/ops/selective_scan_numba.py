@@ -29,15 +29,18 @@ _T = 64
 # state lanes per inner block: N is padded to a multiple (A, B, C, h0 = 0 there), so every inner
 # loop is one full AVX-512 vector (two AVX2 ones) with no remainder loop
 _W = 16
-# reductions over N must reassociate to vectorise; no nnan/ninf: underflowing decays are exact 0s
+# reductions over N must reassociate to vectorise; no nnan/ninf (inf and nan inputs stay visible)
 _FASTMATH = {"reassoc", "contract", "nsz", "arcp"}
 
-_F0, _F1, _HALF = np.float32(0.0), np.float32(1.0), np.float32(0.5)
+_F0, _F1 = np.float32(0.0), np.float32(1.0)
 _LOG2E = np.float32(1.4426950408889634)
-_EXP2_MIN, _EXP2_MAX = np.float32(-126.0), np.float32(127.0)
-# Taylor coefficients of 2^f = sum (f ln 2)^k / k! on |f| <= 1/2 (truncation < 1e-8 relative)
-_P = [np.float32(math.log(2.0) ** k / math.factorial(k)) for k in range(8)]
-_P0, _P1, _P2, _P3, _P4, _P5, _P6, _P7 = _P
+# 2^y for y clamped to [-125, 127]: results stay normal floats (no subnormals, no inf)
+_EXP2_MIN, _EXP2_MAX = np.float32(-125.0), np.float32(127.0)
+# 2^f = 1 + f q(f) on |f| <= 1/2, q of degree 4 fitted for least maximum relative error (Remez-style
+# reweighted least squares): 2.5e-7 relative at worst; the form is exact at f = 0, so decays near 1
+# carry no systematic bias that a long product over steps would accumulate
+_Q0, _Q1, _Q2, _Q3, _Q4 = (np.float32(c) for c in (0.6931471228599548, 0.24022351205348969, 0.05550500378012657,
+                                                  0.009666245430707932, 0.0013333536917343736))
 _SOFTPLUS_MAX = np.float32(20.0)  # torch's softplus threshold: softplus(x) = x above it
 
 
@@ -57,33 +60,29 @@ def _jit(**kwargs):
 
 
 @intrinsic
-def _pow2i(typingctx, k):
-    """2^k for an integral float32 k in [-126, 127], by building the float's exponent bits."""
+def _scale_pow2(typingctx, p, k):
+    """p * 2^k for an integral float32 k, by adding k to p's exponent bits (no multiply; the
+    caller keeps the result normal)."""
 
     def codegen(context, builder, signature, args):
         i32 = ir.IntType(32)
-        bits = builder.shl(builder.add(builder.fptosi(args[0], i32), ir.Constant(i32, 127)), ir.Constant(i32, 23))
-        return builder.bitcast(bits, ir.FloatType())
+        shift = builder.shl(builder.fptosi(args[1], i32), ir.Constant(i32, 23))
+        return builder.bitcast(builder.add(builder.bitcast(args[0], i32), shift), ir.FloatType())
 
-    return types.float32(types.float32), codegen
+    return types.float32(types.float32, types.float32), codegen
 
 
 @_jit(inline="always", fastmath=_FASTMATH)
 def _exp(x):
-    """exp(x) in fp32, about 1 ulp; 0 below 2^-126 (no subnormals)."""
-    y = x * _LOG2E
-    under = y < _EXP2_MIN
-    y = min(max(y, _EXP2_MIN), _EXP2_MAX)
-    k = np.floor(y + _HALF)
+    """exp(x) in fp32 within 3e-7 relative for x in [-86.6, 88]; 2^-125 * (about 1) below."""
+    y = min(max(x * _LOG2E, _EXP2_MIN), _EXP2_MAX)
+    k = np.rint(y)
     f = y - k
-    p = _P7 * f + _P6
-    p = p * f + _P5
-    p = p * f + _P4
-    p = p * f + _P3
-    p = p * f + _P2
-    p = p * f + _P1
-    p = p * f + _P0
-    return _F0 if under else p * _pow2i(k)
+    q = _Q4 * f + _Q3
+    q = q * f + _Q2
+    q = q * f + _Q1
+    q = q * f + _Q0
+    return _scale_pow2(q * f + _F1, k)
 
 
 @_jit(inline="always", fastmath=_FASTMATH)
