@@ -13,7 +13,6 @@ The state and all arithmetic are fp32.
 
 from __future__ import annotations
 
-
 import numba
 import numpy as np
 import torch
