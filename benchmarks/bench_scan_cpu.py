@@ -1,4 +1,4 @@
-"""CPU selective-scan benchmark: `selective_scan_ref` vs `selective_scan_torch`, forward and forward+backward.
+"""CPU selective-scan benchmark: `selective_scan_ref` vs `selective_scan_torch` vs `selective_scan_numba`, fwd and fwd+bwd.
 
 Prints a markdown table (median wall time over repeats after one warm-up). Each case stops
 repeating once it has used `--cap` seconds, so the slow reference at long L is timed fewer times.
@@ -16,9 +16,10 @@ import time
 import torch
 
 from genomamba.ops.selective_scan_ref import selective_scan_ref
+from genomamba.ops.selective_scan_numba import selective_scan_numba
 from genomamba.ops.selective_scan_torch import selective_scan_torch
 
-IMPLS = {"ref": selective_scan_ref, "torch": selective_scan_torch}
+IMPLS = {"ref": selective_scan_ref, "torch": selective_scan_torch, "numba": selective_scan_numba}
 
 
 def make_inputs(Bsz: int, D: int, N: int, L: int, grad: bool, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -82,17 +83,25 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    import numba
+
+    # the first numba call compiles (or loads the on-disk cache); time it apart from the table
+    t0 = time.perf_counter()
+    time_case(selective_scan_numba, make_inputs(1, 4, 2, 8, True), True, 1, 0.0)
+    print(f"numba {numba.__version__}: first call (compile or cache load) {time.perf_counter() - t0:.1f} s")
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, fp32, delta_softplus, D and z on\n")
-    print("| B | D | N | L | pass | ref median (s) | torch median (s) | speedup (median) | ref min (s) | torch min (s) | speedup (min) | repeats ref/torch |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| B | D | N | L | pass | ref median (s) | torch median (s) | numba median (s) | torch / ref | numba / ref "
+          "| ref min (s) | torch min (s) | numba min (s) | torch / ref (min) | numba / ref (min) | repeats |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for L in args.lengths:
         for grad in (False, True):
             ins = make_inputs(args.batch, args.d, args.n, L, grad)
             res = {name: time_case(fn, ins, grad, args.repeats, args.cap) for name, fn in IMPLS.items()}
-            (tr, mr, nr), (tt, mt, nt) = res["ref"], res["torch"]
+            (tr, mr, nr), (tt, mt, nt), (tn, mn, nn) = res["ref"], res["torch"], res["numba"]
             name = "fwd+bwd" if grad else "fwd"
-            print(f"| {args.batch} | {args.d} | {args.n} | {L} | {name} | {tr:.4f} | {tt:.4f} | {tr / tt:.1f}x "
-                  f"| {mr:.4f} | {mt:.4f} | {mr / mt:.1f}x | {nr}/{nt} |", flush=True)
+            print(f"| {args.batch} | {args.d} | {args.n} | {L} | {name} | {tr:.4f} | {tt:.4f} | {tn:.4f} "
+                  f"| {tr / tt:.1f}x | {tr / tn:.1f}x | {mr:.4f} | {mt:.4f} | {mn:.4f} | {mr / mt:.1f}x | {mr / mn:.1f}x "
+                  f"| {nr}/{nt}/{nn} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from genomamba.alphabet import VOCAB_SIZE
 from genomamba.errors import ConfigError
 
-SCAN_BACKENDS = ("auto", "ref", "torch", "triton", "mamba_ssm")
+SCAN_BACKENDS = ("auto", "ref", "torch", "numba", "triton", "mamba_ssm")
 _Config = TypeVar("_Config", bound="ConfigDictMixin")
 
 

@@ -48,7 +48,7 @@ class MambaMixer(nn.Module):
 
     Args:
         config: a `MambaConfig` (d_model, d_state, d_conv, expand, dt_rank, dt_min, dt_max,
-            dt_init_floor, scan_backend are read; "auto" picks Triton on CUDA, torch on the CPU).
+            dt_init_floor, scan_backend are read; "auto" picks Triton on CUDA, numba (else torch) on the CPU).
     """
 
     def __init__(self, config: MambaConfig):

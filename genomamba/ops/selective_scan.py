@@ -1,6 +1,7 @@
 """Public selective-scan op and its backend dispatch (the one place a backend is chosen).
 
-Backends: `ref` (sequential fp32 spec), `torch` (chunked, vectorised; the CPU default),
+Backends: `ref` (sequential fp32 spec), `numba` (fused CPU kernels; the CPU default where numba
+imports), `torch` (chunked, vectorised; the CPU fallback),
 `triton` (fused kernels from `genomamba_kernels`; the CUDA default), `mamba_ssm` (only where
 mamba-ssm is installed; for comparison). Detection is lazy: importing this module does no work.
 """
@@ -16,7 +17,7 @@ import torch
 from genomamba.ops.selective_scan_ref import selective_scan_ref
 from genomamba.ops.selective_scan_torch import selective_scan_torch
 
-BACKENDS = ("auto", "ref", "torch", "triton", "mamba_ssm")
+BACKENDS = ("auto", "ref", "torch", "numba", "triton", "mamba_ssm")
 _override: str | None = os.environ.get("GENOMAMBA_SCAN_BACKEND") or None
 
 
@@ -35,6 +36,16 @@ def triton_available() -> bool:
 
 
 @functools.cache
+def numba_available() -> bool:
+    """True when the numba backend imports (numba installed and compatible with this numpy)."""
+    try:
+        import genomamba.ops.selective_scan_numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@functools.cache
 def mamba_ssm_available() -> bool:
     return importlib.util.find_spec("mamba_ssm") is not None
 
@@ -46,9 +57,13 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     if backend == "auto":
         backend = _override or "auto"
     if backend == "auto":
-        return "triton" if device.type == "cuda" and triton_available() else "torch"
+        if device.type == "cuda" and triton_available():
+            return "triton"
+        return "numba" if device.type == "cpu" and numba_available() else "torch"
     if backend == "triton" and not triton_available():
         raise RuntimeError("scan backend 'triton' needs the triton package: pip install 'genomamba[triton]'")
+    if backend == "numba" and not numba_available():
+        raise RuntimeError("scan backend 'numba' needs numba: pip install numba")
     if backend == "mamba_ssm" and not mamba_ssm_available():
         raise RuntimeError("scan backend 'mamba_ssm' needs mamba-ssm: pip install 'genomamba[cuda]'")
     return backend
@@ -75,7 +90,7 @@ def selective_scan(
     Args:
         u, delta, z: `[B, D, L]`; A: `[D, N]`; B, C: `[B, N, L]` or `[B, G, N, L]`; D, delta_bias: `[D]`;
         initial_state: `[B, D, N]`; seq_idx: `[B, L]` int (packed sequences).
-        backend: "auto" | "ref" | "torch" | "triton" | "mamba_ssm".
+        backend: "auto" | "ref" | "torch" | "numba" | "triton" | "mamba_ssm".
 
     Returns:
         y `[B, D, L]` in u's dtype; with return_final_state also the fp32 state `[B, D, N]`.
@@ -89,6 +104,10 @@ def selective_scan(
         return selective_scan_ref(u, delta, A, B, C, **kwargs)
     if name == "torch":
         return selective_scan_torch(u, delta, A, B, C, **kwargs)
+    if name == "numba":
+        from genomamba.ops.selective_scan_numba import selective_scan_numba
+
+        return selective_scan_numba(u, delta, A, B, C, **kwargs)
     if name == "triton":
         from genomamba_kernels import selective_scan_triton
 

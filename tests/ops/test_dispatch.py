@@ -1,3 +1,5 @@
+import importlib
+
 import pytest
 import torch
 
@@ -10,7 +12,11 @@ def _inputs(B=2, D=4, N=3, L=19):
             -torch.rand(D, N, generator=g) - 0.1, torch.randn(B, N, L, generator=g), torch.randn(B, N, L, generator=g))
 
 
-def test_auto_picks_torch_on_cpu():
+def test_auto_picks_numba_on_cpu_else_torch(monkeypatch):
+    dispatch = importlib.import_module("genomamba.ops.selective_scan")  # the module, not the function
+
+    assert resolve_backend("auto", torch.device("cpu")) == ("numba" if dispatch.numba_available() else "torch")
+    monkeypatch.setattr(dispatch, "numba_available", lambda: False)
     assert resolve_backend("auto", torch.device("cpu")) == "torch"
 
 
