@@ -58,7 +58,7 @@ def score_fasta(
         start, end, bits_per_base, n_count, scored_bases`), one row per record or window.
     """
     run = prepare_fasta(model, fasta, window=window, stride=stride, records=records, both_strands=both_strands,
-                        batch_size=batch_size, device=device)
+                        batch_size=batch_size, device=device, progress=progress)
     with run.reader, _bar(run.total_bases(), "bp", progress) as bar:
         rows = [fasta_fields(r, window) for r in fasta_rows(run, progress=bar.update)]
     return pd.DataFrame(rows, columns=fasta_columns(window))
@@ -94,7 +94,7 @@ def embeddings(
         belonging to row i of the frame.
     """
     run = prepare_fasta(model, fasta, window=window, stride=stride, records=records, batch_size=batch_size,
-                        device=device, hidden=True)
+                        device=device, hidden=True, progress=progress)
     meta, embs = [], []
     with run.reader, _bar(run.total_bases(), "bp", progress) as bar:
         for r in fasta_rows(run, progress=bar.update):
@@ -122,7 +122,7 @@ def score_variants(
         input's own INFO fields (VCF) or extra columns (TSV), as strings.
     """
     run = prepare_variants(model, reference, variants, window=window, strands=strands, head=head, rules=rules,
-                           batch_size=batch_size, device=device, unknown_contig=unknown_contig)
+                           batch_size=batch_size, device=device, unknown_contig=unknown_contig, progress=progress)
     keys = run.score_keys()
     tsv = run.header.kind == "tsv"
     extra_cols = list(run.header.columns) if tsv else []

@@ -37,7 +37,8 @@ def score_fasta(args: argparse.Namespace) -> int:
 
     run = prepare_fasta(args.model_dir, args.fasta, window=args.window, stride=args.stride, records=args.records,
                         both_strands=args.both_strands, batch_size=args.batch_size, chunk_size=args.chunk_size,
-                        device=args.device, hidden=args.embeddings or False)
+                        device=args.device, hidden=args.embeddings or False,
+                        progress=not args.quiet)
     with tqdm(unit="bp", unit_scale=True, desc="score", disable=args.quiet, file=sys.stderr) as bar:
         write_fasta(run, args.output, tracks=args.tracks, embeddings=args.embeddings, resume=args.resume,
                     progress=bar.update, set_total=bar.reset, model_path=args.model_dir,

@@ -70,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     stage(f"loading {args.model_dir} and opening {args.variants}")
     job = prepare_variants(args.model_dir, args.reference, args.variants, window=args.window, strands=args.strands,
                            head=args.head, rules=args.rules, batch_size=args.batch_size, device=args.device,
-                           unknown_contig=args.unknown_contig, log_base=args.log_base, limit=args.limit)
+                           unknown_contig=args.unknown_contig, log_base=args.log_base, limit=args.limit,
+                           progress=not args.quiet)
     s = job.scorer
     stage(f"scoring {job.total if job.total is not None else 'all'} records (window {s.window}, strands {s.strands}, "
           f"device {s.device})")

@@ -83,10 +83,12 @@ def prepare_fasta(
     model, fasta: str | Path, *, window: int | None = None, stride: int | None = None,
     records: Sequence[str] | str | None = None, both_strands: bool = False, batch_size: int = 8,
     chunk_size: int | None = None, device: str | torch.device | None = "auto", hidden: bool | str = False,
+    progress: bool = True,
 ) -> FastaRun:
     """Check the options, load the model (path or object) and open the FASTA.
 
     `hidden`: also return hidden states (for embeddings); an embeddings path is checked by name.
+    `progress`: False hides the bar of a plain-gzip FASTA's one-time decompression.
 
     Raises:
         GenomambaError: stride without window, stride > window, non-positive sizes, unknown
@@ -105,7 +107,7 @@ def prepare_fasta(
     m = as_model(model, dev)
     if hidden and getattr(m, "model_type", None) == "markov":
         raise GenomambaError(f"--embeddings: {model} is a Markov model, which has no hidden states")
-    reader = FastaReader(fasta)
+    reader = FastaReader(fasta, progress=progress)
     names = reader.names
     if records:
         wanted = records.split(",") if isinstance(records, str) else list(records)
@@ -292,7 +294,7 @@ def prepare_variants(
     model, reference: str | Path, variants: str | Path, *, window: int | None = None, strands: str = "forward",
     head: str | Path | None = None, rules: Sequence[str] | str | None = None, batch_size: int = 16,
     device: str | torch.device | None = "auto", unknown_contig: str = "error", log_base: str = "e",
-    limit: int | None = None, count: bool = True,
+    limit: int | None = None, count: bool = True, progress: bool = True,
 ) -> VariantRun:
     """Check the options, load the model (and head), open the reference and the variants.
 
@@ -314,7 +316,7 @@ def prepare_variants(
         raise GenomambaError(f"--rules: unknown {', '.join(unknown)}; known: {', '.join(RULES)}")
     dev = resolve_device(device)
     m = as_model(model, dev)
-    genome = FastaReader(reference)
+    genome = FastaReader(reference, progress=progress)
     header, records = read_variants(variants)
     total = count_records(variants) if count else None
     if limit is not None:

@@ -201,3 +201,12 @@ def test_fit_markov_refuses_an_existing_model_dir(markov_dir, tmp_path, capsys):
     out = tmp_path / "m"
     assert main(["fit-markov", "-k", "2", "-o", str(out), str(TINY), "-q"]) == 0
     assert main(["fit-markov", "-k", "2", "-o", str(out), str(TINY), "-q", "--force"]) == 0
+
+
+@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "bars"])
+def test_quiet_silences_the_gunzip_bar(markov_dir, tmp_path, monkeypatch, capfd, quiet):
+    monkeypatch.setenv("GENOMAMBA_CACHE", str(tmp_path / "cache"))  # decompressed afresh
+    argv = ["fasta", str(markov_dir), str(FIXTURES / "tiny_plain.fa.gz"), "-o", str(tmp_path / "s.tsv")]
+    assert main(argv + (["-q"] if quiet else [])) == 0
+    err = capfd.readouterr().err
+    assert ("gunzip" in err or "decompress" in err) != quiet, err
