@@ -46,6 +46,7 @@ from genomamba.alphabet import encode
 from genomamba.atomic import atomic_path, atomic_write_bytes
 from genomamba.errors import (
     FastaCorruptError,
+    GenomambaError,
     FastaDuplicateRecordError,
     FastaEmptyRecordError,
     FastaFetchError,
@@ -67,9 +68,9 @@ _GZIP_MAGIC = b"\x1f\x8b"
 # the empty block that ends every BGZF file (SAM spec 4.1.2); htslib checks for it too
 BGZF_EOF = bytes.fromhex("1f8b08040000000000ff0600424302001b0003000000000000000000")
 # what gzip/zlib raise on a truncated or corrupt stream (BadGzipFile is an OSError)
-_GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
+GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 # what Bio.bgzf (under pyfaidx) raises on a damaged block: bad header, bad size, bad deflate data
-_BGZF_FETCH_ERRORS = (*_GZIP_ERRORS, ValueError, RuntimeError)
+_BGZF_FETCH_ERRORS = (*GZIP_ERRORS, ValueError, RuntimeError)
 
 
 class FaiRecord(NamedTuple):
@@ -99,24 +100,24 @@ def detect_format(path: str | Path) -> str:
     return GZIP
 
 
-def check_bgzf_eof(path: str | Path, source: str | None = None) -> None:
-    """Raise `FastaCorruptError` unless the BGZF file `path` ends with the BGZF EOF block.
+def check_bgzf_eof(path: str | Path, source: str | None = None, error: type[GenomambaError] | None = None) -> None:
+    """Raise `error` (default `FastaCorruptError`) unless the BGZF file `path` ends with the EOF block.
 
-    Without this check a file cut at a block boundary reads as a valid, shorter genome.
+    Without this check a file cut at a block boundary reads as a valid, shorter file.
     """
     with open(path, "rb") as f:
         size = f.seek(0, os.SEEK_END)
         f.seek(max(0, size - len(BGZF_EOF)))
         tail = f.read()
     if tail != BGZF_EOF:
-        raise FastaCorruptError(
+        raise (error or FastaCorruptError)(
             f"{source or path}: truncated BGZF file (no BGZF EOF block at its end); "
             f"re-copy or re-compress it with bgzip"
         )
 
 
 @contextmanager
-def _gzip_errors(source: str | Path, errors: tuple[type[BaseException], ...] = _GZIP_ERRORS) -> Iterator[None]:
+def _gzip_errors(source: str | Path, errors: tuple[type[BaseException], ...] = GZIP_ERRORS) -> Iterator[None]:
     """Turn gzip/zlib decoding `errors` inside the block into a one-line `FastaCorruptError`."""
     try:
         yield

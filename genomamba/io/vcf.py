@@ -29,6 +29,7 @@ from pathlib import Path
 from genomamba.atomic import Output
 from genomamba.errors import VcfError
 from genomamba.io.compress import compress_onto
+from genomamba.io.fasta import BGZF, GZIP_ERRORS, PLAIN, check_bgzf_eof, detect_format
 
 __all__ = [
     "VariantRecord", "VariantHeader", "read_variants", "read_vcf", "read_tsv", "pos_to_start",
@@ -143,15 +144,62 @@ def _meta_attrs(line: str) -> dict[str, str]:
     return out
 
 
+class _GzipText:
+    """Lines of a gzip/bgzip text file; a truncated or corrupt stream is a one-line `VcfError`."""
+
+    def __init__(self, path: Path) -> None:
+        self._path, self._fh, self._line = path, gzip.open(path, "rt", newline=""), 0
+
+    def _guard(self, read):
+        try:
+            line = read()
+        except GZIP_ERRORS as e:
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise VcfError(f"{self._path}: truncated or corrupt gzip data after line {self._line} ({reason})") from None
+        self._line += 1 if line else 0
+        return line
+
+    def readline(self) -> str:
+        return self._guard(self._fh.readline)
+
+    def read(self) -> str:
+        return self._guard(self._fh.read)
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __enter__(self) -> _GzipText:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def open_text(path: str | Path):
-    """Open a plain, gzip or bgzip text file for reading (by magic bytes)."""
+    """Open a plain, gzip or bgzip text file for reading (by magic bytes).
+
+    Raises:
+        FileNotFoundError: no such file. VcfError: a BGZF file without its EOF block (cut short at
+            a block boundary, which would otherwise read as a valid shorter file), or, while
+            reading, truncated or corrupt gzip data (both name the file).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"variant file not found: {path}")
-    with open(path, "rb") as fh:
-        magic = fh.read(2)
-    if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", newline="")
+    fmt = detect_format(path)
+    if fmt == BGZF:
+        check_bgzf_eof(path, error=VcfError)
+    if fmt != PLAIN:
+        return _GzipText(path)
     return open(path, "rt", newline="")
 
 
