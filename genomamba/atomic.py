@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from genomamba.errors import GenomambaError
+from genomamba.errors import GenomambaError, OutputError
 
 __all__ = [
     "STDOUT", "Terminated", "Output", "AtomicOutputs", "atomic_path", "atomic_write_text",
@@ -92,14 +92,17 @@ class Output:
             self.path = self.final
             return
         self.final = Path(os.path.realpath(target))  # a symlink's target is what gets replaced
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        if resumable:
-            self.path = self.final.with_name(f".{self.final.name}.partial")
-            if not self.path.exists():
-                self.path.touch()
-        else:
-            self.path = temp_beside(self.final, suffix)
-        os.chmod(self.path, file_mode())
+        try:
+            self.final.parent.mkdir(parents=True, exist_ok=True)
+            if resumable:
+                self.path = self.final.with_name(f".{self.final.name}.partial")
+                if not self.path.exists():
+                    self.path.touch()
+            else:
+                self.path = temp_beside(self.final, suffix)
+            os.chmod(self.path, file_mode())
+        except PermissionError:
+            raise OutputError(f"{target}: cannot write there (no write permission on {self.final.parent})") from None
         self.resumable = resumable
 
     def commit(self, finish: Callable[[Path, Path], None] | None = None) -> None:

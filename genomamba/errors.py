@@ -57,3 +57,7 @@ class RefAlleleMismatch(GenomambaError):
 
 class CheckpointError(GenomambaError):
     """A training checkpoint that is missing, empty, truncated, remote or not weights-only."""
+
+
+class OutputError(GenomambaError):
+    """An output file cannot be written where asked (permissions, a read-only folder)."""

@@ -217,3 +217,40 @@ def test_signal_gives_one_line_and_removes_temporaries(model_dir, many, tmp_path
     assert out.read_text() == "previous\n"
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == [".o.tsv.partial", "o.tsv"], left
+
+
+def test_read_only_output_folder_is_one_line_naming_the_output(tmp_path, capsys, monkeypatch):
+    import os
+    import tempfile
+
+    from genomamba.cli.score import main as score_main
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() == 0:  # root writes anywhere: answer as the kernel would answer a user
+        real_touch, real_mkstemp = Path.touch, tempfile.mkstemp
+
+        def refuse(path):
+            if Path(path).parent == ro:
+                raise PermissionError(13, "Permission denied", str(path))
+
+        def touch(self, *a, **kw):
+            refuse(self)
+            return real_touch(self, *a, **kw)
+
+        def mkstemp(*a, dir=None, prefix="", **kw):
+            refuse(Path(dir or ".") / prefix)
+            return real_mkstemp(*a, dir=dir, prefix=prefix, **kw)
+
+        monkeypatch.setattr(Path, "touch", touch)
+        monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    else:
+        ro.chmod(0o555)
+    markov = tmp_path / "markov"
+    assert score_main(["fit-markov", "-k", "2", "-q", "-o", str(markov), str(FIXTURES / "tiny.fa")]) == 0
+    capsys.readouterr()
+    out = ro / "scores.tsv"
+    assert score_main(["fasta", str(markov), str(FIXTURES / "tiny.fa"), "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(out) in err[0] and "permission" in err[0], err
+    assert not out.exists()
