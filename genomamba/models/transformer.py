@@ -12,7 +12,7 @@ Its hidden width defaults to 8/3 d_model rounded up to a multiple of 64 (the par
 GELU MLP).
 
 Streaming: the state carried between chunks is a KV cache per layer (`KVCache`), so memory grows
-with the tokens seen: 2 * n_layer * d_model values per base (4 KiB per base at d 256, 8 layers,
+with the tokens seen: 2 * n_layer * d_model values per base (8 KiB per base at d 256, 8 layers,
 bf16), against a Mamba state that does not grow. With `TransformerConfig.context_window = W`
 every position attends to the last W positions only (itself included), in one pass and in
 streaming alike, and the cache keeps the last W - 1 positions: bounded memory, same results.
