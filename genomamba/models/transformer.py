@@ -15,7 +15,10 @@ Streaming: the state carried between chunks is a KV cache per layer (`KVCache`),
 with the tokens seen: 2 * n_layer * d_model values per base (8 KiB per base at d 256, 8 layers,
 bf16), against a Mamba state that does not grow. With `TransformerConfig.context_window = W`
 every position attends to the last W positions only (itself included), in one pass and in
-streaming alike, and the cache keeps the last W - 1 positions: bounded memory, same results.
+streaming alike, and the cache keeps the last W - 1 positions: bounded memory, same results
+(a windowed call on L > W tokens builds an explicit `[L, T + L]` mask, so it is for streaming
+and moderate L; full attention uses SDPA's causal kernels with no mask). RoPE angles are fp32,
+exact in position up to 2^24 bases.
 Saved as a model directory (config.json + model.safetensors) like CharMambaLM; loads on a CPU.
 """
 
