@@ -37,16 +37,9 @@ from torch.nn.attention.bias import causal_lower_right
 from genomamba import __version__
 from genomamba.alphabet import TOKENS, VOCAB_SIZE
 from genomamba.device import resolve_device
-from genomamba.errors import ConfigError, GenomambaError
+from genomamba.errors import ConfigError
 from genomamba.models.config import ConfigDictMixin
-from genomamba.models.directory import (
-    CONFIG_NAME,
-    config_section,
-    load_state,
-    read_model_config,
-    read_weights,
-    write_model_directory,
-)
+from genomamba.models.directory import load_state, read_typed_config, read_weights, write_model_directory
 from genomamba.models.lm import tie_embedding_state
 from genomamba.modules import RMSNorm
 
@@ -266,10 +259,7 @@ class TransformerLM(nn.Module):
             ConfigError: an unknown or invalid "model" key in config.json (names key and file).
         """
         path = Path(path)
-        cfg = read_model_config(path)
-        if cfg.get("model_type") != MODEL_TYPE:
-            raise GenomambaError(f"{path}: model_type {cfg.get('model_type')!r} is not a {MODEL_TYPE}")
-        config = TransformerConfig.from_dict(config_section(cfg, "model", path), source=path / CONFIG_NAME)
+        cfg, config = read_typed_config(path, MODEL_TYPE, TransformerConfig)
         model = cls(config)
         load_state(model, tie_embedding_state(model, read_weights(path)), path)
         model.training_metadata = cfg.get("training", {})
