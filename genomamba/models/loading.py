@@ -13,13 +13,15 @@ from genomamba.models.lm import MODEL_TYPE as CHAR_MAMBA
 from genomamba.models.lm import CharMambaLM
 from genomamba.models.markov import MODEL_TYPE as MARKOV
 from genomamba.models.markov import MarkovLM
+from genomamba.models.transformer import MODEL_TYPE as TRANSFORMER
+from genomamba.models.transformer import TransformerLM
 from genomamba.models.variant_effect import HEAD_MODEL_TYPE as HEAD
 from genomamba.models.variant_effect import VariantEffectModel
 
 __all__ = ["load_model"]
 
 
-def load_model(path: str | Path, device: str | torch.device = "auto") -> CharMambaLM | MarkovLM | VariantEffectModel:
+def load_model(path: str | Path, device: str | torch.device = "auto") -> CharMambaLM | TransformerLM | MarkovLM | VariantEffectModel:
     """Load the model directory at `path` onto `device`, in eval mode.
 
     Args:
@@ -30,8 +32,8 @@ def load_model(path: str | Path, device: str | torch.device = "auto") -> CharMam
 
     Returns:
         A `CharMambaLM` ("model_type": "char_mamba", also assumed when the key is absent, as in
-        directories written before it existed), a `MarkovLM` ("markov") or a `VariantEffectModel`
-        ("variant_head").
+        directories written before it existed), a `TransformerLM` ("transformer"), a `MarkovLM`
+        ("markov") or a `VariantEffectModel` ("variant_head").
 
     Raises:
         GenomambaError: not a model directory, an unknown model_type, or a damaged directory
@@ -43,10 +45,12 @@ def load_model(path: str | Path, device: str | torch.device = "auto") -> CharMam
     model_type = read_model_config(path).get("model_type", CHAR_MAMBA)
     if model_type == CHAR_MAMBA:
         return CharMambaLM.from_pretrained(path, device=device)
+    if model_type == TRANSFORMER:
+        return TransformerLM.from_pretrained(path, device=device)
     if model_type == MARKOV:
         return MarkovLM.from_pretrained(path, device=device)
     if model_type == HEAD:
         return VariantEffectModel.from_pretrained(path, device=device)
     raise GenomambaError(
-        f"{path}: unknown model_type {model_type!r} in config.json (expected {CHAR_MAMBA!r}, {MARKOV!r} or {HEAD!r})"
+        f"{path}: unknown model_type {model_type!r} in config.json (expected {CHAR_MAMBA!r}, {TRANSFORMER!r}, {MARKOV!r} or {HEAD!r})"
     )
