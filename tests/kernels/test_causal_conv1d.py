@@ -54,3 +54,14 @@ def test_causal_conv1d_matches_reference(Bsz, L, D, K, dtype, state, bias, act, 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["f32", "bf16"])
 def test_causal_conv1d_full_size(dtype):
     run_conv(2, 8191, 512, 4, dtype, torch.device("cuda"), strided=True)
+
+
+@pytest.mark.parametrize("per", [2, 3], ids=["2tiles", "3tiles"])
+def test_causal_conv1d_bwd_several_tiles_per_program(per, monkeypatch, device):
+    # the backward's programs walk runs of tiles and add dw / dbias once: runs that do not divide the
+    # tile count (a padded last run) and runs that cross the carried-state prefix
+    import genomamba_kernels.causal_conv1d as cc
+
+    monkeypatch.setattr(cc, "_BWD_TILES_PER_PROG", per)
+    run_conv(2, 53 if device.type == "cpu" else 1000, 12, 4, torch.bfloat16, device, strided=True)
+    run_conv(1, 70 if device.type == "cpu" else 3001, 8, 4, torch.float32, device, state=True, bias=True)
