@@ -10,16 +10,11 @@ Imports torch and triton only.
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
 
-from genomamba_kernels.selective_scan import _empty, _num_sms
-
-# tiles per backward program (0: enough programs for ~16 per SM); GENOMAMBA_CONV_BWD_TILES overrides
-_BWD_TILES_PER_PROG = int(os.environ.get("GENOMAMBA_CONV_BWD_TILES", 0))
+from genomamba_kernels.selective_scan import _empty
 
 
 @triton.jit
@@ -49,7 +44,7 @@ def _pre_act(x_b, st_b, w_ptr, bias, q, offs_d, mask_d, L, stride_xl, stride_xd,
 
 @triton.jit
 def _causal_conv1d_fwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, out_ptr, L, D, stride_xb, stride_xl, stride_xd,
-                              stride_sb, stride_sd, K: tl.constexpr, HAS_BIAS: tl.constexpr,
+                              stride_sb, stride_sd, stride_ob, stride_ol, stride_od, K: tl.constexpr, HAS_BIAS: tl.constexpr,
                               HAS_STATE: tl.constexpr, SILU: tl.constexpr, BLOCK_L: tl.constexpr,
                               BLOCK_D: tl.constexpr):
     pid_l, pid_d, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
@@ -64,65 +59,56 @@ def _causal_conv1d_fwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, out_ptr, L, D, str
     if SILU:
         acc = acc / (1.0 + tl.exp(-acc))
     m = (t < L)[:, None] & mask_d[None, :]
-    tl.store(out_ptr + pid_b * L * D + t[:, None] * D + offs_d[None, :], acc.to(out_ptr.dtype.element_ty), mask=m)
+    tl.store(out_ptr + pid_b * stride_ob + t[:, None] * stride_ol + offs_d[None, :] * stride_od,
+             acc.to(out_ptr.dtype.element_ty), mask=m)
 
 
 @triton.jit
 def _causal_conv1d_bwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, dout_ptr, dx_ptr, dst_ptr, dw_ptr, dbias_ptr, L, D,
-                              tiles_per_prog, stride_xb, stride_xl, stride_xd, stride_sb, stride_sd, stride_dxb,
-                              stride_dxl, K: tl.constexpr, KP: tl.constexpr,
+                              stride_xb, stride_xl, stride_xd, stride_sb, stride_sd, stride_dxb, stride_dxl,
+                              K: tl.constexpr,
                               HAS_BIAS: tl.constexpr, HAS_STATE: tl.constexpr, SILU: tl.constexpr,
                               BLOCK_L: tl.constexpr, BLOCK_D: tl.constexpr):
     """Tiles cover input positions s in [-(K-1), L): dx[s] = sum_k w[k] dpre[s + K-1-k] (s < 0 is the
-    carried state's gradient); dw and dbias from dpre at the tile's own output positions. Each program
-    walks tiles_per_prog consecutive tiles and adds its dw / dbias partial sums once (few atomics on
-    D*K addresses, where one add per tile made them contend)."""
+    carried state's gradient); dw and dbias from dpre at the tile's own output positions."""
     pid_l, pid_d, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    s = pid_l * BLOCK_L + tl.arange(0, BLOCK_L) - (K - 1)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    offs_k = tl.arange(0, KP)
     mask_d = offs_d < D
     x_b, st_b = x_ptr + pid_b * stride_xb, st_ptr + pid_b * stride_sb
     do_b = dout_ptr + pid_b * L * D
     bias = tl.zeros([BLOCK_D], tl.float32)
     if HAS_BIAS:
         bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    dw_acc = tl.zeros([BLOCK_D, KP], tl.float32)
-    db_acc = tl.zeros([BLOCK_D], tl.float32)
-    for i in range(tiles_per_prog):
-        s = (pid_l * tiles_per_prog + i) * BLOCK_L + tl.arange(0, BLOCK_L) - (K - 1)
-        dx = tl.zeros([BLOCK_L, BLOCK_D], tl.float32)
-        for j in tl.static_range(K):
-            q = s + j  # output positions that read input s through tap K-1-j
-            mq = (q >= 0) & (q < L)
-            m2 = mq[:, None] & mask_d[None, :]
-            dp = tl.load(do_b + q[:, None] * D + offs_d[None, :], mask=m2, other=0.0).to(tl.float32)
-            if SILU:
-                pre = _pre_act(x_b, st_b, w_ptr, bias, q, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K,
-                               HAS_STATE, BLOCK_L, BLOCK_D)
-                sg = 1.0 / (1.0 + tl.exp(-pre))
-                dp = dp * sg * (1.0 + pre * (1.0 - sg))
-            dp = tl.where(m2, dp, 0.0)
-            wj = tl.load(w_ptr + offs_d * K + (K - 1 - j), mask=mask_d, other=0.0).to(tl.float32)
-            dx += wj[None, :] * dp
-            if j == K - 1:
-                # q = s + K-1 visits each output position once over the grid: the weight and bias sums
-                for k in tl.static_range(K):
-                    xv = _x_ext(x_b, st_b, q - (K - 1) + k, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K,
-                                HAS_STATE)
-                    dw_acc += tl.where(offs_k[None, :] == k, tl.sum(dp * xv, axis=0)[:, None], 0.0)
-                if HAS_BIAS:
-                    db_acc += tl.sum(dp, axis=0)
-        m_x = ((s >= 0) & (s < L))[:, None] & mask_d[None, :]
-        tl.store(dx_ptr + pid_b * stride_dxb + s[:, None] * stride_dxl + offs_d[None, :],
-                 dx.to(dx_ptr.dtype.element_ty), mask=m_x)
-        if HAS_STATE:
-            m_s = (s < 0)[:, None] & mask_d[None, :]
-            tl.store(dst_ptr + pid_b * D * (K - 1) + offs_d[None, :] * (K - 1) + (K - 1 + s)[:, None],
-                     dx.to(dst_ptr.dtype.element_ty), mask=m_s)
-    tl.atomic_add(dw_ptr + offs_d[:, None] * K + offs_k[None, :], dw_acc,
-                  mask=mask_d[:, None] & (offs_k < K)[None, :], sem="relaxed")
-    if HAS_BIAS:
-        tl.atomic_add(dbias_ptr + offs_d, db_acc, mask=mask_d, sem="relaxed")
+    dx = tl.zeros([BLOCK_L, BLOCK_D], tl.float32)
+    for j in tl.static_range(K):
+        q = s + j  # output positions that read input s through tap K-1-j
+        mq = (q >= 0) & (q < L)
+        m2 = mq[:, None] & mask_d[None, :]
+        dp = tl.load(do_b + q[:, None] * D + offs_d[None, :], mask=m2, other=0.0).to(tl.float32)
+        if SILU:
+            pre = _pre_act(x_b, st_b, w_ptr, bias, q, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K,
+                           HAS_STATE, BLOCK_L, BLOCK_D)
+            sg = 1.0 / (1.0 + tl.exp(-pre))
+            dp = dp * sg * (1.0 + pre * (1.0 - sg))
+        dp = tl.where(m2, dp, 0.0)
+        wj = tl.load(w_ptr + offs_d * K + (K - 1 - j), mask=mask_d, other=0.0).to(tl.float32)
+        dx += wj[None, :] * dp
+        if j == K - 1:
+            # q = s + K-1 visits each output position once over the grid: the weight and bias sums
+            for k in tl.static_range(K):
+                xv = _x_ext(x_b, st_b, q - (K - 1) + k, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K,
+                            HAS_STATE)
+                tl.atomic_add(dw_ptr + offs_d * K + k, tl.sum(dp * xv, axis=0), mask=mask_d, sem="relaxed")
+            if HAS_BIAS:
+                tl.atomic_add(dbias_ptr + offs_d, tl.sum(dp, axis=0), mask=mask_d, sem="relaxed")
+    m_x = ((s >= 0) & (s < L))[:, None] & mask_d[None, :]
+    tl.store(dx_ptr + pid_b * stride_dxb + s[:, None] * stride_dxl + offs_d[None, :], dx.to(dx_ptr.dtype.element_ty),
+             mask=m_x)
+    if HAS_STATE:
+        m_s = (s < 0)[:, None] & mask_d[None, :]
+        tl.store(dst_ptr + pid_b * D * (K - 1) + offs_d[None, :] * (K - 1) + (K - 1 + s)[:, None],
+                 dx.to(dst_ptr.dtype.element_ty), mask=m_s)
 
 
 def _blocks(x: torch.Tensor) -> tuple[int, int, int]:
@@ -131,18 +117,24 @@ def _blocks(x: torch.Tensor) -> tuple[int, int, int]:
     return 64, 64, 4
 
 
-def _causal_conv1d_fwd(x, weight, bias, state, silu):
+def _causal_conv1d_fwd(x, weight, bias, state, silu, channels_first=False):
+    """out `[B, L, D]` contiguous; channels_first: `[B, D, L]` contiguous (the same values, L-contiguous
+    for the scan kernels; the tile goes through shared memory on the way out)."""
     Bsz, L, D = x.shape
     K = weight.shape[1]
-    out = _empty(Bsz, L, D, dtype=x.dtype, device=x.device)
+    if channels_first:
+        out_t = _empty(Bsz, D, L, dtype=x.dtype, device=x.device)
+        out = out_t.transpose(1, 2)
+    else:
+        out = out_t = _empty(Bsz, L, D, dtype=x.dtype, device=x.device)
     BL, BD, nw = _blocks(x)
     _causal_conv1d_fwd_kernel[(triton.cdiv(L, BL), triton.cdiv(D, BD), Bsz)](
         x, weight, bias if bias is not None else weight, state if state is not None else weight, out, L, D,
         x.stride(0), x.stride(1), x.stride(2), state.stride(0) if state is not None else 0,
-        state.stride(1) if state is not None else 0,
+        state.stride(1) if state is not None else 0, *out.stride(),
         K=K, HAS_BIAS=bias is not None, HAS_STATE=state is not None, SILU=silu, BLOCK_L=BL, BLOCK_D=BD,
         num_warps=nw)
-    return out
+    return out_t
 
 
 def _causal_conv1d_bwd(x, weight, bias, state, dout, silu, dx=None):
@@ -158,17 +150,13 @@ def _causal_conv1d_bwd(x, weight, bias, state, dout, silu, dx=None):
     dw = torch.zeros(D, K, dtype=torch.float32, device=x.device)
     db = torch.zeros(D, dtype=torch.float32, device=x.device) if bias is not None else None
     BL, BD, nw = _blocks(x)
-    n_tiles, n_dblk = triton.cdiv(L + K - 1, BL), triton.cdiv(D, BD)
-    # ~16 programs per SM in all; each walks a run of consecutive tiles
-    want = max(1, 16 * _num_sms(x.device) // max(1, Bsz * n_dblk))
-    per = _BWD_TILES_PER_PROG or max(1, n_tiles // want)
-    _causal_conv1d_bwd_kernel[(triton.cdiv(n_tiles, per), n_dblk, Bsz)](
+    _causal_conv1d_bwd_kernel[(triton.cdiv(L + K - 1, BL), triton.cdiv(D, BD), Bsz)](
         x, weight, bias if bias is not None else weight, state if state is not None else weight, dout, dx,
-        dst if dst is not None else dx, dw, db if db is not None else dw, L, D, per,
+        dst if dst is not None else dx, dw, db if db is not None else dw, L, D,
         x.stride(0), x.stride(1), x.stride(2), state.stride(0) if state is not None else 0,
         state.stride(1) if state is not None else 0, dx.stride(0), dx.stride(1),
-        K=K, KP=triton.next_power_of_2(K), HAS_BIAS=bias is not None, HAS_STATE=state is not None, SILU=silu,
-        BLOCK_L=BL, BLOCK_D=BD, num_warps=nw)
+        K=K, HAS_BIAS=bias is not None, HAS_STATE=state is not None, SILU=silu, BLOCK_L=BL, BLOCK_D=BD,
+        num_warps=nw)
     return dx, dst, dw, db
 
 

@@ -3,7 +3,8 @@
 The inputs are laid out as `MambaInnerFn` passes them: u and delta `[B, L, D]`, z the second half of
 xz `[B, L, 2D]`, B and C slices of x_proj's output `[B, L, R + 2N]`, all as strided `[B, D, L]` views.
 mamba-ssm gets L-contiguous copies (its own model's layout). Also timed: genomamba's kernels on
-L-contiguous copies, and variants of the channel-last run set by environment variables
+L-contiguous copies, on the layout `MambaInnerFn` now uses (u and delta L-contiguous, z, B and C
+channel-last slices), and variants of the channel-last run set by environment variables
 (GENOMAMBA_SCAN_PREFETCH, GENOMAMBA_SCAN_FWD / _BWD tiles). Times are medians of do_bench in ms, bf16,
 delta_softplus, D, z and delta_bias; fwd+bwd takes the grads of u, delta, z, B, C (no accumulation).
 
@@ -25,7 +26,7 @@ SHAPES = [(1, 512, 16, 1 << 20), (64, 512, 16, 8192), (1, 512, 16, 131072)]
 VARIANTS = {  # name -> environment of the channel-last genomamba run
     "cl_pf0": {"GENOMAMBA_SCAN_PREFETCH": "0"},
     "cl_pf64": {"GENOMAMBA_SCAN_PREFETCH": "64"},
-    "cl_pf64_bwd16x2": {"GENOMAMBA_SCAN_PREFETCH": "64", "GENOMAMBA_SCAN_BWD": "16x2x1"},
+    "cl_pf128": {"GENOMAMBA_SCAN_PREFETCH": "128"},
 }
 R = 16  # dt_rank of d_model 256
 
@@ -87,7 +88,9 @@ def main() -> None:
         shape = SHAPES[si]
         cl, p = make(*shape)
         contig = {k: v.contiguous() for k, v in cl.items()}
-        res = {"mamba_ssm (L-contig)": times(mamba, contig, p), "genomamba L-contig": times(ours, contig, p)}
+        mixer = dict(cl, u=contig["u"], delta=contig["delta"])  # MambaInnerFn's: z, B, C stay channel-last
+        res = {"mamba_ssm (L-contig)": times(mamba, contig, p), "genomamba L-contig": times(ours, contig, p),
+               "genomamba mixer layout": times(ours, mixer, p)}
         for name in args.variants.split(","):
             saved = {k: os.environ.get(k) for k in VARIANTS[name]}
             os.environ.update(VARIANTS[name])
