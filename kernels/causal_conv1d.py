@@ -44,7 +44,7 @@ def _pre_act(x_b, st_b, w_ptr, bias, q, offs_d, mask_d, L, stride_xl, stride_xd,
 
 @triton.jit
 def _causal_conv1d_fwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, out_ptr, L, D, stride_xb, stride_xl, stride_xd,
-                              stride_sb, stride_sd, stride_ob, stride_ol, stride_od, K: tl.constexpr, HAS_BIAS: tl.constexpr,
+                              stride_sb, stride_sd, K: tl.constexpr, HAS_BIAS: tl.constexpr,
                               HAS_STATE: tl.constexpr, SILU: tl.constexpr, BLOCK_L: tl.constexpr,
                               BLOCK_D: tl.constexpr):
     pid_l, pid_d, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
@@ -59,8 +59,7 @@ def _causal_conv1d_fwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, out_ptr, L, D, str
     if SILU:
         acc = acc / (1.0 + tl.exp(-acc))
     m = (t < L)[:, None] & mask_d[None, :]
-    tl.store(out_ptr + pid_b * stride_ob + t[:, None] * stride_ol + offs_d[None, :] * stride_od,
-             acc.to(out_ptr.dtype.element_ty), mask=m)
+    tl.store(out_ptr + pid_b * L * D + t[:, None] * D + offs_d[None, :], acc.to(out_ptr.dtype.element_ty), mask=m)
 
 
 @triton.jit
@@ -117,24 +116,18 @@ def _blocks(x: torch.Tensor) -> tuple[int, int, int]:
     return 64, 64, 4
 
 
-def _causal_conv1d_fwd(x, weight, bias, state, silu, channels_first=False):
-    """out `[B, L, D]` contiguous; channels_first: `[B, D, L]` contiguous (the same values, L-contiguous
-    for the scan kernels; the tile goes through shared memory on the way out)."""
+def _causal_conv1d_fwd(x, weight, bias, state, silu):
     Bsz, L, D = x.shape
     K = weight.shape[1]
-    if channels_first:
-        out_t = _empty(Bsz, D, L, dtype=x.dtype, device=x.device)
-        out = out_t.transpose(1, 2)
-    else:
-        out = out_t = _empty(Bsz, L, D, dtype=x.dtype, device=x.device)
+    out = _empty(Bsz, L, D, dtype=x.dtype, device=x.device)
     BL, BD, nw = _blocks(x)
     _causal_conv1d_fwd_kernel[(triton.cdiv(L, BL), triton.cdiv(D, BD), Bsz)](
         x, weight, bias if bias is not None else weight, state if state is not None else weight, out, L, D,
         x.stride(0), x.stride(1), x.stride(2), state.stride(0) if state is not None else 0,
-        state.stride(1) if state is not None else 0, *out.stride(),
+        state.stride(1) if state is not None else 0,
         K=K, HAS_BIAS=bias is not None, HAS_STATE=state is not None, SILU=silu, BLOCK_L=BL, BLOCK_D=BD,
         num_warps=nw)
-    return out_t
+    return out
 
 
 def _causal_conv1d_bwd(x, weight, bias, state, dout, silu, dx=None):

@@ -1,8 +1,7 @@
 """The Mamba mixer between in_proj and out_proj as one autograd function, saving little for backward.
 
 conv1d + SiLU -> x_proj -> dt_proj -> selective scan (D skip, SiLU(z) gate) -> out_proj, over
-channel-last `[B, L, *]` activations (mamba-ssm's `mamba_inner_fn` idea, Gu & Dao 2023), with the
-scan's long inputs and outputs L-contiguous inside (the kernels read those faster). Only
+channel-last `[B, L, *]` activations (mamba-ssm's `mamba_inner_fn` idea, Gu & Dao 2023). Only
 xz (in_proj's output), x_proj's small output and the scan's chunk-start states are saved; the conv
 output and delta are recomputed in backward (two cheap passes), and the gated scan output that
 out_proj's weight gradient needs comes out of the scan's backward kernel, which recomputes it anyway.
@@ -19,38 +18,22 @@ from genomamba_kernels.causal_conv1d import _causal_conv1d_bwd, _causal_conv1d_f
 from genomamba_kernels.selective_scan import _Plan, _prep, _selective_scan_bwd, _selective_scan_fwd
 
 
-def _flat_cf(t: torch.Tensor) -> torch.Tensor:
-    """`[B, C, L]` -> `[C, B L]` (a view when B = 1, else one copy) for the weight gradients' matmuls."""
-    return t[0] if t.shape[0] == 1 else t.transpose(0, 1).reshape(t.shape[1], -1)
-
-
-def _bmm(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Batched a @ b, a 2-D weight broadcast over the batch: one strided-batched GEMM that takes
-    transposed operands as they are, and a new contiguous output (matmul's folding could copy a
-    transposed input or return a transposed view)."""
-    n = b.shape[0] if b.dim() == 3 else a.shape[0]
-    return torch.bmm(a if a.dim() == 3 else a.expand(n, -1, -1), b if b.dim() == 3 else b.expand(n, -1, -1))
-
-
-def _inner_inputs(xz, conv_w, conv_b, x_proj_w, dt_proj_w, conv_state, dt_rank):
-    """conv output `[B, Di, L]`, x_proj's output `[B, L, R + 2N]` and delta (before bias) `[B, Di, L]`.
-
-    The scan's long inputs are L-contiguous (as mamba-ssm's model has them): the conv writes its
-    output transposed, and delta comes from dt_proj as W @ x_dbl^T, so no transpose copies; only the
-    gate z stays a channel-last slice of xz (its loads are prefetched)."""
+def _inner_inputs(xz, conv_w, conv_b, x_proj_w, dt_proj_w, conv_state, dt_rank, d_state):
+    """conv output `[B, L, Di]`, x_proj's output `[B, L, R + 2N]` and delta (before bias) `[B, L, Di]`."""
     Di = xz.shape[-1] // 2
-    xc = _causal_conv1d_fwd(xz[..., :Di], conv_w, conv_b, conv_state, True, channels_first=True)
-    x_dbl = _bmm(xc.transpose(1, 2), x_proj_w.to(xz.dtype).t())
-    delta = _bmm(dt_proj_w.to(xz.dtype), x_dbl[..., :dt_rank].transpose(1, 2))
+    xc = _causal_conv1d_fwd(xz[..., :Di], conv_w, conv_b, conv_state, True)
+    x_dbl = F.linear(xc, x_proj_w.to(xz.dtype))
+    delta = F.linear(x_dbl[..., :dt_rank], dt_proj_w.to(xz.dtype))
     return xc, x_dbl, delta
 
 
 def _scan_args(xz, xc, x_dbl, delta, A, D, dt_bias, dt_rank, d_state, init):
-    """Scan inputs as the kernels' `[B, D, L]` / `[B, N, L]` (strided) views (no copies)."""
+    """Scan inputs as the kernels' `[B, D, L]` / `[B, N, L]` strided views (no copies)."""
     Di = xz.shape[-1] // 2
     Bm = x_dbl[..., dt_rank:dt_rank + d_state].transpose(1, 2)
     Cm = x_dbl[..., dt_rank + d_state:].transpose(1, 2)
-    return _prep(xc, delta, A, Bm, Cm, D, xz[..., Di:].transpose(1, 2), dt_bias, init, None)
+    return _prep(xc.transpose(1, 2), delta.transpose(1, 2), A, Bm, Cm, D, xz[..., Di:].transpose(1, 2), dt_bias,
+                 init, None)
 
 
 class MambaInnerFn(torch.autograd.Function):
@@ -61,13 +44,13 @@ class MambaInnerFn(torch.autograd.Function):
                 dt_rank, d_state):
         w2 = conv_w.reshape(conv_w.shape[0], -1).contiguous()
         cst = None if conv_state is None else conv_state.contiguous()
-        xc, x_dbl, delta = _inner_inputs(xz, w2, conv_b, x_proj_w, dt_proj_w, cst, dt_rank)
+        xc, x_dbl, delta = _inner_inputs(xz, w2, conv_b, x_proj_w, dt_proj_w, cst, dt_rank, d_state)
         u, dl, A_, B4, C4, D_, z, bias, init, _ = _scan_args(xz, xc, x_dbl, delta, A, D, dt_bias, dt_rank, d_state,
                                                              ssm_state)
         Bsz, Di, L = u.shape
         plan = _Plan(Bsz, Di, A.shape[1], L, 1, xz.device)
         y, final, hs = _selective_scan_fwd(u, dl, A_, B4, C4, D_, z, bias, True, init, None, False, True, plan)
-        out = _bmm(y.transpose(1, 2), out_proj_w.to(xz.dtype).t())  # y is L-contiguous: no copy
+        out = F.linear(y.transpose(1, 2), out_proj_w.to(xz.dtype))  # y is channel-last: no copy
         ctx.save_for_backward(xz, w2, conv_b, x_proj_w, dt_proj_w, dt_bias, A, D, out_proj_w, cst, init, x_dbl, hs)
         ctx.meta = (dt_rank, d_state, conv_w.shape, plan)
         conv_out = final_conv_state(xz[..., :Di], cst, w2.shape[1])
@@ -79,25 +62,25 @@ class MambaInnerFn(torch.autograd.Function):
         xz, w2, conv_b, x_proj_w, dt_proj_w, dt_bias, A, D, out_proj_w, cst, init, x_dbl, hs = ctx.saved_tensors
         dt_rank, d_state, conv_shape, plan = ctx.meta
         dtype, Di = xz.dtype, xz.shape[-1] // 2
-        xc = _causal_conv1d_fwd(xz[..., :Di], w2, conv_b, cst, True, channels_first=True)  # recomputed
-        delta = _bmm(dt_proj_w.to(dtype), x_dbl[..., :dt_rank].transpose(1, 2))
+        xc = _causal_conv1d_fwd(xz[..., :Di], w2, conv_b, cst, True)  # recomputed, not saved
+        delta = F.linear(x_dbl[..., :dt_rank], dt_proj_w.to(dtype))
         u, dl, A_, B4, C4, D_, z, bias, init_, _ = _scan_args(xz, xc, x_dbl, delta, A, D, dt_bias, dt_rank, d_state,
                                                               init)
         dout = dout.to(dtype)
-        dy = _bmm(out_proj_w.to(dtype).t(), dout.transpose(1, 2))  # (B, Di, L): u's layout
+        dy = dout @ out_proj_w.to(dtype)  # (B, L, Di): the scan's output grad, channel-last like u
         dxz = torch.empty_like(xz)
         y_gated = torch.empty_like(xc)
         du, ddl, dA, dB, dC, dD, _, dbias, _ = _selective_scan_bwd(
-            u, dl, A_, B4, C4, D_, z, bias, True, None, hs, dy, None, False, False, plan,
-            dz_out=dxz[..., Di:].transpose(1, 2), y_out=y_gated)
-        d_out_w = (_flat_cf(y_gated) @ dout.flatten(0, 1)).t().to(out_proj_w.dtype)
-        d_dbl = torch.cat([_bmm(ddl.transpose(1, 2), dt_proj_w.to(dtype)),
-                           dB.squeeze(1).transpose(1, 2).to(dtype),
+            u, dl, A_, B4, C4, D_, z, bias, True, None, hs, dy.transpose(1, 2), None, False, False, plan,
+            dz_out=dxz[..., Di:].transpose(1, 2), y_out=y_gated.transpose(1, 2))
+        d_out_w = (dout.flatten(0, 1).t() @ y_gated.flatten(0, 1)).to(out_proj_w.dtype)
+        ddl = ddl.transpose(1, 2)  # (B, L, Di)
+        d_dbl = torch.cat([ddl @ dt_proj_w.to(dtype), dB.squeeze(1).transpose(1, 2).to(dtype),
                            dC.squeeze(1).transpose(1, 2).to(dtype)], dim=-1)  # (B, L, R + 2N), small
-        d_dt_w = (_flat_cf(ddl) @ x_dbl[..., :dt_rank].flatten(0, 1)).to(dt_proj_w.dtype)
-        d_xproj_w = (_flat_cf(xc) @ d_dbl.flatten(0, 1)).t().to(x_proj_w.dtype)
-        dxc = _bmm(d_dbl, x_proj_w.to(dtype)).add_(du.transpose(1, 2))  # (B, L, Di) for the conv
-        _, _, dw, db = _causal_conv1d_bwd(xz[..., :Di], w2, conv_b, cst, dxc, True, dx=dxz[..., :Di])
+        d_dt_w = (ddl.flatten(0, 1).t() @ x_dbl[..., :dt_rank].flatten(0, 1)).to(dt_proj_w.dtype)
+        d_xproj_w = (d_dbl.flatten(0, 1).t() @ xc.flatten(0, 1)).to(x_proj_w.dtype)
+        dxc = torch.addmm(du.transpose(1, 2).reshape(-1, Di), d_dbl.flatten(0, 1), x_proj_w.to(dtype))
+        _, _, dw, db = _causal_conv1d_bwd(xz[..., :Di], w2, conv_b, cst, dxc.view_as(xc), True, dx=dxz[..., :Di])
         return (dxz, dw.to(w2.dtype).reshape(conv_shape), None if db is None else db.to(conv_b.dtype), d_xproj_w,
                 d_dt_w, dbias.to(dt_bias.dtype), dA.to(A.dtype), dD.to(D.dtype), d_out_w, None, None, None, None)
 

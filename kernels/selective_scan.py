@@ -573,9 +573,8 @@ def _env_cfg(prefix: str, default: tuple[int, int, int]) -> tuple[int, int, int]
     return tuple(int(x) for x in v.split("x")) if v else default
 
 
-def _pf(plan: "_Plan", *xs: torch.Tensor | None) -> int:
-    """The prefetch distance when an input is channel-last (L-contiguous rows bring 16 steps a sector)."""
-    return plan.pf if any(x is not None and x.stride(-1) != 1 for x in xs) else 0
+def _pf(plan: "_Plan", u: torch.Tensor) -> int:
+    return plan.pf if u.stride(-1) != 1 else 0
 
 
 def _prefetch_steps() -> int:
@@ -674,7 +673,7 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
         L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, *u.stride(), 0, 0, 0, *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
-        PF=_pf(plan, u, B4), num_warps=plan.f.num_warps)
+        PF=_pf(plan, u), num_warps=plan.f.num_warps)
     _combine(S, P, init, S, reverse)
     return S
 
@@ -722,7 +721,7 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
         L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, *u.stride(), *_zstrides(z), *B4.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
-        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u, z, B4), num_warps=plan.f.num_warps)
+        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u), num_warps=plan.f.num_warps)
     return y, final, hs
 
 
@@ -744,7 +743,7 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
         *B4.stride(), plan.b.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
-        CKPT_TILES=plan.b.CKPT_TILES, PF=_pf(plan, u, z, B4),
+        CKPT_TILES=plan.b.CKPT_TILES, PF=_pf(plan, u),
         num_warps=plan.b.num_warps)
     _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
     return ck, G
@@ -799,7 +798,7 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0, ACCUM=accum, STORE_Y=y_out is not None,
         BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L, CKPT_TILES=plan.b.CKPT_TILES,
-        PF=_pf(plan, u, z, B4), num_warps=plan.b.num_warps)
+        PF=_pf(plan, u), num_warps=plan.b.num_warps)
     return du, ddelta, dA, dB, dC, dD, dz, dbias, dh0
 
 

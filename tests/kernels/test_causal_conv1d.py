@@ -54,17 +54,3 @@ def test_causal_conv1d_matches_reference(Bsz, L, D, K, dtype, state, bias, act, 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["f32", "bf16"])
 def test_causal_conv1d_full_size(dtype):
     run_conv(2, 8191, 512, 4, dtype, torch.device("cuda"), strided=True)
-
-
-def test_causal_conv1d_channels_first_output(device):
-    # the mixer's conv writes [B, D, L] (L-contiguous for the scan): the same values, transposed
-    from genomamba_kernels.causal_conv1d import _causal_conv1d_fwd
-
-    g = torch.Generator().manual_seed(3)
-    x = torch.randn(2, 29, 2 * 12, generator=g).to(device)[..., :12]
-    w, b, st = (torch.randn(12, 4, generator=g).to(device), torch.randn(12, generator=g).to(device),
-                torch.randn(2, 12, 3, generator=g).to(device))
-    cl = _causal_conv1d_fwd(x, w, b, st, True)
-    cf = _causal_conv1d_fwd(x, w, b, st, True, channels_first=True)
-    assert cf.shape == (2, 12, 29) and cf.is_contiguous()
-    assert torch.equal(cf, cl.transpose(1, 2))
