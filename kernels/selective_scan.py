@@ -59,13 +59,53 @@ def _sigmoid(v):
 
 
 @triton.jit
+def _prefetch(ptrs):
+    # an L2 prefetch of every address in ptrs (a hint: no register holds the data, nothing waits)
+    tl.inline_asm_elementwise("prefetch.global.L2 [$1];\n\tmov.u32 $0, 0;", "=r,l", [ptrs], dtype=tl.int32,
+                              is_pure=False, pack=1)
+
+
+@triton.jit
+def _pf_rows(base, t, OFF: tl.constexpr, L, stride_l):
+    # prefetch the row (a step's B or C, the first element of its sector) OFF steps from each step of t
+    if OFF != 0:
+        tp = tl.minimum(tl.maximum(t + OFF, 0), L - 1)
+        _prefetch(base + tp * stride_l)
+
+
+@triton.jit
+def _pf_tile(base, t, offs_d, mask_d, OFF: tl.constexpr, L, stride_l, stride_d):
+    # prefetch a [BL, BD] tile OFF steps from t (clamped in bounds). Channel-last loads are 64-byte
+    # rows per warp and step; without it too few bytes are in flight to cover the memory latency
+    if OFF != 0:
+        tp = tl.minimum(tl.maximum(t + OFF, 0), L - 1)
+        _prefetch(base + tp[:, None] * stride_l + tl.where(mask_d, offs_d, 0)[None, :] * stride_d)
+
+
+@triton.jit
+def _pf_cur(C_b, dout_b, z_b, t, offs_d, mask_d, L, stride_bl, stride_ul, stride_ud, stride_zl, stride_zd,
+            HAS_Z: tl.constexpr):
+    # prefetch the tile's own C, dy and z (offset 0: read soon after, by the backward's walk back)
+    tp = tl.minimum(t, L - 1)
+    _prefetch(C_b + tp * stride_bl)
+    dd = tl.where(mask_d, offs_d, 0)[None, :]
+    _prefetch(dout_b + tp[:, None] * stride_ul + dd * stride_ud)
+    if HAS_Z:
+        _prefetch(z_b + tp[:, None] * stride_zl + dd * stride_zd)
+
+
+@triton.jit
 def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud,
                  stride_ul, stride_bn, stride_bl, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
-                 REVERSE: tl.constexpr):
+                 REVERSE: tl.constexpr, PF_OFF: tl.constexpr):
     """Loads one tile and forms a = exp(delta A) (times the seq_idx keep) and b = delta u B.
 
     Padded steps (t >= L) get a = 1, b = 0: the identity, so carries pass through them.
+    PF_OFF != 0 prefetches the u, delta and B of the tile PF_OFF steps away.
     """
+    _pf_tile(u_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
+    _pf_tile(dl_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
+    _pf_rows(B_b, t, PF_OFF, L, stride_bl)
     ml = t < L
     m2 = ml[:, None] & mask_d[None, :]
     p2 = t[:, None] * stride_ul + offs_d[None, :] * stride_ud
@@ -102,7 +142,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
                STORE_CKPT: tl.constexpr, ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr):
+               BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr):
     """Scans one chunk in scan order from state h.
 
     Returns the end state, the chunk's total decay and (ADJ) the chunk's local adjoint
@@ -133,9 +173,16 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             if at_group_start:
                 tl.store(ck_b + (t0 // (BLOCK_L * CKPT_TILES)) * DN + offs_n[:, None] + offs_d[None, :] * N, h,
                          mask=mdn)
+        PF_OFF: tl.constexpr = -PF if REVERSE else PF  # prefetch ahead in scan order
+        if WRITE_Y or ADJ:
+            _pf_rows(C_b, t, PF_OFF, L, stride_bl)
+            if HAS_Z:
+                _pf_tile(z_b, t, offs_d, mask_d, PF_OFF, L, stride_zl, stride_zd)
+        if ADJ:
+            _pf_tile(dout_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
         u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
             u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn, stride_bl,
-            HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
+            HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, PF_OFF)
         acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
         if WRITE_Y or ADJ:
             Ct = tl.load(C_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn,
@@ -172,7 +219,8 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
                DN, N,
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, ACCUM: tl.constexpr, STORE_Y: tl.constexpr,
-               BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr):
+               BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
+               PF: tl.constexpr):
     """Adjoint scan over one chunk against scan order, from the adjoint E flowing in at its end.
 
     The state is checkpointed every CKPT_TILES tiles; each group of tiles is first rescanned in
@@ -180,6 +228,8 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
     backwards. Returns the adjoint flowing out of the chunk's start (dL/dh before its first step)
     and this program's partial sums of dA, dD and d delta_bias. STORE_Y also writes the gated output
     y (recomputed here for dz) into yo, for a caller that did not keep it (the out_proj weight grad).
+    PF != 0: the rescan of a group prefetches the next group's u, delta and B and this group's C, dy
+    and z (the walk back then hits the cache); without groups the walk back prefetches PF steps ahead.
     """
     LAST: tl.constexpr = BLOCK_L - 1
     if REVERSE:  # positions in scan order, as in _fwd_sweep
@@ -187,6 +237,13 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
     else:
         offs_t = offs_l
     GROUP: tl.constexpr = BLOCK_L * CKPT_TILES
+    # the next group (or, without groups, tile) walked is earlier in scan order
+    if CKPT_TILES > 1:
+        PF_NEXT: tl.constexpr = (GROUP if REVERSE else -GROUP) if PF != 0 else 0
+        PF_WALK: tl.constexpr = 0
+    else:
+        PF_NEXT: tl.constexpr = 0
+        PF_WALK: tl.constexpr = PF if REVERSE else -PF
     mdn = mask_n[:, None] & mask_d[None, :]
     pdn_loc = offs_n[:, None] * BLOCK_D + (offs_d % BLOCK_D)[None, :]
     dA_acc = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
@@ -208,9 +265,12 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
                     kk = k
                 t = g0 + kk * BLOCK_L + offs_t
                 tl.store(sc_b + kk * BLOCK_N * BLOCK_D + pdn_loc, h)
+                if PF != 0:  # this group's other inputs, read by the walk back below
+                    _pf_cur(C_b, dout_b, z_b, t, offs_d, mask_d, L, stride_bl, stride_ul, stride_ud, stride_zl,
+                            stride_zd, HAS_Z)
                 u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
                     u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn, stride_bl,
-                    HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
+                    HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, PF_NEXT)
                 acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
                 h = _pick(acum, offs_l, LAST) * h + _pick(hb, offs_l, LAST)
             tl.debug_barrier()
@@ -225,9 +285,14 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
                 h0 = tl.load(sc_b + kk * BLOCK_N * BLOCK_D + pdn_loc)
             else:
                 h0 = h
+            if PF_WALK != 0:
+                _pf_rows(C_b, t, PF_WALK, L, stride_bl)
+                _pf_tile(dout_b, t, offs_d, mask_d, PF_WALK, L, stride_ul, stride_ud)
+                if HAS_Z:
+                    _pf_tile(z_b, t, offs_d, mask_d, PF_WALK, L, stride_zl, stride_zd)
             u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
                 u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn, stride_bl,
-                HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
+                HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, PF_WALK)
             mnl = ml[:, None] & mask_n[None, :]
             pbn = t[:, None] * stride_bl + offs_n[None, :] * stride_bn
             pdb = t[:, None] * stride_dbl + offs_n[None, :] * stride_dbn
@@ -309,7 +374,7 @@ def _selective_scan_chunk_state_kernel(
     stride_zl, stride_bb, stride_bg, stride_bn, stride_bl, n_ck,
     HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
     REVERSE: tl.constexpr, BWD: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr,
 ):
     """Forward (BWD=False): chunk end state S from zero and total decay P.
     Backward (BWD=True): rescan from the chunk-start state hs, store a state per tile in ck, and
@@ -337,7 +402,7 @@ def _selective_scan_chunk_state_kernel(
         A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
         stride_zl, stride_bn, stride_bl, D * N, N,
         False, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, False, BWD, BWD,
-        BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
+        BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF)
     tl.store(P_ptr + cs + pdn, p, mask=mdn)
     if BWD:
         tl.store(G_ptr + cs + pdn, gp, mask=mdn)
@@ -375,7 +440,7 @@ def _selective_scan_fwd_kernel(
     stride_bb, stride_bg, stride_bn, stride_bl,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_FINAL: tl.constexpr, ACCUM: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, PF: tl.constexpr,
 ):
     """Pass 3: rescans each chunk from its start state and writes (ACCUM: adds into) y."""
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
@@ -397,7 +462,7 @@ def _selective_scan_fwd_kernel(
         seq_ptr + pid_b * L, hs_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L,
         stride_ud, stride_ul, stride_zd, stride_zl, stride_bn, stride_bl, D * N, N,
         HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, True, ACCUM, False, False,
-        BLOCK_D, BLOCK_N, BLOCK_L, 1)
+        BLOCK_D, BLOCK_N, BLOCK_L, 1, PF)
     if HAS_FINAL:
         if pid_c == (0 if REVERSE else n_chunks - 1):
             tl.store(final_ptr + pid_b * D * N + pdn, h, mask=mdn)
@@ -413,7 +478,7 @@ def _selective_scan_bwd_kernel(
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_DH0: tl.constexpr, ACCUM: tl.constexpr,
     STORE_Y: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr,
 ):
     """Backward pass 3: adjoint scan per chunk; writes (ACCUM: adds into) du and dz."""
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
@@ -437,7 +502,7 @@ def _selective_scan_bwd_kernel(
         sc_ptr + ((pid_b * n_chunks + pid_c) * tl.num_programs(0) + pid_d) * (CKPT_TILES * BLOCK_N * BLOCK_D),
         A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
         stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl, D * N, N,
-        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES)
+        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF)
     tl.atomic_add(dA_ptr + pdn, dA_acc, mask=mdn)
     if HAS_D:
         tl.atomic_add(dD_ptr + offs_d, dD_acc, mask=mask_d)
@@ -508,6 +573,18 @@ def _env_cfg(prefix: str, default: tuple[int, int, int]) -> tuple[int, int, int]
     return tuple(int(x) for x in v.split("x")) if v else default
 
 
+def _pf(plan: "_Plan", u: torch.Tensor) -> int:
+    return plan.pf if u.stride(-1) != 1 else 0
+
+
+def _prefetch_steps() -> int:
+    """GENOMAMBA_SCAN_PREFETCH=STEPS sets the scan kernels' L2 prefetch distance (0: none)."""
+    return int(os.environ.get("GENOMAMBA_SCAN_PREFETCH", _PF_STEPS))
+
+
+_PF_STEPS = 64
+
+
 class _Plan:
     """Tile sizes of both passes and the chunking of L for one call (shared by forward and backward)."""
 
@@ -533,6 +610,9 @@ class _Plan:
             want = max(1, triton.cdiv(_BWD_WARPS_PER_SM * _num_sms(device) // self.b.num_warps, Bsz * self.b.n_dblk))
             mult = max(1, self.n_chunks // want)
         self.bwd_mult = max(1, min(mult or 1, self.n_chunks))
+        # L2 prefetch distance in steps (0: off). Only on CUDA (the interpreter runs no inline asm),
+        # and only for channel-last inputs: L-contiguous rows already bring 16 steps per sector.
+        self.pf = _prefetch_steps() if cuda else 0
         self.chunk_len_b = self.chunk_len * self.bwd_mult
         self.n_chunks_b = triton.cdiv(self.n_chunks, self.bwd_mult)
 
@@ -593,7 +673,7 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
         L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, *u.stride(), 0, 0, 0, *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
-        num_warps=plan.f.num_warps)
+        PF=_pf(plan, u), num_warps=plan.f.num_warps)
     _combine(S, P, init, S, reverse)
     return S
 
@@ -641,7 +721,7 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
         L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, *u.stride(), *_zstrides(z), *B4.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
-        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, num_warps=plan.f.num_warps)
+        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u), num_warps=plan.f.num_warps)
     return y, final, hs
 
 
@@ -663,7 +743,7 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
         *B4.stride(), plan.b.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
-        CKPT_TILES=plan.b.CKPT_TILES,
+        CKPT_TILES=plan.b.CKPT_TILES, PF=_pf(plan, u),
         num_warps=plan.b.num_warps)
     _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
     return ck, G
@@ -718,7 +798,7 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0, ACCUM=accum, STORE_Y=y_out is not None,
         BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L, CKPT_TILES=plan.b.CKPT_TILES,
-        num_warps=plan.b.num_warps)
+        PF=_pf(plan, u), num_warps=plan.b.num_warps)
     return du, ddelta, dA, dB, dC, dD, dz, dbias, dh0
 
 
