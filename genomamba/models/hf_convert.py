@@ -137,7 +137,7 @@ def mamba_config_from_state(state: dict[str, torch.Tensor], source: str | Path, 
 def _build(state: dict[str, torch.Tensor], config: MambaConfig, source: str | Path) -> CharMambaLM:
     """A CharMambaLM holding `state` (shapes checked against `config`)."""
     from genomamba.models.directory import load_state
-    from genomamba.models.lm import tie_embedding_state
+    from genomamba.models.base import tie_embedding_state
 
     model = CharMambaLM(config)
     if config.tie_embeddings:

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 
 import torch
@@ -34,13 +33,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention.bias import causal_lower_right
 
-from genomamba import __version__
-from genomamba.alphabet import TOKENS, VOCAB_SIZE
-from genomamba.device import resolve_device
+from genomamba.alphabet import VOCAB_SIZE
 from genomamba.errors import ConfigError
 from genomamba.models.config import ConfigDictMixin
-from genomamba.models.directory import load_state, read_typed_config, read_weights, write_model_directory
-from genomamba.models.lm import tie_embedding_state
+from genomamba.models.base import CharLM
 from genomamba.modules import RMSNorm
 
 MODEL_TYPE = "transformer"
@@ -168,7 +164,7 @@ class TransformerBlock(nn.Module):
         return x + self.mlp(self.mlp_norm(x)), cache
 
 
-class TransformerLM(nn.Module):
+class TransformerLM(CharLM):
     """tokens `[B, L]` (int) -> logits `[B, L, vocab]`; logits at t predict token t+1.
 
     The interface of CharMambaLM (`forward(tokens, state, return_state)`, `hidden_states`,
@@ -177,6 +173,7 @@ class TransformerLM(nn.Module):
     """
 
     model_type = MODEL_TYPE
+    config_class = TransformerConfig
     is_causal = True
 
     def __init__(self, config: TransformerConfig):
@@ -214,14 +211,6 @@ class TransformerLM(nn.Module):
             new_state.append(s)
         return self.norm_f(x), new_state
 
-    def forward(
-        self, tokens: torch.Tensor, state: list[KVCache] | None = None, return_state: bool = False
-    ) -> torch.Tensor | tuple[torch.Tensor, list[KVCache]]:
-        """tokens `[B, L]` -> logits `[B, L, vocab]` (and the KV cache to continue from, if asked)."""
-        h, new_state = self.hidden_states(tokens, state)
-        logits = self.lm_head(h)
-        return (logits, new_state) if return_state else logits
-
     def allocate_state(self, batch: int, device=None, dtype: torch.dtype | None = None) -> list[KVCache]:
         """An empty KV cache per layer (no positions seen); it grows as chunks go through."""
         dtype = dtype or self.embedding.weight.dtype
@@ -230,37 +219,3 @@ class TransformerLM(nn.Module):
             KVCache(torch.empty(shape, device=device, dtype=dtype), torch.empty(shape, device=device, dtype=dtype), 0)
             for _ in self.layers
         ]
-
-    @property
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
-
-    # ---- model directory ----
-    def save_pretrained(self, path: str | Path, metadata: dict | None = None) -> Path:
-        """Write config.json + model.safetensors into `path` (created), each atomically."""
-        cfg = {
-            "model_type": self.model_type,
-            "genomamba_version": __version__,
-            "model": self.config.to_dict(),
-            "alphabet": {"tokens": TOKENS},
-            "training": metadata or {},
-        }
-        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
-        if self.config.tie_embeddings:
-            state.pop("lm_head.weight", None)  # safetensors refuses shared storage; re-tied on load
-        return write_model_directory(path, cfg, state)
-
-    @classmethod
-    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu") -> TransformerLM:
-        """Load a model directory written by `save_pretrained` (or `genomamba-train`), in eval mode.
-
-        Raises:
-            GenomambaError: a damaged directory (see `genomamba.models.directory`), naming the file.
-            ConfigError: an unknown or invalid "model" key in config.json (names key and file).
-        """
-        path = Path(path)
-        cfg, config = read_typed_config(path, MODEL_TYPE, TransformerConfig)
-        model = cls(config)
-        load_state(model, tie_embedding_state(model, read_weights(path)), path)
-        model.training_metadata = cfg.get("training", {})
-        return model.to(resolve_device(device)).eval()

@@ -37,7 +37,8 @@ from genomamba.models.directory import (
     read_weights,
     write_model_directory,
 )
-from genomamba.models.lm import CharMambaLM, tie_embedding_state
+from genomamba.models.base import tie_embedding_state
+from genomamba.models.lm import CharMambaLM
 
 __all__ = [
     "HEAD_MODEL_TYPE", "HeadConfig", "VariantEffectModel", "make_mlp",

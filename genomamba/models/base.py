@@ -1,0 +1,80 @@
+"""What the character-level language models share: the forward over `hidden_states`, the parameter
+count and the model directory (config.json + model.safetensors, the LM head tied on load).
+
+A subclass sets `model_type` and `config_class`, and has `config`, `embedding`, `lm_head` and
+`hidden_states(tokens, state) -> (hidden, state)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from genomamba import __version__
+from genomamba.alphabet import TOKENS
+from genomamba.device import resolve_device
+from genomamba.models.directory import load_state, read_typed_config, read_weights, write_model_directory
+
+__all__ = ["CharLM", "tie_embedding_state"]
+
+
+class CharLM(nn.Module):
+    """Base of CharMambaLM and TransformerLM: tokens `[B, L]` -> logits `[B, L, vocab]`."""
+
+    model_type: str
+    config_class: type
+    # the model_type assumed for a config.json without the key (directories older than the key)
+    implicit_model_type: bool = False
+
+    def forward(self, tokens: torch.Tensor, state: list | None = None, return_state: bool = False):
+        """tokens `[B, L]` -> logits `[B, L, vocab]` (and the state to continue from, if asked)."""
+        h, new_state = self.hidden_states(tokens, state)
+        logits = self.lm_head(h)
+        return (logits, new_state) if return_state else logits
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def save_pretrained(self, path: str | Path, metadata: dict | None = None) -> Path:
+        """Write config.json + model.safetensors into `path` (created), each atomically."""
+        cfg = {
+            "model_type": self.model_type,
+            "genomamba_version": __version__,
+            "model": self.config.to_dict(),
+            "alphabet": {"tokens": TOKENS},
+            "training": metadata or {},
+        }
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        if self.config.tie_embeddings:
+            state.pop("lm_head.weight", None)  # safetensors refuses shared storage; re-tied on load
+        return write_model_directory(path, cfg, state)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str | torch.device = "cpu"):
+        """Load a model directory written by `save_pretrained` (or `genomamba-train`), in eval mode.
+
+        Raises:
+            GenomambaError: a damaged directory (see `genomamba.models.directory`), naming the file.
+            ConfigError: an unknown or invalid "model" key in config.json (names key and file).
+        """
+        path = Path(path)
+        default = cls.model_type if cls.implicit_model_type else None
+        cfg, config = read_typed_config(path, cls.model_type, cls.config_class, default_type=default)
+        model = cls(config)
+        load_state(model, tie_embedding_state(model, read_weights(path)), path)
+        model.training_metadata = cfg.get("training", {})
+        return model.to(resolve_device(device)).eval()
+
+
+def tie_embedding_state(model: CharLM, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`state` as saved, with the LM head re-tied to the embedding where the config ties them.
+
+    `save_pretrained` drops the tied `lm_head.weight` (safetensors refuses shared storage).
+    """
+    state = dict(state)
+    if model.config.tie_embeddings and "embedding.weight" in state:
+        state["lm_head.weight"] = state["embedding.weight"]
+    return state
