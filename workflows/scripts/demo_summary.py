@@ -49,7 +49,7 @@ def summary(run: Path) -> str:
         f"   model directory: {run / 'model'}",
         "== next:",
         f"   genomamba-score fasta {run}/model data/lambda_phage.fa.gz -o scores.tsv --tracks ll.bedGraph",
-        f"   genomamba-score vcf {run}/model tests/fixtures/tiny.fa tests/fixtures/tiny.vcf -o scored.vcf.gz",
+        f"   genomamba-score vcf {run}/model data/ecoli_mg1655.fa.gz data/ecoli_consequences_200kb.vcf.gz -o scored.vcf.gz",
         "   jupyter lab notebooks/01_quickstart.ipynb",
     ])
 
