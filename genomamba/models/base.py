@@ -1,8 +1,9 @@
 """What the character-level language models share: the forward over `hidden_states`, the parameter
 count and the model directory (config.json + model.safetensors, the LM head tied on load).
 
-A subclass sets `model_type` and `config_class`, and has `config`, `embedding`, `lm_head` and
-`hidden_states(tokens, state) -> (hidden, state)`.
+A subclass sets `model_type` and `config_class`, and has `config`, `embedding`, `layers` (each
+`layer(x, state) -> (x, state)`), `norm_f` and `lm_head`; the state is whatever its layers carry
+(conv + SSM state for Mamba, a KV cache for the transformer).
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ class CharLM(nn.Module):
     config_class: type
     # the model_type assumed for a config.json without the key (directories older than the key)
     implicit_model_type: bool = False
+
+    def hidden_states(self, tokens: torch.Tensor, state: list | None = None) -> tuple[torch.Tensor, list]:
+        """tokens `[B, L]` -> final-normed hidden `[B, L, d_model]` and the per-layer state after L."""
+        x = self.embedding(tokens.long())
+        new_state = []
+        for i, layer in enumerate(self.layers):
+            x, s = layer(x, state[i] if state is not None else None)
+            new_state.append(s)
+        return self.norm_f(x), new_state
 
     def forward(self, tokens: torch.Tensor, state: list | None = None, return_state: bool = False):
         """tokens `[B, L]` -> logits `[B, L, vocab]` (and the state to continue from, if asked)."""

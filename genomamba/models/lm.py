@@ -63,17 +63,6 @@ class CharMambaLM(CharLM):
         """True when logits at t depend only on tokens <= t (so they predict token t+1)."""
         return not self.config.bidirectional
 
-    def hidden_states(
-        self, tokens: torch.Tensor, state: list[MixerState] | None = None
-    ) -> tuple[torch.Tensor, list[MixerState]]:
-        """tokens `[B, L]` -> final-normed hidden `[B, L, d_model]` and the per-layer state after L."""
-        x = self.embedding(tokens.long())
-        new_state = []
-        for i, layer in enumerate(self.layers):
-            x, s = layer(x, state[i] if state is not None else None)
-            new_state.append(s)
-        return self.norm_f(x), new_state
-
     def allocate_state(self, batch: int, device=None) -> list[MixerState]:
         return [layer.mixer.allocate_state(batch, device) for layer in self.layers]
 

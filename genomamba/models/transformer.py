@@ -200,17 +200,6 @@ class TransformerLM(CharLM):
         """The attention window when there is one (the default VCF scoring window), else None."""
         return self.config.context_window
 
-    def hidden_states(
-        self, tokens: torch.Tensor, state: list[KVCache] | None = None
-    ) -> tuple[torch.Tensor, list[KVCache]]:
-        """tokens `[B, L]` -> final-normed hidden `[B, L, d_model]` and the per-layer KV cache after L."""
-        x = self.embedding(tokens.long())
-        new_state = []
-        for i, layer in enumerate(self.layers):
-            x, s = layer(x, state[i] if state is not None else None)
-            new_state.append(s)
-        return self.norm_f(x), new_state
-
     def allocate_state(self, batch: int, device=None, dtype: torch.dtype | None = None) -> list[KVCache]:
         """An empty KV cache per layer (no positions seen); it grows as chunks go through."""
         dtype = dtype or self.embedding.weight.dtype
