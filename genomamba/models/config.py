@@ -90,6 +90,9 @@ class MambaConfig(ConfigDictMixin):
     tie_embeddings: bool = True
     # both directions in every layer (BiMamba): a masked-LM encoder, not a causal LM
     bidirectional: bool = False
+    # reverse-complement parameter sharing (Caduceus-PS): logits(rc(x)) = rc(logits(x)) exactly;
+    # bidirectional only, each strand gets d_model / 2 channels of the same weights
+    rc_equivariant: bool = False
     scan_backend: str = "auto"
     d_inner: int = field(init=False)
 
@@ -106,6 +109,10 @@ class MambaConfig(ConfigDictMixin):
             raise ConfigError(f"MambaConfig.scan_backend must be one of {SCAN_BACKENDS}, got {self.scan_backend!r}")
         if self.vocab_size < VOCAB_SIZE:
             raise ConfigError(f"MambaConfig.vocab_size must be >= {VOCAB_SIZE} (the alphabet), got {self.vocab_size}")
+        if self.rc_equivariant and not self.bidirectional:
+            raise ConfigError("MambaConfig.rc_equivariant needs bidirectional=true (for a causal model, score --both-strands)")
+        if self.rc_equivariant and self.d_model % 2:
+            raise ConfigError(f"MambaConfig.d_model must be even with rc_equivariant (two strands), got {self.d_model}")
         self.vocab_size = -(-self.vocab_size // self.pad_vocab_multiple) * self.pad_vocab_multiple
         if self.dt_rank is None:
             self.dt_rank = math.ceil(self.d_model / 16)

@@ -8,6 +8,7 @@ A per-layer state can be carried across calls, so long sequences are scored chun
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -22,13 +23,20 @@ from genomamba.modules import (
     ResidualBlock,
     RMSNorm,
 )
+from genomamba.modules.rcps import (
+    RCPSEmbedding,
+    RCPSLMHead,
+    RCPSNorm,
+    RCPSResidualBlock,
+)
 
 MODEL_TYPE = "char_mamba"
 
 
 class CharMambaLM(CharLM):
     """tokens `[B, L]` (int) -> logits `[B, L, vocab]`. Causal (default): logits at t predict token
-    t+1. Bidirectional (`config.bidirectional`): logits at t predict token t itself (masked LM)."""
+    t+1. Bidirectional (`config.bidirectional`): logits at t predict token t itself (masked LM).
+    `config.rc_equivariant`: the RCPS layout of `genomamba.modules.rcps` (d_model / 2 per strand)."""
 
     model_type = MODEL_TYPE
     config_class = MambaConfig
@@ -37,14 +45,23 @@ class CharMambaLM(CharLM):
     def __init__(self, config: MambaConfig):
         super().__init__()
         self.config = config
-        self.embedding = nn.Embedding(config.vocab_size, config.d_model)
-        mixer = BiMambaMixer if config.bidirectional else MambaMixer
-        self.layers = nn.ModuleList(
-            ResidualBlock(mixer(config), config.rms_norm_eps)
-            for _ in range(config.n_layer)
-        )
-        self.norm_f = RMSNorm(config.d_model, config.rms_norm_eps)
-        self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
+        if config.rc_equivariant:
+            strand = dataclasses.replace(config, d_model=config.d_model // 2, rc_equivariant=False)
+            self.embedding = RCPSEmbedding(config.vocab_size, strand.d_model)
+            self.layers = nn.ModuleList(
+                RCPSResidualBlock(BiMambaMixer(strand), config.rms_norm_eps) for _ in range(config.n_layer)
+            )
+            self.norm_f = RCPSNorm(strand.d_model, config.rms_norm_eps)
+            self.lm_head = RCPSLMHead(strand.d_model, config.vocab_size)
+        else:
+            self.embedding = nn.Embedding(config.vocab_size, config.d_model)
+            mixer = BiMambaMixer if config.bidirectional else MambaMixer
+            self.layers = nn.ModuleList(
+                ResidualBlock(mixer(config), config.rms_norm_eps)
+                for _ in range(config.n_layer)
+            )
+            self.norm_f = RMSNorm(config.d_model, config.rms_norm_eps)
+            self.lm_head = nn.Linear(config.d_model, config.vocab_size, bias=False)
         self.apply(self._init_weights)
         if config.tie_embeddings:
             self.lm_head.weight = self.embedding.weight
