@@ -125,39 +125,6 @@ def test_large_decay_stays_finite(chunk_size: int | None) -> None:
     run_both(ins, chunk_size, torch.float32, seq_idx=make_seq_idx(2, 29, 7))
 
 
-@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
-def test_no_grad_and_plain_call(reverse: bool) -> None:
-    """Inference path (no autograd, in-place) and the minimal call without optional inputs."""
-    ins = make_inputs(2, 70, 8, 4, None, torch.float32, seed=3)
-    args = [ins[k] for k in ("u", "delta", "A", "B", "C")]
-    args[1] = torch.nn.functional.softplus(args[1])  # delta > 0 without delta_softplus
-    with torch.no_grad():
-        y_t, h_t = selective_scan_torch(*args, return_final_state=True, reverse=reverse, chunk_size=9)
-        y_r, h_r = selective_scan_ref(*args, return_final_state=True, reverse=reverse)
-    assert_close("y", y_t, y_r, torch.float32)
-    assert_close("final_state", h_t, h_r, torch.float32)
-    y_plain = selective_scan_torch(*args, reverse=reverse)
-    assert isinstance(y_plain, torch.Tensor) and y_plain.shape == y_r.shape and y_plain.is_contiguous()
-
-
-def test_partial_requires_grad() -> None:
-    """Only u requires grad (e.g. frozen SSM parameters): the custom backward still matches."""
-    ins = make_inputs(2, 23, 8, 4, None, torch.float32, seed=11)
-    grads = []
-    for fn in (selective_scan_ref, lambda **k: selective_scan_torch(**k, chunk_size=4)):
-        u = ins["u"].clone().requires_grad_()
-        y = fn(**{**ins, "u": u}, delta_softplus=True)
-        y.square().sum().backward()
-        grads.append(u.grad)
-    assert_close("grad u", grads[1], grads[0], torch.float32)
-
-
-def test_groups_must_divide_channels() -> None:
-    ins = make_inputs(1, 8, 6, 4, 4, torch.float32, seed=0)
-    with pytest.raises(ValueError, match="not divisible"):
-        selective_scan_torch(**ins)
-
-
 @pytest.mark.parametrize("nb", [1, 3], ids=["nb1", "nb3"])
 def test_blocks_of_chunks(nb: int, monkeypatch: pytest.MonkeyPatch) -> None:
     """Large B * D * N or long L sweep the chunks in blocks (nb=1: the forward scans straight
