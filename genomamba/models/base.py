@@ -17,6 +17,7 @@ from genomamba import __version__
 from genomamba.alphabet import TOKENS
 from genomamba.device import resolve_device
 from genomamba.models.directory import load_state, read_typed_config, read_weights, write_model_directory
+from genomamba.pretrained import resolve_model_dir
 
 __all__ = ["CharLM", "tie_embedding_state"]
 
@@ -70,7 +71,7 @@ class CharLM(nn.Module):
             GenomambaError: a damaged directory (see `genomamba.models.directory`), naming the file.
             ConfigError: an unknown or invalid "model" key in config.json (names key and file).
         """
-        path = Path(path)
+        path = resolve_model_dir(path)  # a directory, or the name of a shipped model
         default = cls.model_type if cls.implicit_model_type else None
         cfg, config = read_typed_config(path, cls.model_type, cls.config_class, default_type=default)
         model = cls(config)

@@ -19,6 +19,7 @@ from torch import nn
 
 from genomamba.atomic import atomic_path, atomic_write_text
 from genomamba.errors import GenomambaError
+from genomamba.pretrained import PRETRAINED
 
 __all__ = [
     "CONFIG_NAME", "WEIGHTS_NAME", "check_tensors", "config_section", "load_state", "read_model_config",
@@ -39,7 +40,7 @@ def read_model_config(path: str | Path) -> dict:
     path = Path(path)
     file = path / CONFIG_NAME
     if not file.is_file():
-        why = f"no {CONFIG_NAME}" if path.is_dir() else "no such directory"
+        why = f"no {CONFIG_NAME}" if path.is_dir() else f"no such directory, nor a shipped model: {', '.join(PRETRAINED)}"
         raise GenomambaError(f"{path} is not a model directory ({why})")
     try:
         cfg = json.loads(file.read_text(encoding="utf-8"))

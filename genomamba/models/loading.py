@@ -17,6 +17,7 @@ from genomamba.models.transformer import MODEL_TYPE as TRANSFORMER
 from genomamba.models.transformer import TransformerLM
 from genomamba.models.variant_effect import HEAD_MODEL_TYPE as HEAD
 from genomamba.models.variant_effect import VariantEffectModel
+from genomamba.pretrained import resolve_model_dir
 
 __all__ = ["load_model"]
 
@@ -26,7 +27,9 @@ def load_model(path: str | Path, device: str | torch.device = "auto") -> CharMam
 
     Args:
         path: a directory with config.json (+ model.safetensors), as `save_pretrained`,
-            `genomamba-train` or `genomamba-score fit-markov` write it.
+            `genomamba-train` or `genomamba-score fit-markov` write it, or the name of a model
+            shipped with the package (`genomamba.pretrained.PRETRAINED`: "bacteria-small",
+            "human-small").
         device: where to put the model; "auto" (CUDA when available, else the CPU) as
             `genomamba.device.resolve_device` decides.
 
@@ -42,6 +45,7 @@ def load_model(path: str | Path, device: str | torch.device = "auto") -> CharMam
         ConfigError: an unknown or invalid config key (names the key and the file).
     """
     device = resolve_device(device)
+    path = resolve_model_dir(path)
     model_type = read_model_config(path).get("model_type", CHAR_MAMBA)
     if model_type == CHAR_MAMBA:
         return CharMambaLM.from_pretrained(path, device=device)
