@@ -11,11 +11,12 @@ does, gives what one pass gives. Full attention: the cache grows with the tokens
 window W every query attends to the last W positions (itself included) and the cache keeps the last
 W - 1 positions: a rolling buffer, bounded memory. A windowed pass over L > W queries runs in query
 blocks of max(W, 256), each against its own W - 1 + block keys with one shared band mask, so time
-and memory are O(L W), not O(L^2).
+and memory are O(L W), not O(L^2) (`windowed_attention`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -52,24 +53,28 @@ def windowed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window
     """Sliding-window causal attention: q `[B, H, L, d]` are the last L of the T + L positions of
     k, v `[B, H, T + L, d]`; query i (position T + i) sees keys j with 0 <= T + i - j < window.
 
-    Runs `block` queries at a time (default max(window, 256)), each against keys
-    [start - window + 1, start + block): O(L * (window + block)) time and memory.
+    Runs `block` queries at a time (default max(window, 256), at most L), each against keys
+    [start - window + 1, start + block): O(L * (window + block)) time and memory. Every block reads
+    a view of one additive band mask in q's dtype, with rows 8-aligned, so SDPA's memory-efficient
+    kernel takes it as is (no per-block converted, padded or autocast copy saved for backward).
     """
     L, S = q.shape[2], k.shape[2]
     T = S - L
-    block = block or max(window, MIN_BLOCK)
-    # band[r, c]: query r of a block sees key c of its key range (which starts window - 1 before it)
+    block = min(block or max(window, MIN_BLOCK), L)  # a short chunk gets a mask of its own size
+    # bias[r, c] = 0 where query r of a block sees key c of its range (which starts window - 1 before it)
+    cols = block + window - 1
     r = torch.arange(block, device=q.device)[:, None]
-    c = torch.arange(block + window - 1, device=q.device)
-    band = (c >= r) & (c < r + window)
+    c = torch.arange(cols, device=q.device)
+    bias = torch.full((block, -(-cols // 8) * 8), -math.inf, device=q.device, dtype=q.dtype)
+    bias[:, :cols].masked_fill_((c >= r) & (c < r + window), 0.0)
     out = []
     for s in range(0, L, block):
         rows = min(block, L - s)
-        hi = T + s + rows  # keys end at the block's last query
-        lo = T + s - window + 1
-        cols = band[:rows, max(0, -lo) : max(0, -lo) + hi - max(0, lo)]
-        out.append(F.scaled_dot_product_attention(q[:, :, s : s + rows], k[:, :, max(0, lo) : hi],
-                                                  v[:, :, max(0, lo) : hi], attn_mask=cols))
+        lo, hi = T + s - window + 1, T + s + rows  # the block's keys, up to its last query
+        skip = max(0, -lo)
+        mask = bias[:rows, skip : hi - lo]
+        out.append(F.scaled_dot_product_attention(q[:, :, s : s + rows], k[:, :, lo + skip : hi],
+                                                  v[:, :, lo + skip : hi], attn_mask=mask))
     return out[0] if len(out) == 1 else torch.cat(out, dim=2)
 
 
