@@ -54,9 +54,10 @@ def windowed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window
     k, v `[B, H, T + L, d]`; query i (position T + i) sees keys j with 0 <= T + i - j < window.
 
     Runs `block` queries at a time (default max(window, 256), at most L), each against keys
-    [start - window + 1, start + block): O(L * (window + block)) time and memory. Every block reads
-    a view of one additive band mask in q's dtype, with rows 8-aligned, so SDPA's memory-efficient
-    kernel takes it as is (no per-block converted, padded or autocast copy saved for backward).
+    [start - window + 1, start + block): O(L * (window + block)) time and memory. The blocks read
+    views of one additive band mask in q's dtype with 8-aligned rows, so SDPA's memory-efficient
+    kernel takes it as is (no per-block converted, padded or autocast copy saved for backward); a
+    block whose range starts before position 0 gets a copy of its part (aligned start).
     """
     L, S = q.shape[2], k.shape[2]
     T = S - L
@@ -71,8 +72,10 @@ def windowed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window
     for s in range(0, L, block):
         rows = min(block, L - s)
         lo, hi = T + s - window + 1, T + s + rows  # the block's keys, up to its last query
-        skip = max(0, -lo)
+        skip = max(0, -lo)  # keys before position 0: only the first block when block >= window
         mask = bias[:rows, skip : hi - lo]
+        if skip:  # a copy: the memory-efficient kernel needs an aligned start as well as aligned rows
+            mask = mask.contiguous()
         out.append(F.scaled_dot_product_attention(q[:, :, s : s + rows], k[:, :, lo + skip : hi],
                                                   v[:, :, lo + skip : hi], attn_mask=mask))
     return out[0] if len(out) == 1 else torch.cat(out, dim=2)

@@ -193,3 +193,41 @@ def test_convert_refuses_a_hybrid(tmp_path, capsys):
     assert convert_main([str(tmp_path / "gm"), str(tmp_path / "hf")]) == 1
     assert "hybrid CharMambaLM (attention at layers [1])" in capsys.readouterr().err
     assert not (tmp_path / "hf" / "config.json").exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("T", [0, 37])
+def test_windowed_attention_on_cuda_bf16_matches_the_dense_mask_with_gradients(T):
+    # the memory-efficient kernel's alignment rules for the shared band mask (views and the first block's copy)
+    torch.manual_seed(0)
+    L, W = 1000, 100
+    q = torch.randn(2, 4, L, 64, device="cuda", dtype=torch.bfloat16, requires_grad=True)
+    k, v = (torch.randn(2, 4, T + L, 64, device="cuda", dtype=torch.bfloat16, requires_grad=True) for _ in range(2))
+    rel = torch.arange(L, device="cuda")[:, None] + T - torch.arange(T + L, device="cuda")
+    dense = F.scaled_dot_product_attention(q.float(), k.float(), v.float(), attn_mask=(rel >= 0) & (rel < W))
+    out = windowed_attention(q, k, v, W)
+    torch.testing.assert_close(out.float(), dense, rtol=2e-2, atol=2e-2)
+    g = torch.randn_like(dense)
+    grads = torch.autograd.grad(out.float(), (q, k, v), g)
+    ref = torch.autograd.grad(dense, (q, k, v), g)
+    for a, b in zip(grads, ref):
+        torch.testing.assert_close(a.float(), b.float(), rtol=5e-2, atol=5e-2)
+
+
+@pytest.mark.gpu
+def test_hybrid_trains_and_streams_on_cuda_bf16():
+    torch.manual_seed(0)
+    config = MambaConfig(d_model=64, n_layer=2, attn_layer_idx=[1], attn_num_heads=1, attn_window=300)
+    model = CharMambaLM(config).cuda()
+    x = torch.randint(0, 4, (2, 1000), device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        model(x).float().logsumexp(-1).mean().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    model.eval()
+    with torch.no_grad(), torch.autocast("cuda", dtype=torch.bfloat16):
+        full = model(x).float()
+        state, outs = model.allocate_state(2, "cuda"), []
+        for s in range(0, 1000, 333):
+            out, state = model(x[:, s : s + 333], state, return_state=True)
+            outs.append(out.float())
+    torch.testing.assert_close(torch.cat(outs, 1), full, rtol=5e-2, atol=5e-2)
