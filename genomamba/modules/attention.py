@@ -10,8 +10,8 @@ absolute position of the next token), so chunk by chunk, down to one token per c
 does, gives what one pass gives. Full attention: the cache grows with the tokens seen. With a
 window W every query attends to the last W positions (itself included) and the cache keeps the last
 W - 1 positions: a rolling buffer, bounded memory. A windowed pass over L > W queries runs in query
-blocks of max(W, 256), each against its own W - 1 + block keys with one shared band mask, so time
-and memory are O(L W), not O(L^2) (`windowed_attention`).
+blocks of max(W, 256), each against its own W - 1 + block keys with one shared band mask, batched
+into one SDPA call, so time and memory are O(L W), not O(L^2) (`windowed_attention`).
 """
 
 from __future__ import annotations
@@ -53,31 +53,40 @@ def windowed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window
     """Sliding-window causal attention: q `[B, H, L, d]` are the last L of the T + L positions of
     k, v `[B, H, T + L, d]`; query i (position T + i) sees keys j with 0 <= T + i - j < window.
 
-    Runs `block` queries at a time (default max(window, 256), at most L), each against keys
-    [start - window + 1, start + block): O(L * (window + block)) time and memory. The blocks read
-    views of one additive band mask in q's dtype with 8-aligned rows, so SDPA's memory-efficient
-    kernel takes it as is (no per-block converted, padded or autocast copy saved for backward); a
-    block whose range starts before position 0 gets a copy of its part (aligned start).
+    Queries go in blocks of `block` (default max(window, 256), at most L), each against its keys
+    [start - window + 1, start + block): O(L * (window + block)) time and memory. The blocks whose
+    keys all exist run as one SDPA call over a batch of blocks (the keys gathered by `unfold`, the
+    last block padded at the end), all reading one additive band mask in q's dtype with 8-aligned
+    rows, so the memory-efficient kernel takes it as is; a block whose keys would start before
+    position 0 (the first one only, when block >= window) runs on its own.
     """
-    L, S = q.shape[2], k.shape[2]
-    T = S - L
-    block = min(block or max(window, MIN_BLOCK), L)  # a short chunk gets a mask of its own size
+    Bsz, H, L, d = q.shape
+    T = k.shape[2] - L
+    block = min(block or max(window, MIN_BLOCK), L)
+    span = block + window - 1  # keys per block
     # bias[r, c] = 0 where query r of a block sees key c of its range (which starts window - 1 before it)
-    cols = block + window - 1
     r = torch.arange(block, device=q.device)[:, None]
-    c = torch.arange(cols, device=q.device)
-    bias = torch.full((block, -(-cols // 8) * 8), -math.inf, device=q.device, dtype=q.dtype)
-    bias[:, :cols].masked_fill_((c >= r) & (c < r + window), 0.0)
-    out = []
-    for s in range(0, L, block):
-        rows = min(block, L - s)
-        lo, hi = T + s - window + 1, T + s + rows  # the block's keys, up to its last query
-        skip = max(0, -lo)  # keys before position 0: only the first block when block >= window
-        mask = bias[:rows, skip : hi - lo]
-        if skip:  # a copy: the memory-efficient kernel needs an aligned start as well as aligned rows
-            mask = mask.contiguous()
-        out.append(F.scaled_dot_product_attention(q[:, :, s : s + rows], k[:, :, lo + skip : hi],
-                                                  v[:, :, lo + skip : hi], attn_mask=mask))
+    c = torch.arange(span, device=q.device)
+    bias = torch.full((block, -(-span // 8) * 8), -math.inf, device=q.device, dtype=q.dtype)[:, :span]
+    bias.masked_fill_((c >= r) & (c < r + window), 0.0)
+    out, first = [], 0
+    while first < L and T + first < window - 1:  # keys from position 0; mask part copied (aligned start)
+        rows, skip = min(block, L - first), window - 1 - T - first
+        hi = T + first + rows
+        mask = bias[:rows, skip : skip + hi].contiguous()
+        out.append(F.scaled_dot_product_attention(q[:, :, first : first + rows], k[:, :, :hi], v[:, :, :hi],
+                                                  attn_mask=mask))
+        first += rows
+    n = L - first
+    if n:
+        nb = -(-n // block)
+        pad = nb * block - n  # zero queries and keys at the end: only padded queries see padded keys
+        qb = F.pad(q[:, :, first:], (0, 0, 0, pad)).reshape(Bsz, H * nb, block, d)
+        lo = T + first - window + 1
+        kb, vb = (F.pad(t[:, :, lo:], (0, 0, 0, pad)).unfold(2, span, block).transpose(-1, -2).reshape(Bsz, H * nb, span, d)
+                  for t in (k, v))
+        y = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=bias)
+        out.append(y.view(Bsz, H, nb * block, d)[:, :, :n])
     return out[0] if len(out) == 1 else torch.cat(out, dim=2)
 
 

@@ -42,7 +42,7 @@ def test_attention_sits_at_attn_layer_idx():
     assert isinstance(state[0], KVCache) and isinstance(state[1], MixerState)
 
 
-@pytest.mark.parametrize("T", [0, 5])
+@pytest.mark.parametrize("T", [0, 5, 60])
 @pytest.mark.parametrize("L", [1, 7, 40])
 @pytest.mark.parametrize("window", [1, 3, 8, 50])
 @pytest.mark.parametrize("block", [None, 4])
