@@ -10,8 +10,8 @@ absolute position of the next token), so chunk by chunk, down to one token per c
 does, gives what one pass gives. Full attention: the cache grows with the tokens seen. With a
 window W every query attends to the last W positions (itself included) and the cache keeps the last
 W - 1 positions: a rolling buffer, bounded memory. A windowed pass over L > W queries runs in query
-blocks of max(W, 256), each against its own W - 1 + block keys with one shared band mask, batched
-into one SDPA call, so time and memory are O(L W), not O(L^2) (`windowed_attention`).
+blocks, each against its own W - 1 + block keys with one shared band mask, batched into one SDPA
+call, so time and memory are O(L W), not O(L^2) (`windowed_attention`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from torch.nn.attention.bias import causal_lower_right
 
 __all__ = ["CausalSelfAttention", "KVCache", "rope", "windowed_attention"]
 
-MIN_BLOCK = 256  # queries per block of a windowed pass (at least the window)
+MIN_BLOCK, MAX_BLOCK = 256, 1024  # queries per block of a windowed pass: the window, clamped to these
 
 
 class KVCache(NamedTuple):
@@ -53,36 +53,33 @@ def windowed_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, window
     """Sliding-window causal attention: q `[B, H, L, d]` are the last L of the T + L positions of
     k, v `[B, H, T + L, d]`; query i (position T + i) sees keys j with 0 <= T + i - j < window.
 
-    Queries go in blocks of `block` (default max(window, 256), at most L), each against its keys
-    [start - window + 1, start + block): O(L * (window + block)) time and memory. The blocks whose
-    keys all exist run as one SDPA call over a batch of blocks (the keys gathered by `unfold`, the
-    last block padded at the end), all reading one additive band mask in q's dtype with 8-aligned
-    rows, so the memory-efficient kernel takes it as is; a block whose keys would start before
-    position 0 (the first one only, when block >= window) runs on its own.
+    Queries at positions < window see every key before them: plain causal attention (SDPA's causal
+    kernels, no mask). The others go in blocks of `block` (default the window clamped to
+    [256, 1024]), each against its keys [start - window + 1, start + block), all blocks in one SDPA
+    call (keys gathered by `unfold`, the last block padded at the end) reading one additive band
+    mask in q's dtype with 8-aligned rows, which the memory-efficient kernel takes as is: time and
+    memory O(L * (window + block)), the mask O(block * (window + block)).
     """
     Bsz, H, L, d = q.shape
     T = k.shape[2] - L
-    block = min(block or max(window, MIN_BLOCK), L)
-    span = block + window - 1  # keys per block
-    # bias[r, c] = 0 where query r of a block sees key c of its range (which starts window - 1 before it)
-    r = torch.arange(block, device=q.device)[:, None]
-    c = torch.arange(span, device=q.device)
-    bias = torch.full((block, -(-span // 8) * 8), -math.inf, device=q.device, dtype=q.dtype)[:, :span]
-    bias.masked_fill_((c >= r) & (c < r + window), 0.0)
     out, first = [], 0
-    while first < L and T + first < window - 1:  # keys from position 0; mask part copied (aligned start)
-        rows, skip = min(block, L - first), window - 1 - T - first
-        hi = T + first + rows
-        mask = bias[:rows, skip : skip + hi].contiguous()
-        out.append(F.scaled_dot_product_attention(q[:, :, first : first + rows], k[:, :, :hi], v[:, :, :hi],
-                                                  attn_mask=mask))
-        first += rows
+    if T < window:
+        first = min(L, window - T)
+        causal = {"attn_mask": causal_lower_right(first, T + first)} if T else {"is_causal": True}
+        out.append(F.scaled_dot_product_attention(q[:, :, :first], k[:, :, : T + first], v[:, :, : T + first], **causal))
     n = L - first
     if n:
+        block = min(block or min(max(window, MIN_BLOCK), MAX_BLOCK), n)
+        span = block + window - 1  # keys per block
+        # bias[r, c] = 0 where query r of a block sees key c of its range (which starts window - 1 before it)
+        r = torch.arange(block, device=q.device)[:, None]
+        c = torch.arange(span, device=q.device)
+        bias = torch.full((block, -(-span // 8) * 8), -math.inf, device=q.device, dtype=q.dtype)[:, :span]
+        bias.masked_fill_((c >= r) & (c < r + window), 0.0)
         nb = -(-n // block)
         pad = nb * block - n  # zero queries and keys at the end: only padded queries see padded keys
         qb = F.pad(q[:, :, first:], (0, 0, 0, pad)).reshape(Bsz, H * nb, block, d)
-        lo = T + first - window + 1
+        lo = T + first - window + 1  # >= 1: the prefix took the queries whose keys start at 0
         kb, vb = (F.pad(t[:, :, lo:], (0, 0, 0, pad)).unfold(2, span, block).transpose(-1, -2).reshape(Bsz, H * nb, span, d)
                   for t in (k, v))
         y = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=bias)
