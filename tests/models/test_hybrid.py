@@ -198,7 +198,7 @@ def test_convert_refuses_a_hybrid(tmp_path, capsys):
 @pytest.mark.gpu
 @pytest.mark.parametrize("T", [0, 37])
 def test_windowed_attention_on_cuda_bf16_matches_the_dense_mask_with_gradients(T):
-    # the memory-efficient kernel's alignment rules for the shared band mask (views and the first block's copy)
+    # the causal prefix, and the band mask under the memory-efficient kernel's alignment rules
     torch.manual_seed(0)
     L, W = 1000, 100
     q = torch.randn(2, 4, L, 64, device="cuda", dtype=torch.bfloat16, requires_grad=True)
