@@ -1,7 +1,10 @@
-"""Mamba vs transformer against sequence length: training step time and peak memory, and the
-memory of streaming inference (a transformer's growing KV cache vs Mamba's fixed state).
+"""Mamba vs transformer vs hybrid against sequence length: training step time and peak memory, and
+the memory of streaming inference (a transformer's growing KV cache vs Mamba's fixed state vs the
+hybrid's fixed state plus a KV cache bounded by its attention window).
 
-Both models have the same width and depth (default d 256, 8 layers) and run under bf16 autocast
+The hybrid is `model=char_hybrid_small` by default: the Mamba with layers 3 and 7 (--attn-layers)
+as causal RoPE attention over a sliding window of 4096 (--attn-window; 0 = full causal attention).
+All three have the same width and depth (default d 256, 8 layers) and run under bf16 autocast
 (fp32 weights, as `trainer=gpu` trains). For each model, lengths go from --min-len doubling up to
 --max-len; the first length that runs out of memory is recorded as "oom" (caught) and longer ones
 are not tried, and likewise once a step takes longer than --time-limit seconds.
@@ -31,15 +34,21 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-MODELS = ("mamba", "transformer")
+MODELS = ("mamba", "transformer", "hybrid")
+COLOURS = {"mamba": "tab:blue", "transformer": "tab:red", "hybrid": "tab:green"}
 
 
-def build(kind: str, d_model: int, n_layer: int, n_head: int):
+def build(kind: str, args):
     from genomamba.models import CharMambaLM, MambaConfig, TransformerConfig, TransformerLM
 
     if kind == "mamba":
-        return CharMambaLM(MambaConfig(d_model=d_model, n_layer=n_layer))
-    return TransformerLM(TransformerConfig(d_model=d_model, n_layer=n_layer, n_head=n_head))
+        return CharMambaLM(MambaConfig(d_model=args.d_model, n_layer=args.n_layer))
+    if kind == "hybrid":
+        return CharMambaLM(MambaConfig(
+            d_model=args.d_model, n_layer=args.n_layer, attn_layer_idx=args.attn_layers,
+            attn_num_heads=args.n_head, attn_window=args.attn_window or None,
+        ))
+    return TransformerLM(TransformerConfig(d_model=args.d_model, n_layer=args.n_layer, n_head=args.n_head))
 
 
 def _sync(device):
@@ -90,7 +99,7 @@ def train_step(model, optimizer, tokens, dtype):
 def run_train(kind: str, L: int, args, device, dtype) -> dict:
     import torch
 
-    model = build(kind, args.d_model, args.n_layer, args.n_head).to(device).train()
+    model = build(kind, args).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
     tokens = torch.randint(0, 4, (args.batch, L), device=device)
     _reset_peak(device)
@@ -108,7 +117,7 @@ def run_train(kind: str, L: int, args, device, dtype) -> dict:
 def run_infer(kind: str, L: int, args, device, dtype) -> dict:
     import torch
 
-    model = build(kind, args.d_model, args.n_layer, args.n_head).to(device).eval()
+    model = build(kind, args).to(device).eval()
     _reset_peak(device)
     t0 = time.perf_counter()
     with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype != torch.float32):
@@ -161,7 +170,7 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     panels = [("train", "step_s", "training step (s)"), ("train", "peak_bytes", "training peak memory (GiB)"),
               ("infer", "peak_bytes", "streaming inference memory (GiB)")]
     for ax, (mode, key, label) in zip(axes, panels):
-        for kind, colour in zip(MODELS, ("tab:blue", "tab:red")):
+        for kind, colour in COLOURS.items():
             series = [r for r in rows if r["mode"] == mode and r["model"] == kind]
             ok = [r for r in series if r["status"] == "ok" and r.get(key) is not None]
             scale = 1.0 if key == "step_s" else 1 / (1 << 30)
@@ -192,6 +201,27 @@ def plot(rows: list[dict], path: Path, title: str) -> None:
     plt.close(fig)
 
 
+def markdown(rows: list[dict], models: list[str]) -> str:
+    """One line per L: each model's training step and peak, and streaming peak (carried state)."""
+    def gib(b):
+        return "n/a" if b is None else f"{b / (1 << 30):.2f} GiB"
+
+    def cell(mode, kind, L):
+        r = next((r for r in rows if (r["mode"], r["model"], r["L"]) == (mode, kind, L)), None)
+        if r is None or r["status"] != "ok":
+            return r["status"] if r else ""
+        if mode == "train":
+            return f"{r['step_s'] * 1e3:,.0f} ms, {gib(r['peak_bytes'])}"
+        return f"{gib(r['peak_bytes'])} ({r['state_bytes'] / (1 << 20):,.2f} MiB)"
+
+    head = [f"{k} train step, peak" for k in models] + [f"{k} streaming peak (state)" for k in models]
+    lines = ["| L | " + " | ".join(head) + " |", "| --- " * (len(head) + 1) + "|"]
+    for L in sorted({r["L"] for r in rows}):
+        cells = [cell("train", k, L) for k in models] + [cell("infer", k, L) for k in models]
+        lines.append(f"| {L:,} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", type=Path, required=True, help="folder for results.json and family_memory.png")
@@ -201,7 +231,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--modes", default="train,infer", help="comma-separated: train, infer")
     p.add_argument("--d-model", type=int, default=256)
     p.add_argument("--n-layer", type=int, default=8)
-    p.add_argument("--n-head", type=int, default=4, help="transformer heads (head_dim = d_model / n_head)")
+    p.add_argument("--n-head", type=int, default=4, help="attention heads of the transformer and "
+                   "the hybrid (head_dim = d_model / n_head)")
+    p.add_argument("--attn-layers", default=None,
+                   help="hybrid: comma-separated attention layer indices (default every 4th: 3, 7 of 8 layers)")
+    p.add_argument("--attn-window", type=int, default=4096, help="hybrid: attention window (0 = full causal)")
     p.add_argument("--batch", type=int, default=1, help="training batch size")
     p.add_argument("--min-len", type=int, default=1 << 12)
     p.add_argument("--max-len", type=int, default=1 << 22)
@@ -211,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     args.models = [m for m in args.models.split(",") if m]
     args.modes = [m for m in args.modes.split(",") if m]
+    args.attn_layers = (list(range(3, args.n_layer, 4)) if args.attn_layers is None
+                        else [int(i) for i in args.attn_layers.split(",") if i])
     bad = [m for m in args.models if m not in MODELS] + [m for m in args.modes if m not in ("train", "infer")]
     if bad:
         p.error(f"unknown model or mode: {', '.join(bad)}")
@@ -233,9 +269,12 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
     }
     atomic_write_text(args.out / "results.json", json.dumps({**meta, "rows": rows}, indent=2) + "\n")
+    window = args.attn_window or "full"
     title = (f"d {args.d_model}, {args.n_layer} layers, {args.dtype}, train batch {args.batch}, "
-             f"inference chunk {args.chunk}; {machine}, {meta['date']}")
+             f"inference chunk {args.chunk}; hybrid: attention at {args.attn_layers}, window {window}; "
+             f"{machine}, {meta['date']}")
     plot(rows, args.out / "family_memory.png", title)
+    print(markdown(rows, args.models))
     print(f"wrote {args.out / 'results.json'} and {args.out / 'family_memory.png'}")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -93,6 +94,14 @@ class MambaConfig(ConfigDictMixin):
     # reverse-complement parameter sharing (Caduceus-PS): logits(rc(x)) = rc(logits(x)) exactly;
     # bidirectional only, each strand gets d_model / 2 channels of the same weights
     rc_equivariant: bool = False
+    # hybrid (as mamba-ssm's attn_layer_idx): these layers are causal self-attention with RoPE
+    # instead of Mamba, in the same pre-norm residual block; e.g. [3, 7] of 8 layers
+    attn_layer_idx: list[int] = field(default_factory=list)
+    attn_num_heads: int = 4  # head_dim = d_model / attn_num_heads, even (RoPE)
+    # None: full causal attention (the KV cache grows with the sequence when streaming); W: each
+    # position attends to the last W positions, and the cache keeps W - 1 per attention layer
+    attn_window: int | None = None
+    attn_rope_base: float = 10000.0
     scan_backend: str = "auto"
     d_inner: int = field(init=False)
 
@@ -113,7 +122,36 @@ class MambaConfig(ConfigDictMixin):
             raise ConfigError("MambaConfig.rc_equivariant needs bidirectional=true (for a causal model, score --both-strands)")
         if self.rc_equivariant and self.d_model % 2:
             raise ConfigError(f"MambaConfig.d_model must be even with rc_equivariant (two strands), got {self.d_model}")
+        self._check_attention()
         self.vocab_size = -(-self.vocab_size // self.pad_vocab_multiple) * self.pad_vocab_multiple
         if self.dt_rank is None:
             self.dt_rank = math.ceil(self.d_model / 16)
         self.d_inner = self.expand * self.d_model
+
+    def _check_attention(self) -> None:
+        """Validate the hybrid's attention fields; `attn_layer_idx` becomes a sorted list of ints."""
+        idx = self.attn_layer_idx
+        if isinstance(idx, (str, bytes)) or not isinstance(idx, Sequence) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < self.n_layer for i in idx
+        ) or len(set(idx)) != len(idx):
+            raise ConfigError(
+                f"MambaConfig.attn_layer_idx must be a list of distinct layer indices in [0, {self.n_layer}), got {idx!r}"
+            )
+        self.attn_layer_idx = sorted(int(i) for i in idx)
+        heads = self.attn_num_heads
+        if not isinstance(heads, int) or isinstance(heads, bool) or heads < 1:
+            raise ConfigError(f"MambaConfig.attn_num_heads must be a positive integer, got {heads!r}")
+        if idx and (self.d_model % heads or (self.d_model // heads) % 2):
+            raise ConfigError(
+                f"MambaConfig.d_model ({self.d_model}) must be attn_num_heads ({heads}) times an even head_dim (RoPE)"
+            )
+        w = self.attn_window
+        if w is not None and (not isinstance(w, int) or isinstance(w, bool) or w < 1):
+            raise ConfigError(f"MambaConfig.attn_window must be a positive integer or null, got {w!r}")
+        if not self.attn_rope_base > 1:
+            raise ConfigError(f"MambaConfig.attn_rope_base must be > 1, got {self.attn_rope_base!r}")
+        if idx and self.bidirectional:
+            raise ConfigError(
+                "MambaConfig.attn_layer_idx needs a causal model: the hybrid's attention is causal "
+                "(bidirectional=true takes no attention layers)"
+            )

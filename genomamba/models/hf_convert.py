@@ -19,7 +19,8 @@ same in all three, so converting is renaming. What differs and how it is handled
 - Tied embeddings: `tie_word_embeddings` / `tie_embeddings` <-> `tie_embeddings`; a tied LM head is
   not stored twice.
 - No conv bias (`use_conv_bias: false`) loads as a zero bias; in/out projection biases
-  (`use_bias: true`), other activations, Mamba-2, attention layers or LayerNorm are refused.
+  (`use_bias: true`), other activations, Mamba-2, attention layers or LayerNorm are refused; so is
+  exporting a genomamba hybrid (`attn_layer_idx`): MambaForCausalLM has no attention layers.
 """
 
 from __future__ import annotations
@@ -205,11 +206,16 @@ def to_hf_mamba(model: CharMambaLM, path: str | Path) -> Path:
 
     The genomamba config and alphabet go along under the "genomamba" key, so converting back
     gives the same model directory. Raises ConversionError for a bidirectional model (transformers
-    has no bidirectional Mamba).
+    has no bidirectional Mamba) and for a hybrid (MambaForCausalLM has no attention layers).
     """
     c = model.config
     if c.bidirectional:
         raise ConversionError(f"{path}: a bidirectional CharMambaLM has no transformers equivalent")
+    if c.attn_layer_idx:
+        raise ConversionError(
+            f"{path}: a hybrid CharMambaLM (attention at layers {c.attn_layer_idx}) has no transformers "
+            f"MambaForCausalLM equivalent (it has no attention layers)"
+        )
     config = {
         "architectures": ["MambaForCausalLM"], "model_type": "mamba",
         "vocab_size": c.vocab_size, "hidden_size": c.d_model, "state_size": c.d_state,

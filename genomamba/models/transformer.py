@@ -1,10 +1,9 @@
 """TransformerLM: a causal decoder-only transformer over the same DNA vocabulary as CharMambaLM.
 
 The baseline for the Mamba-vs-attention comparison (issue 13): token embedding -> n_layer pre-norm
-blocks (RMSNorm -> multi-head attention with rotary position embeddings (Su et al. 2021,
-arXiv:2104.09864) through `torch.nn.functional.scaled_dot_product_attention` (flash / memory-
-efficient kernels where the device has them) -> RMSNorm -> SwiGLU MLP) -> final RMSNorm -> LM head
-tied to the embedding. Layout as in litgpt/nanoGPT `model.py`, all of it in this file.
+blocks (RMSNorm -> multi-head attention with rotary position embeddings (`genomamba.modules.attention`,
+shared with the hybrid CharMambaLM) -> RMSNorm -> SwiGLU MLP) -> final RMSNorm -> LM head tied to
+the embedding. Layout as in litgpt/nanoGPT `model.py`.
 
 The MLP is SwiGLU (Shazeer 2020, arXiv:2002.05202; LLaMA, litgpt): at the same parameter count as
 a GELU MLP it reaches a lower loss, so the baseline is a modern transformer, not a straw man.
@@ -15,10 +14,7 @@ Streaming: the state carried between chunks is a KV cache per layer (`KVCache`),
 with the tokens seen: 2 * n_layer * d_model values per base (8 KiB per base at d 256, 8 layers,
 bf16), against a Mamba state that does not grow. With `TransformerConfig.context_window = W`
 every position attends to the last W positions only (itself included), in one pass and in
-streaming alike, and the cache keeps the last W - 1 positions: bounded memory, same results
-(a windowed call on L > W tokens builds an explicit `[L, T + L]` mask, so it is for streaming
-and moderate L; full attention uses SDPA's causal kernels with no mask). RoPE angles are fp32,
-exact in position up to 2^24 bases.
+streaming alike, and the cache keeps the last W - 1 positions: bounded memory, same results.
 Saved as a model directory (config.json + model.safetensors) like CharMambaLM; loads on a CPU.
 """
 
@@ -26,18 +22,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.nn.attention.bias import causal_lower_right
 
 from genomamba.alphabet import VOCAB_SIZE
 from genomamba.errors import ConfigError
 from genomamba.models.config import ConfigDictMixin
 from genomamba.models.base import CharLM
 from genomamba.modules import RMSNorm
+from genomamba.modules.attention import CausalSelfAttention, KVCache
 
 MODEL_TYPE = "transformer"
 
@@ -84,57 +79,6 @@ class TransformerConfig(ConfigDictMixin):
         self.vocab_size = -(-self.vocab_size // self.pad_vocab_multiple) * self.pad_vocab_multiple
 
 
-class KVCache(NamedTuple):
-    """One layer's carried state: keys (after RoPE) and values of the positions seen so far."""
-
-    k: torch.Tensor  # (B, n_head, T, head_dim)
-    v: torch.Tensor  # (B, n_head, T, head_dim)
-    offset: int  # absolute position of the next token (T <= offset; T < offset once a window drops keys)
-
-
-def rope(x: torch.Tensor, offset: int, base: float) -> torch.Tensor:
-    """Rotate pairs (x[..., :d/2], x[..., d/2:]) of x `[B, H, L, d]` by position * base^(-2i/d),
-    positions offset..offset+L-1 (the GPT-NeoX / LLaMA half-split layout). Computed in fp32."""
-    d, L = x.shape[-1], x.shape[-2]
-    inv_freq = base ** (-torch.arange(0, d, 2, device=x.device, dtype=torch.float32) / d)
-    angle = torch.arange(offset, offset + L, device=x.device, dtype=torch.float32)[:, None] * inv_freq  # (L, d/2)
-    cos, sin = angle.cos(), angle.sin()
-    x1, x2 = x.float().chunk(2, dim=-1)
-    return torch.cat([x1 * cos - x2 * sin, x2 * cos + x1 * sin], dim=-1).to(x.dtype)
-
-
-class CausalSelfAttention(nn.Module):
-    """x: `[B, L, d_model]` -> same, attending to the cache and to positions <= t (within the window)."""
-
-    def __init__(self, config: TransformerConfig):
-        super().__init__()
-        self.n_head, self.head_dim = config.n_head, config.head_dim
-        self.rope_base, self.window = config.rope_base, config.context_window
-        self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
-        self.proj = nn.Linear(config.d_model, config.d_model, bias=False)
-
-    def forward(self, x: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
-        Bsz, L, D = x.shape
-        q, k, v = self.qkv(x).view(Bsz, L, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 x (B, H, L, hd)
-        offset = cache.offset if cache is not None else 0
-        q, k = rope(q, offset, self.rope_base), rope(k, offset, self.rope_base)
-        if cache is not None and cache.k.shape[2]:
-            k, v = torch.cat([cache.k.to(k.dtype), k], dim=2), torch.cat([cache.v.to(v.dtype), v], dim=2)
-        T = k.shape[2] - L  # cached positions before this chunk
-        if self.window is not None and self.window < T + L:
-            # key j (absolute offset - T + j) is visible to query i (absolute offset + i) when
-            # 0 <= (i + T) - j < window; the mask is [L, T + L] with T < window
-            rel = torch.arange(L, device=x.device)[:, None] + T - torch.arange(T + L, device=x.device)
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=(rel >= 0) & (rel < self.window))
-        elif T:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal_lower_right(L, T + L))
-        else:
-            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
-        keep = k.shape[2] if self.window is None else min(k.shape[2], self.window - 1)
-        new_cache = KVCache(k[:, :, k.shape[2] - keep :], v[:, :, v.shape[2] - keep :], offset + L)
-        return self.proj(y.transpose(1, 2).reshape(Bsz, L, D)), new_cache
-
-
 class SwiGLU(nn.Module):
     """x: `[..., d_model]` -> w_out(silu(w_gate x) * w_up x)."""
 
@@ -154,7 +98,7 @@ class TransformerBlock(nn.Module):
     def __init__(self, config: TransformerConfig):
         super().__init__()
         self.attn_norm = RMSNorm(config.d_model, config.rms_norm_eps)
-        self.attn = CausalSelfAttention(config)
+        self.attn = CausalSelfAttention(config.d_model, config.n_head, config.context_window, config.rope_base)
         self.mlp_norm = RMSNorm(config.d_model, config.rms_norm_eps)
         self.mlp = SwiGLU(config)
 
@@ -202,9 +146,4 @@ class TransformerLM(CharLM):
 
     def allocate_state(self, batch: int, device=None, dtype: torch.dtype | None = None) -> list[KVCache]:
         """An empty KV cache per layer (no positions seen); it grows as chunks go through."""
-        dtype = dtype or self.embedding.weight.dtype
-        shape = (batch, self.config.n_head, 0, self.config.head_dim)
-        return [
-            KVCache(torch.empty(shape, device=device, dtype=dtype), torch.empty(shape, device=device, dtype=dtype), 0)
-            for _ in self.layers
-        ]
+        return [layer.attn.allocate_state(batch, device, dtype) for layer in self.layers]
