@@ -54,6 +54,17 @@ class CharLM(nn.Module):
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
+    def for_inference(self, dtype: torch.dtype = torch.bfloat16) -> CharLM:
+        """This model in eval mode with its matmul weights (every nn.Linear and nn.Embedding weight,
+        the tied LM head with them) cast to `dtype` once, in place: a forward without autocast then
+        runs the matmuls in `dtype` with no per-call weight casts, and the logits come out in `dtype`.
+        The rest stays fp32 (norms, A_log, D, the dt bias, the conv), as does the residual stream.
+        For scoring, not training. Returns self."""
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                module.weight.data = module.weight.data.to(dtype)
+        return self.eval()
+
     def save_pretrained(self, path: str | Path, metadata: dict | None = None) -> Path:
         """Write config.json + model.safetensors into `path` (created), each atomically."""
         cfg = {

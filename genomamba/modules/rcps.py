@@ -65,7 +65,7 @@ class RCPSResidualBlock(ResidualBlock):
 
     def _add_mixed(self, x: torch.Tensor, state: None) -> torch.Tensor:
         out, residual, _ = super().forward(x, None, state)
-        return residual + out
+        return (residual + out).to(x.dtype)  # the stream stays in x's dtype, as x + out before the fusion
 
 
 class RCPSNorm(RMSNorm):
