@@ -11,9 +11,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
+import genomamba as gm
 from genomamba.models import CharMambaLM, MambaConfig
 from genomamba.models.transformer import TransformerConfig, TransformerLM
 from genomamba.modules.rcps import RCPSResidualBlock, _per_strand
@@ -165,3 +167,12 @@ def test_transformer_for_inference_is_close_to_fp32():
     model = TransformerLM(TransformerConfig(d_model=32, n_layer=2, n_head=2))
     err, scale = _bf16_gap(model, torch.randint(0, 5, (2, 48)))
     assert err <= 3e-2 * max(scale, 1.0)
+
+
+def test_a_bf16_inference_model_scores_a_fasta_like_the_fp32_model(tiny_fa):
+    """The scorers take the model as it is: bf16 logits are upcast before the log-softmax."""
+    model = _model().eval()
+    want = gm.likelihood_track(model, tiny_fa, "chr1", 0, 200, device="cpu")
+    got = gm.likelihood_track(copy.deepcopy(model).for_inference(torch.bfloat16), tiny_fa, "chr1", 0, 200, device="cpu")
+    assert got.dtype == np.float32 and np.isnan(got[0]) and (np.isnan(got) == np.isnan(want)).all()
+    assert np.nanmax(np.abs(got - want)) <= 5e-2
