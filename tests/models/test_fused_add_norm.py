@@ -176,3 +176,29 @@ def test_a_bf16_inference_model_scores_a_fasta_like_the_fp32_model(tiny_fa):
     got = gm.likelihood_track(copy.deepcopy(model).for_inference(torch.bfloat16), tiny_fa, "chr1", 0, 200, device="cpu")
     assert got.dtype == np.float32 and np.isnan(got[0]) and (np.isnan(got) == np.isnan(want)).all()
     assert np.nanmax(np.abs(got - want)) <= 5e-2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_fused_add_norm_on_the_gpu_matches_the_reference_under_autocast():
+    """The whole model on CUDA (Triton scan, conv and add-norm), bf16 autocast: logits and every
+    parameter gradient with the fused add-norm on and off agree to bf16 rounding; so do the
+    bf16-inference model's logits and the fp32 model's."""
+    model = _model(n_layer=2).cuda()
+    tokens = torch.randint(0, 5, (2, 2049), device="cuda")
+    runs = []
+    try:
+        for fused in (True, False):
+            set_fused_add_norm(fused)
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                logits = model(tokens).float()
+            runs.append((logits, torch.autograd.grad(logits.square().mean(), list(model.parameters()))))
+    finally:
+        set_fused_add_norm(True)
+    (got, grads), (want, grads_ref) = runs
+    assert (got - want).abs().max().item() <= 3e-2 * max(want.abs().max().item(), 1.0)
+    for (name, _), a, b in zip(model.named_parameters(), grads, grads_ref):
+        err = (a - b).abs().max().item()
+        assert err <= 3e-2 * max(b.abs().max().item(), 1e-3), f"d{name}: max abs err {err:.3e}"
+    err, scale = _bf16_gap(model, tokens)
+    assert err <= 3e-2 * max(scale, 1.0)
