@@ -2,6 +2,7 @@
 
 from genomamba_kernels.bidirectional import BidirectionalScanFn, bidirectional_selective_scan_triton
 from genomamba_kernels.causal_conv1d import CausalConv1dFn, causal_conv1d_triton
+from genomamba_kernels.layer_norm import AddRMSNormFn, add_rms_norm_triton  # noqa: F401 (fused add + RMSNorm)
 from genomamba_kernels.mamba_inner import MambaInnerFn, mamba_inner_triton
 from genomamba_kernels.selective_scan import SelectiveScanFn, selective_scan_triton
 

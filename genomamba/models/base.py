@@ -2,8 +2,10 @@
 count and the model directory (config.json + model.safetensors, the LM head tied on load).
 
 A subclass sets `model_type` and `config_class`, and has `config`, `embedding`, `layers` (each
-`layer(x, state) -> (x, state)`), `norm_f` and `lm_head`; the state is whatever its layers carry
-(conv + SSM state for Mamba, a KV cache for the transformer).
+`layer(x, state) -> (x, state)`, or, with `layer.residual_stream` True, `layer(hidden, residual,
+state) -> (hidden, residual, state)` over an fp32 residual stream that the final `norm_f(hidden,
+residual)` adds in), `norm_f` and `lm_head`; the state is whatever its layers carry (conv + SSM state
+for Mamba, a KV cache for the transformer).
 """
 
 from __future__ import annotations
@@ -32,12 +34,16 @@ class CharLM(nn.Module):
 
     def hidden_states(self, tokens: torch.Tensor, state: list | None = None) -> tuple[torch.Tensor, list]:
         """tokens `[B, L]` -> final-normed hidden `[B, L, d_model]` and the per-layer state after L."""
-        x = self.embedding(tokens.long())
+        hidden, residual = self.embedding(tokens.long()), None
         new_state = []
         for i, layer in enumerate(self.layers):
-            x, s = layer(x, state[i] if state is not None else None)
+            s = state[i] if state is not None else None
+            if getattr(layer, "residual_stream", False):  # ResidualBlock: the add is fused into the next norm
+                hidden, residual, s = layer(hidden, residual, s)
+            else:
+                hidden, s = layer(hidden, s)
             new_state.append(s)
-        return self.norm_f(x), new_state
+        return (self.norm_f(hidden) if residual is None else self.norm_f(hidden, residual)), new_state
 
     def forward(self, tokens: torch.Tensor, state: list | None = None, return_state: bool = False):
         """tokens `[B, L]` -> logits `[B, L, vocab]` (and the state to continue from, if asked)."""
@@ -48,6 +54,17 @@ class CharLM(nn.Module):
     @property
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+    def for_inference(self, dtype: torch.dtype = torch.bfloat16) -> CharLM:
+        """This model in eval mode with its matmul weights (every nn.Linear and nn.Embedding weight,
+        the tied LM head with them) cast to `dtype` once, in place: a forward without autocast then
+        runs the matmuls in `dtype` with no per-call weight casts, and the logits come out in `dtype`.
+        The rest stays fp32 (norms, A_log, D, the dt bias, the conv), as does the residual stream.
+        For scoring, not training. Returns self."""
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                module.weight.data = module.weight.data.to(dtype)
+        return self.eval()
 
     def save_pretrained(self, path: str | Path, metadata: dict | None = None) -> Path:
         """Write config.json + model.safetensors into `path` (created), each atomically."""

@@ -1,4 +1,4 @@
-"""Pre-norm residual block: x + mixer(norm(x)), as in mamba_ssm's Block."""
+"""Pre-norm residual block over an fp32 residual stream, as mamba_ssm's Block with fused add-norm."""
 
 from __future__ import annotations
 
@@ -10,13 +10,22 @@ from genomamba.modules.norm import RMSNorm
 
 
 class ResidualBlock(nn.Module):
-    """x: `[B, L, d_model]` -> same; the mixer state passes through unchanged in meaning."""
+    """(hidden, residual) -> (mixer(norm(r)), r) with r = hidden + residual, added and normed in one
+    fused op (`RMSNorm` with a residual); r is fp32. Stacked, the running sum of the embedding and
+    every mixer's output is the same as x + mixer(norm(x)) block after block."""
+
+    residual_stream = True  # CharLM.hidden_states passes (hidden, residual, state) through it
 
     def __init__(self, mixer: MambaMixer, eps: float = 1e-5):
         super().__init__()
         self.norm = RMSNorm(mixer.d_model, eps)
         self.mixer = mixer
 
-    def forward(self, x: torch.Tensor, state: MixerState | None = None) -> tuple[torch.Tensor, MixerState]:
-        out, state = self.mixer(self.norm(x), state)
-        return x + out, state
+    def forward(
+        self, hidden: torch.Tensor, residual: torch.Tensor | None = None, state: MixerState | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, MixerState]:
+        """hidden `[B, L, d_model]` (the previous mixer's output, or the embedding with residual None);
+        returns this mixer's output, the residual stream r `[B, L, d_model]` fp32 and the mixer state."""
+        normed, residual = self.norm(hidden, residual, prenorm=True)
+        out, state = self.mixer(normed, state)
+        return out, residual, state

@@ -56,10 +56,16 @@ class RCPSEmbedding(nn.Embedding):
 
 
 class RCPSResidualBlock(ResidualBlock):
-    """A `ResidualBlock` on `[B, L, 2 * d_model]`: the same norm + mixer on both strands."""
+    """A `ResidualBlock` on `[B, L, 2 * d_model]`: the same norm + mixer on both strands, x + mixer(norm(x))."""
+
+    residual_stream = False
 
     def forward(self, x: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
-        return _per_strand(super().forward, x, state), None
+        return _per_strand(self._add_mixed, x, state), None
+
+    def _add_mixed(self, x: torch.Tensor, state: None) -> torch.Tensor:
+        out, residual, _ = super().forward(x, None, state)
+        return (residual + out).to(x.dtype)  # the stream stays in x's dtype, as x + out before the fusion
 
 
 class RCPSNorm(RMSNorm):
