@@ -2,8 +2,13 @@
 count and the model directory (config.json + model.safetensors, the LM head tied on load).
 
 A subclass sets `model_type` and `config_class`, and has `config`, `embedding`, `layers` (each
-`layer(x, state) -> (x, state)`), `norm_f` and `lm_head`; the state is whatever its layers carry
-(conv + SSM state for Mamba, a KV cache for the transformer).
+`layer(x, state, seq_idx) -> (x, state)`), `norm_f` and `lm_head`; the state is whatever its layers
+carry (conv + SSM state for Mamba, a KV cache for the transformer).
+
+Packed batches: `seq_idx` `[B, L]` int marks which sequence each position belongs to; every layer
+restarts at a change (Mamba: conv and scan state; transformer: a block-diagonal causal mask), so a
+sequence's logits are the same alone, padded or packed with others. A carried state belongs to the
+sequence at position 0 (seq_idx[:, 0]).
 """
 
 from __future__ import annotations
@@ -29,18 +34,24 @@ class CharLM(nn.Module):
     # the model_type assumed for a config.json without the key (directories older than the key)
     implicit_model_type: bool = False
 
-    def hidden_states(self, tokens: torch.Tensor, state: list | None = None) -> tuple[torch.Tensor, list]:
-        """tokens `[B, L]` -> final-normed hidden `[B, L, d_model]` and the per-layer state after L."""
+    def hidden_states(self, tokens: torch.Tensor, state: list | None = None,
+                      seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
+        """tokens `[B, L]` -> final-normed hidden `[B, L, d_model]` and the per-layer state after L;
+        seq_idx `[B, L]` int: packed sequences (see the module docstring)."""
+        if seq_idx is not None and seq_idx.shape != tokens.shape:
+            raise ValueError(f"seq_idx shape {tuple(seq_idx.shape)} != tokens shape {tuple(tokens.shape)}")
         x = self.embedding(tokens.long())
         new_state = []
         for i, layer in enumerate(self.layers):
-            x, s = layer(x, state[i] if state is not None else None)
+            x, s = layer(x, state[i] if state is not None else None, seq_idx)
             new_state.append(s)
         return self.norm_f(x), new_state
 
-    def forward(self, tokens: torch.Tensor, state: list | None = None, return_state: bool = False):
-        """tokens `[B, L]` -> logits `[B, L, vocab]` (and the state to continue from, if asked)."""
-        h, new_state = self.hidden_states(tokens, state)
+    def forward(self, tokens: torch.Tensor, state: list | None = None, return_state: bool = False,
+                seq_idx: torch.Tensor | None = None):
+        """tokens `[B, L]` -> logits `[B, L, vocab]` (and the state to continue from, if asked);
+        seq_idx `[B, L]` int: packed sequences."""
+        h, new_state = self.hidden_states(tokens, state, seq_idx)
         logits = self.lm_head(h)
         return (logits, new_state) if return_state else logits
 

@@ -113,7 +113,10 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(config.d_model, 3 * config.d_model, bias=False)
         self.proj = nn.Linear(config.d_model, config.d_model, bias=False)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
+    def forward(self, x: torch.Tensor, cache: KVCache | None,
+                seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, KVCache]:
+        """seq_idx `[B, L]` int: packed sequences, each attending only within itself (a block-diagonal
+        causal mask; RoPE is relative, so a sequence's offset in the row does not change its scores)."""
         Bsz, L, D = x.shape
         q, k, v = self.qkv(x).view(Bsz, L, 3, self.n_head, self.head_dim).permute(2, 0, 3, 1, 4)  # 3 x (B, H, L, hd)
         offset = cache.offset if cache is not None else 0
@@ -121,7 +124,14 @@ class CausalSelfAttention(nn.Module):
         if cache is not None and cache.k.shape[2]:
             k, v = torch.cat([cache.k.to(k.dtype), k], dim=2), torch.cat([cache.v.to(v.dtype), v], dim=2)
         T = k.shape[2] - L  # cached positions before this chunk
-        if self.window is not None and self.window < T + L:
+        if seq_idx is not None:
+            if T:
+                raise ConfigError("transformer: seq_idx (packed sequences) cannot continue from a KV cache")
+            rel = torch.arange(L, device=x.device)[:, None] - torch.arange(L, device=x.device)
+            mask = (rel >= 0) & (rel < (self.window or L))
+            mask = mask & (seq_idx[:, :, None] == seq_idx[:, None, :])  # (B, L, L)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None])
+        elif self.window is not None and self.window < T + L:
             # key j (absolute offset - T + j) is visible to query i (absolute offset + i) when
             # 0 <= (i + T) - j < window; the mask is [L, T + L] with T < window
             rel = torch.arange(L, device=x.device)[:, None] + T - torch.arange(T + L, device=x.device)
@@ -158,8 +168,9 @@ class TransformerBlock(nn.Module):
         self.mlp_norm = RMSNorm(config.d_model, config.rms_norm_eps)
         self.mlp = SwiGLU(config)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
-        a, cache = self.attn(self.attn_norm(x), cache)
+    def forward(self, x: torch.Tensor, cache: KVCache | None,
+                seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, KVCache]:
+        a, cache = self.attn(self.attn_norm(x), cache, seq_idx)
         x = x + a
         return x + self.mlp(self.mlp_norm(x)), cache
 

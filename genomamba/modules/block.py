@@ -17,6 +17,8 @@ class ResidualBlock(nn.Module):
         self.norm = RMSNorm(mixer.d_model, eps)
         self.mixer = mixer
 
-    def forward(self, x: torch.Tensor, state: MixerState | None = None) -> tuple[torch.Tensor, MixerState]:
-        out, state = self.mixer(self.norm(x), state)
+    def forward(self, x: torch.Tensor, state: MixerState | None = None,
+                seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, MixerState]:
+        """seq_idx `[B, L]` int: packed sequences, passed to the mixer."""
+        out, state = self.mixer(self.norm(x), state, seq_idx)
         return x + out, state

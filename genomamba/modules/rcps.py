@@ -58,8 +58,11 @@ class RCPSEmbedding(nn.Embedding):
 class RCPSResidualBlock(ResidualBlock):
     """A `ResidualBlock` on `[B, L, 2 * d_model]`: the same norm + mixer on both strands."""
 
-    def forward(self, x: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
-        return _per_strand(super().forward, x, state), None
+    def forward(self, x: torch.Tensor, state: None = None, seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
+        """seq_idx `[B, L]`: packed sequences; the reverse strand runs L-flipped, so it takes seq_idx flipped."""
+        if seq_idx is None:
+            return _per_strand(super().forward, x, state), None
+        return _per_strand(super().forward, x, state, torch.cat([seq_idx, seq_idx.flip(-1)], dim=0)), None
 
 
 class RCPSNorm(RMSNorm):
