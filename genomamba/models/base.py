@@ -33,6 +33,8 @@ class CharLM(nn.Module):
     config_class: type
     # the model_type assumed for a config.json without the key (directories older than the key)
     implicit_model_type: bool = False
+    # scoring may pack short records into rows with seq_idx (`genomamba.scoring.likelihood`)
+    packed_scoring: bool = True
 
     def hidden_states(self, tokens: torch.Tensor, state: list | None = None,
                       seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:

@@ -186,6 +186,7 @@ class TransformerLM(CharLM):
     model_type = MODEL_TYPE
     config_class = TransformerConfig
     is_causal = True
+    packed_scoring = False  # its seq_idx mask is a dense [L, L] per row: scoring rows of chunk bases pad instead
 
     def __init__(self, config: TransformerConfig):
         super().__init__()
