@@ -39,6 +39,7 @@ import numpy as np
 import torch
 
 from genomamba.alphabet import PAD, reverse_complement
+from genomamba.data.packing import pack_rows
 from genomamba.errors import FastaFetchError, GenomambaError
 from genomamba.io.fasta import FastaReader, GenomeSet
 from genomamba.io.intervals import tile
@@ -57,7 +58,6 @@ __all__ = [
     "score_sequence",
     "score_records",
     "batch_groups",
-    "pack_rows",
     "summarize",
 ]
 
@@ -264,18 +264,6 @@ def _score_batch(
         yield ScoredChunk(name, 0, t, track, h[i, :n] if h is not None else None, 0, n)
 
 
-def pack_rows(lengths: Sequence[int], width: int) -> list[tuple[int, int]]:
-    """(row, offset) of each segment laid end to end in rows of `width`, in order: a segment that does
-    not fit in the current row starts the next one (every length must be <= width)."""
-    places, row, used = [], 0, 0
-    for n in lengths:
-        if used and used + n > width:
-            row, used = row + 1, 0
-        places.append((row, used))
-        used += n
-    return places
-
-
 def _score_packed(
     model: torch.nn.Module,
     reader: FastaReader | GenomeSet,
@@ -374,8 +362,8 @@ def batch_groups(
 ) -> Iterator[tuple[str, list[str]]]:
     """How `score_records` groups records into model calls: ("batch", up to `batch_size`
     consecutive records of at most `chunk` bases), with `pack` ("pack", consecutive such records
-    whose `strands` segments each fill at most `batch_size` rows of `chunk` as `pack_rows` lays
-    them), or ("stream", [one longer record]).
+    whose `strands` segments fill at most `batch_size` rows of `chunk`, laid out by
+    `genomamba.data.packing.pack_rows`), or ("stream", [one longer record]).
 
     Scoring the records of a group suffix gives the same groups, so a resumed run that starts at
     a group boundary makes the same model calls (and the same numbers) as an uninterrupted one.

@@ -15,7 +15,8 @@ from genomamba.errors import GenomambaError
 from genomamba.io.fasta import FastaReader
 from genomamba.models import CharMambaLM, MambaConfig, MarkovLM
 from genomamba.scoring import score_records, score_sequence
-from genomamba.scoring.likelihood import batch_groups, pack_rows
+from genomamba.data.packing import pack_rows
+from genomamba.scoring.likelihood import batch_groups
 
 CHUNK = 64
 
