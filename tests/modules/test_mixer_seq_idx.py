@@ -43,3 +43,26 @@ def test_fused_mixer_with_seq_idx_matches_torch_path(mixer_cls):
             torch.testing.assert_close(ta, tb, rtol=1e-4, atol=1e-5)
     with torch.no_grad():  # and seq_idx matters: without it the output differs
         assert not torch.allclose(b(x, state)[0], yb, atol=1e-3)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("mixer_cls", [MambaMixer, BiMambaMixer], ids=["causal", "bidirectional"])
+def test_fused_mixer_with_seq_idx_matches_torch_path_gpu_bf16(mixer_cls):
+    torch.manual_seed(0)
+    cfg = dict(d_model=64, d_state=16)
+    a = mixer_cls(MambaConfig(scan_backend="triton", **cfg)).cuda()
+    b = mixer_cls(MambaConfig(scan_backend="torch", **cfg)).cuda()
+    b.load_state_dict(a.state_dict())
+    L = 2049
+    seq_idx = (torch.arange(L, device="cuda") // 300).repeat(2, 1)
+    seq_idx[1] = torch.arange(L, device="cuda") // 7  # many sequences shorter than anything else
+    x, dy = torch.randn(2, L, 64, device="cuda"), torch.randn(2, L, 64, device="cuda")
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        ya, _, dxa, ga = _run(a, x, seq_idx, None, dy)
+        yb, _, dxb, gb = _run(b, x, seq_idx, None, dy)
+    scale = lambda t: max(t.abs().max().item(), 1.0)  # noqa: E731
+    assert (ya.float() - yb.float()).abs().max() <= 3e-2 * scale(yb)
+    assert (dxa - dxb).abs().max() <= 3e-2 * scale(dxb)
+    for n in gb:
+        assert (ga[n] - gb[n]).abs().max() <= 3e-2 * scale(gb[n]), f"d{n}"
