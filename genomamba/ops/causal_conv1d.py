@@ -56,9 +56,8 @@ def causal_conv1d_ref(
         for k in range(K):
             keep = (seq_cat[:, k:k + L] == seq_idx).unsqueeze(1)
             out = out + w[None, :, k:k + 1] * x_cat[..., k:k + L] * keep
-        last = (seq_cat[:, seq_cat.shape[-1] - (K - 1):] == seq_idx[:, -1:]).unsqueeze(1)
-        x_cat = torch.cat([x_cat[..., :x_cat.shape[-1] - (K - 1)], x_cat[..., x_cat.shape[-1] - (K - 1):] * last],
-                          dim=-1)
+        last = (seq_cat[:, L:] == seq_idx[:, -1:]).unsqueeze(1)  # the final state keeps the last sequence's
+        x_cat = torch.cat([x_cat[..., :L], x_cat[..., L:] * last], dim=-1)
     if activation == "silu":
         out = F.silu(out)
     out = out.transpose(1, 2).to(x.dtype)
