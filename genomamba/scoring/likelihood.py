@@ -282,7 +282,7 @@ def _score_packed(
     rows = places[-1][0] + 1
     used = max(off + s.shape[0] for s, (_, off) in zip(segments, places))
     batch = np.full((rows, used), PAD, np.int64)
-    seq_idx = np.full((rows, used), -1, np.int64)  # a row's padded tail is a sequence of its own
+    seq_idx = np.full((rows, used), -1, np.int32)  # a row's padded tail is a sequence of its own
     for i, (s, (r, off)) in enumerate(zip(segments, places)):
         batch[r, off:off + s.shape[0]] = s
         seq_idx[r, off:off + s.shape[0]] = i
