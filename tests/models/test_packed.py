@@ -21,14 +21,19 @@ def _mamba(backend, **kw):
     return CharMambaLM(MambaConfig(d_model=16, n_layer=2, d_state=4, scan_backend=backend, **kw)).eval()
 
 
+def _transformer(**kw):
+    torch.manual_seed(0)
+    return TransformerLM(TransformerConfig(d_model=16, n_layer=2, n_head=2, **kw)).eval()
+
+
 MODELS = {
     "causal-torch": lambda: _mamba("torch"),
     "causal-ref": lambda: _mamba("ref"),
     "causal-numba": lambda: _mamba("numba"),
     "bidir-torch": lambda: _mamba("torch", bidirectional=True),
     "bidir-rc-torch": lambda: _mamba("torch", bidirectional=True, rc_equivariant=True),
-    "transformer": lambda: (torch.manual_seed(0), TransformerLM(TransformerConfig(d_model=16, n_layer=2, n_head=2)))[1].eval(),
-    "transformer-window": lambda: (torch.manual_seed(0), TransformerLM(TransformerConfig(d_model=16, n_layer=2, n_head=2, context_window=5)))[1].eval(),
+    "transformer": _transformer,
+    "transformer-window": lambda: _transformer(context_window=5),
 }
 
 
