@@ -32,21 +32,43 @@ def _x_ext(x_b, st_b, p, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K: 
 
 
 @triton.jit
-def _pre_act(x_b, st_b, w_ptr, bias, q, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K: tl.constexpr,
-             HAS_STATE: tl.constexpr, BLOCK_L: tl.constexpr, BLOCK_D: tl.constexpr):
+def _x_tap(x_b, st_b, seq_b, p, sq, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K: tl.constexpr,
+           HAS_STATE: tl.constexpr, HAS_SEQ: tl.constexpr):
+    # `_x_ext` as seen from outputs whose seq_idx is sq `[BL]`: zero where p lies in another sequence
+    # (p < 0, the carried state, counts as position 0's sequence)
+    v = _x_ext(x_b, st_b, p, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K, HAS_STATE)
+    if HAS_SEQ:
+        sp = tl.load(seq_b + tl.maximum(p, 0), mask=p < L, other=-2)
+        v = tl.where((sp == sq)[:, None], v, 0.0)
+    return v
+
+
+@triton.jit
+def _seq_at(seq_b, q, L, HAS_SEQ: tl.constexpr):
+    # seq_idx at positions q (-1 outside [0, L); a dummy zero without seq_idx)
+    if HAS_SEQ:
+        return tl.load(seq_b + q, mask=(q >= 0) & (q < L), other=-1)
+    return q * 0
+
+
+@triton.jit
+def _pre_act(x_b, st_b, seq_b, w_ptr, bias, q, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd,
+             K: tl.constexpr, HAS_STATE: tl.constexpr, HAS_SEQ: tl.constexpr, BLOCK_L: tl.constexpr,
+             BLOCK_D: tl.constexpr):
     acc = tl.zeros([BLOCK_L, BLOCK_D], tl.float32) + bias[None, :]
+    sq = _seq_at(seq_b, q, L, HAS_SEQ)
     for k in tl.static_range(K):
         wk = tl.load(w_ptr + offs_d * K + k, mask=mask_d, other=0.0).to(tl.float32)
-        acc += wk[None, :] * _x_ext(x_b, st_b, q - (K - 1) + k, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd,
-                                    K, HAS_STATE)
+        acc += wk[None, :] * _x_tap(x_b, st_b, seq_b, q - (K - 1) + k, sq, offs_d, mask_d, L, stride_xl, stride_xd,
+                                    stride_sd, K, HAS_STATE, HAS_SEQ)
     return acc
 
 
 @triton.jit
-def _causal_conv1d_fwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, out_ptr, L, D, stride_xb, stride_xl, stride_xd,
-                              stride_sb, stride_sd, K: tl.constexpr, HAS_BIAS: tl.constexpr,
-                              HAS_STATE: tl.constexpr, SILU: tl.constexpr, BLOCK_L: tl.constexpr,
-                              BLOCK_D: tl.constexpr):
+def _causal_conv1d_fwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, seq_ptr, out_ptr, L, D, stride_xb, stride_xl,
+                              stride_xd, stride_sb, stride_sd, K: tl.constexpr, HAS_BIAS: tl.constexpr,
+                              HAS_STATE: tl.constexpr, HAS_SEQ: tl.constexpr, SILU: tl.constexpr,
+                              BLOCK_L: tl.constexpr, BLOCK_D: tl.constexpr):
     pid_l, pid_d, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     t = pid_l * BLOCK_L + tl.arange(0, BLOCK_L)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
@@ -54,8 +76,8 @@ def _causal_conv1d_fwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, out_ptr, L, D, str
     bias = tl.zeros([BLOCK_D], tl.float32)
     if HAS_BIAS:
         bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    acc = _pre_act(x_ptr + pid_b * stride_xb, st_ptr + pid_b * stride_sb, w_ptr, bias, t, offs_d, mask_d, L,
-                   stride_xl, stride_xd, stride_sd, K, HAS_STATE, BLOCK_L, BLOCK_D)
+    acc = _pre_act(x_ptr + pid_b * stride_xb, st_ptr + pid_b * stride_sb, seq_ptr + pid_b * L, w_ptr, bias, t,
+                   offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K, HAS_STATE, HAS_SEQ, BLOCK_L, BLOCK_D)
     if SILU:
         acc = acc / (1.0 + tl.exp(-acc))
     m = (t < L)[:, None] & mask_d[None, :]
@@ -63,19 +85,21 @@ def _causal_conv1d_fwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, out_ptr, L, D, str
 
 
 @triton.jit
-def _causal_conv1d_bwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, dout_ptr, dx_ptr, dst_ptr, dw_ptr, dbias_ptr, L, D,
-                              stride_xb, stride_xl, stride_xd, stride_sb, stride_sd, stride_dxb, stride_dxl,
-                              K: tl.constexpr,
-                              HAS_BIAS: tl.constexpr, HAS_STATE: tl.constexpr, SILU: tl.constexpr,
-                              BLOCK_L: tl.constexpr, BLOCK_D: tl.constexpr):
+def _causal_conv1d_bwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, seq_ptr, dout_ptr, dx_ptr, dst_ptr, dw_ptr,
+                              dbias_ptr, L, D, stride_xb, stride_xl, stride_xd, stride_sb, stride_sd, stride_dxb,
+                              stride_dxl, K: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_STATE: tl.constexpr,
+                              HAS_SEQ: tl.constexpr, SILU: tl.constexpr, BLOCK_L: tl.constexpr,
+                              BLOCK_D: tl.constexpr):
     """Tiles cover input positions s in [-(K-1), L): dx[s] = sum_k w[k] dpre[s + K-1-k] (s < 0 is the
-    carried state's gradient); dw and dbias from dpre at the tile's own output positions."""
+    carried state's gradient; with seq_idx only outputs in s's sequence count); dw and dbias from dpre
+    at the tile's own output positions."""
     pid_l, pid_d, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     s = pid_l * BLOCK_L + tl.arange(0, BLOCK_L) - (K - 1)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     mask_d = offs_d < D
-    x_b, st_b = x_ptr + pid_b * stride_xb, st_ptr + pid_b * stride_sb
+    x_b, st_b, seq_b = x_ptr + pid_b * stride_xb, st_ptr + pid_b * stride_sb, seq_ptr + pid_b * L
     do_b = dout_ptr + pid_b * L * D
+    ss = _seq_at(seq_b, tl.maximum(s, 0), L, HAS_SEQ)  # the state (s < 0) is position 0's sequence
     bias = tl.zeros([BLOCK_D], tl.float32)
     if HAS_BIAS:
         bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
@@ -86,18 +110,22 @@ def _causal_conv1d_bwd_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, dout_ptr, dx_ptr, 
         m2 = mq[:, None] & mask_d[None, :]
         dp = tl.load(do_b + q[:, None] * D + offs_d[None, :], mask=m2, other=0.0).to(tl.float32)
         if SILU:
-            pre = _pre_act(x_b, st_b, w_ptr, bias, q, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K,
-                           HAS_STATE, BLOCK_L, BLOCK_D)
+            pre = _pre_act(x_b, st_b, seq_b, w_ptr, bias, q, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd,
+                           K, HAS_STATE, HAS_SEQ, BLOCK_L, BLOCK_D)
             sg = 1.0 / (1.0 + tl.exp(-pre))
             dp = dp * sg * (1.0 + pre * (1.0 - sg))
         dp = tl.where(m2, dp, 0.0)
         wj = tl.load(w_ptr + offs_d * K + (K - 1 - j), mask=mask_d, other=0.0).to(tl.float32)
-        dx += wj[None, :] * dp
+        if HAS_SEQ:
+            dx += wj[None, :] * tl.where((_seq_at(seq_b, q, L, HAS_SEQ) == ss)[:, None], dp, 0.0)
+        else:
+            dx += wj[None, :] * dp
         if j == K - 1:
             # q = s + K-1 visits each output position once over the grid: the weight and bias sums
+            sq = _seq_at(seq_b, q, L, HAS_SEQ)
             for k in tl.static_range(K):
-                xv = _x_ext(x_b, st_b, q - (K - 1) + k, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K,
-                            HAS_STATE)
+                xv = _x_tap(x_b, st_b, seq_b, q - (K - 1) + k, sq, offs_d, mask_d, L, stride_xl, stride_xd,
+                            stride_sd, K, HAS_STATE, HAS_SEQ)
                 tl.atomic_add(dw_ptr + offs_d * K + k, tl.sum(dp * xv, axis=0), mask=mask_d, sem="relaxed")
             if HAS_BIAS:
                 tl.atomic_add(dbias_ptr + offs_d, tl.sum(dp, axis=0), mask=mask_d, sem="relaxed")
@@ -116,21 +144,23 @@ def _blocks(x: torch.Tensor) -> tuple[int, int, int]:
     return 64, 64, 4
 
 
-def _causal_conv1d_fwd(x, weight, bias, state, silu):
+def _causal_conv1d_fwd(x, weight, bias, state, silu, seq=None):
+    """out `[B, L, D]`; seq: None or a contiguous int32 `[B, L]` seq_idx."""
     Bsz, L, D = x.shape
     K = weight.shape[1]
     out = _empty(Bsz, L, D, dtype=x.dtype, device=x.device)
     BL, BD, nw = _blocks(x)
     _causal_conv1d_fwd_kernel[(triton.cdiv(L, BL), triton.cdiv(D, BD), Bsz)](
-        x, weight, bias if bias is not None else weight, state if state is not None else weight, out, L, D,
+        x, weight, bias if bias is not None else weight, state if state is not None else weight,
+        seq if seq is not None else weight, out, L, D,
         x.stride(0), x.stride(1), x.stride(2), state.stride(0) if state is not None else 0,
         state.stride(1) if state is not None else 0,
-        K=K, HAS_BIAS=bias is not None, HAS_STATE=state is not None, SILU=silu, BLOCK_L=BL, BLOCK_D=BD,
-        num_warps=nw)
+        K=K, HAS_BIAS=bias is not None, HAS_STATE=state is not None, HAS_SEQ=seq is not None, SILU=silu,
+        BLOCK_L=BL, BLOCK_D=BD, num_warps=nw)
     return out
 
 
-def _causal_conv1d_bwd(x, weight, bias, state, dout, silu, dx=None):
+def _causal_conv1d_bwd(x, weight, bias, state, dout, silu, dx=None, seq=None):
     """(dx, dstate, dw, dbias); dx may be given (`[B, L, D]` with unit D stride, e.g. a slice of a fused dxz)."""
     Bsz, L, D = x.shape
     K = weight.shape[1]
@@ -144,47 +174,57 @@ def _causal_conv1d_bwd(x, weight, bias, state, dout, silu, dx=None):
     db = torch.zeros(D, dtype=torch.float32, device=x.device) if bias is not None else None
     BL, BD, nw = _blocks(x)
     _causal_conv1d_bwd_kernel[(triton.cdiv(L + K - 1, BL), triton.cdiv(D, BD), Bsz)](
-        x, weight, bias if bias is not None else weight, state if state is not None else weight, dout, dx,
-        dst if dst is not None else dx, dw, db if db is not None else dw, L, D,
+        x, weight, bias if bias is not None else weight, state if state is not None else weight,
+        seq if seq is not None else weight, dout, dx, dst if dst is not None else dx, dw,
+        db if db is not None else dw, L, D,
         x.stride(0), x.stride(1), x.stride(2), state.stride(0) if state is not None else 0,
         state.stride(1) if state is not None else 0, dx.stride(0), dx.stride(1),
-        K=K, HAS_BIAS=bias is not None, HAS_STATE=state is not None, SILU=silu, BLOCK_L=BL, BLOCK_D=BD,
-        num_warps=nw)
+        K=K, HAS_BIAS=bias is not None, HAS_STATE=state is not None, HAS_SEQ=seq is not None, SILU=silu,
+        BLOCK_L=BL, BLOCK_D=BD, num_warps=nw)
     return dx, dst, dw, db
 
 
-def final_conv_state(x: torch.Tensor, state: torch.Tensor | None, K: int) -> torch.Tensor:
-    """The last K-1 inputs `[B, D, K-1]` (carried state first when L < K-1); x: `[B, L, D]`."""
+def final_conv_state(x: torch.Tensor, state: torch.Tensor | None, K: int,
+                     seq_idx: torch.Tensor | None = None) -> torch.Tensor:
+    """The last K-1 inputs `[B, D, K-1]` (carried state first when L < K-1); x: `[B, L, D]`. With
+    seq_idx `[B, L]`, inputs of a sequence other than the last one (the state counts as position 0's) are zero."""
     Bsz, L, D = x.shape
     tail = x[:, max(0, L - (K - 1)):].transpose(1, 2)  # (B, min(L, K-1), D) -> (B, D, .)
     if L >= K - 1:
-        return tail.contiguous()
-    prev = state if state is not None else x.new_zeros(Bsz, D, K - 1)
-    return torch.cat([prev[..., L:].to(x.dtype), tail], dim=-1)  # K-1 columns: no sequence-long copy
+        fin = tail.contiguous()
+    else:
+        prev = state if state is not None else x.new_zeros(Bsz, D, K - 1)
+        fin = torch.cat([prev[..., L:].to(x.dtype), tail], dim=-1)  # K-1 columns: no sequence-long copy
+    if seq_idx is None:
+        return fin
+    pos = torch.arange(L - (K - 1), L, device=x.device).clamp_min(0)
+    return fin * (seq_idx[:, pos] == seq_idx[:, -1:]).unsqueeze(1).to(fin.dtype)
 
 
 class CausalConv1dFn(torch.autograd.Function):
     """Autograd for the fused conv; gradients reach x, weight, bias and the carried state."""
 
     @staticmethod
-    def forward(ctx, x, weight, bias, state, silu):
+    def forward(ctx, x, weight, bias, state, silu, seq_idx):
         w = weight.reshape(weight.shape[0], -1).contiguous()
         st = None if state is None else state.contiguous()
-        out = _causal_conv1d_fwd(x, w, bias, st, silu)
-        ctx.save_for_backward(x, w, bias, st)
+        seq = None if seq_idx is None else seq_idx.to(torch.int32).contiguous()
+        out = _causal_conv1d_fwd(x, w, bias, st, silu, seq)
+        ctx.save_for_backward(x, w, bias, st, seq)
         ctx.silu, ctx.w_shape = silu, weight.shape
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        x, w, bias, st = ctx.saved_tensors
-        dx, dst, dw, db = _causal_conv1d_bwd(x, w, bias, st, dout, ctx.silu)
-        return (dx, dw.to(w.dtype).reshape(ctx.w_shape), None if db is None else db.to(bias.dtype), dst, None)
+        x, w, bias, st, seq = ctx.saved_tensors
+        dx, dst, dw, db = _causal_conv1d_bwd(x, w, bias, st, dout, ctx.silu, seq=seq)
+        return (dx, dw.to(w.dtype).reshape(ctx.w_shape), None if db is None else db.to(bias.dtype), dst, None,
+                None)
 
 
 def causal_conv1d_triton(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None,
                          initial_state: torch.Tensor | None = None, activation: str | None = "silu",
-                         return_final_state: bool = False):
+                         return_final_state: bool = False, seq_idx: torch.Tensor | None = None):
     """Causal depthwise conv1d (+ SiLU) over channel-last x; same semantics as `causal_conv1d_ref`.
 
     Args:
@@ -193,14 +233,16 @@ def causal_conv1d_triton(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tens
         initial_state: `[B, D, K-1]`, the K-1 inputs before x[:, 0] (zeros when None).
         activation: "silu" or None.
         return_final_state: also return the last K-1 inputs `[B, D, K-1]` (no gradient through it).
+        seq_idx: `[B, L]` int, packed sequences: taps into another sequence read zero (see
+            `genomamba.ops.causal_conv1d`).
 
     Returns:
         out `[B, L, D]` contiguous in x's dtype (and the final state).
     """
     if activation not in ("silu", None):
         raise ValueError(f"activation must be 'silu' or None, got {activation!r}")
-    out = CausalConv1dFn.apply(x, weight, bias, initial_state, activation == "silu")
+    out = CausalConv1dFn.apply(x, weight, bias, initial_state, activation == "silu", seq_idx)
     if not return_final_state:
         return out
     return out, final_conv_state(x.detach(), None if initial_state is None else initial_state.detach(),
-                                 weight.shape[-1])
+                                 weight.shape[-1], seq_idx)

@@ -18,22 +18,22 @@ from genomamba_kernels.causal_conv1d import _causal_conv1d_bwd, _causal_conv1d_f
 from genomamba_kernels.selective_scan import _Plan, _prep, _selective_scan_bwd, _selective_scan_fwd
 
 
-def _inner_inputs(xz, conv_w, conv_b, x_proj_w, dt_proj_w, conv_state, dt_rank, d_state):
+def _inner_inputs(xz, conv_w, conv_b, x_proj_w, dt_proj_w, conv_state, dt_rank, d_state, seq):
     """conv output `[B, L, Di]`, x_proj's output `[B, L, R + 2N]` and delta (before bias) `[B, L, Di]`."""
     Di = xz.shape[-1] // 2
-    xc = _causal_conv1d_fwd(xz[..., :Di], conv_w, conv_b, conv_state, True)
+    xc = _causal_conv1d_fwd(xz[..., :Di], conv_w, conv_b, conv_state, True, seq)
     x_dbl = F.linear(xc, x_proj_w.to(xz.dtype))
     delta = F.linear(x_dbl[..., :dt_rank], dt_proj_w.to(xz.dtype))
     return xc, x_dbl, delta
 
 
-def _scan_args(xz, xc, x_dbl, delta, A, D, dt_bias, dt_rank, d_state, init):
+def _scan_args(xz, xc, x_dbl, delta, A, D, dt_bias, dt_rank, d_state, init, seq):
     """Scan inputs as the kernels' `[B, D, L]` / `[B, N, L]` strided views (no copies)."""
     Di = xz.shape[-1] // 2
     Bm = x_dbl[..., dt_rank:dt_rank + d_state].transpose(1, 2)
     Cm = x_dbl[..., dt_rank + d_state:].transpose(1, 2)
     return _prep(xc.transpose(1, 2), delta.transpose(1, 2), A, Bm, Cm, D, xz[..., Di:].transpose(1, 2), dt_bias,
-                 init, None)
+                 init, seq)
 
 
 class MambaInnerFn(torch.autograd.Function):
@@ -41,37 +41,39 @@ class MambaInnerFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, xz, conv_w, conv_b, x_proj_w, dt_proj_w, dt_bias, A, D, out_proj_w, conv_state, ssm_state,
-                dt_rank, d_state):
+                dt_rank, d_state, seq_idx):
         w2 = conv_w.reshape(conv_w.shape[0], -1).contiguous()
         cst = None if conv_state is None else conv_state.contiguous()
-        xc, x_dbl, delta = _inner_inputs(xz, w2, conv_b, x_proj_w, dt_proj_w, cst, dt_rank, d_state)
+        seq = None if seq_idx is None else seq_idx.to(torch.int32).contiguous()
+        xc, x_dbl, delta = _inner_inputs(xz, w2, conv_b, x_proj_w, dt_proj_w, cst, dt_rank, d_state, seq)
         u, dl, A_, B4, C4, D_, z, bias, init, _ = _scan_args(xz, xc, x_dbl, delta, A, D, dt_bias, dt_rank, d_state,
-                                                             ssm_state)
+                                                             ssm_state, seq)
         Bsz, Di, L = u.shape
         plan = _Plan(Bsz, Di, A.shape[1], L, 1, xz.device)
-        y, final, hs = _selective_scan_fwd(u, dl, A_, B4, C4, D_, z, bias, True, init, None, False, True, plan)
+        y, final, hs = _selective_scan_fwd(u, dl, A_, B4, C4, D_, z, bias, True, init, seq, False, True, plan)
         out = F.linear(y.transpose(1, 2), out_proj_w.to(xz.dtype))  # y is channel-last: no copy
-        ctx.save_for_backward(xz, w2, conv_b, x_proj_w, dt_proj_w, dt_bias, A, D, out_proj_w, cst, init, x_dbl, hs)
+        ctx.save_for_backward(xz, w2, conv_b, x_proj_w, dt_proj_w, dt_bias, A, D, out_proj_w, cst, init, x_dbl, hs,
+                              seq)
         ctx.meta = (dt_rank, d_state, conv_w.shape, plan)
-        conv_out = final_conv_state(xz[..., :Di], cst, w2.shape[1])
+        conv_out = final_conv_state(xz[..., :Di], cst, w2.shape[1], seq)
         ctx.mark_non_differentiable(conv_out, final)
         return out, conv_out, final
 
     @staticmethod
     def backward(ctx, dout, _dconv_state, _dssm_state):
-        xz, w2, conv_b, x_proj_w, dt_proj_w, dt_bias, A, D, out_proj_w, cst, init, x_dbl, hs = ctx.saved_tensors
+        xz, w2, conv_b, x_proj_w, dt_proj_w, dt_bias, A, D, out_proj_w, cst, init, x_dbl, hs, seq = ctx.saved_tensors
         dt_rank, d_state, conv_shape, plan = ctx.meta
         dtype, Di = xz.dtype, xz.shape[-1] // 2
-        xc = _causal_conv1d_fwd(xz[..., :Di], w2, conv_b, cst, True)  # recomputed, not saved
+        xc = _causal_conv1d_fwd(xz[..., :Di], w2, conv_b, cst, True, seq)  # recomputed, not saved
         delta = F.linear(x_dbl[..., :dt_rank], dt_proj_w.to(dtype))
         u, dl, A_, B4, C4, D_, z, bias, init_, _ = _scan_args(xz, xc, x_dbl, delta, A, D, dt_bias, dt_rank, d_state,
-                                                              init)
+                                                              init, seq)
         dout = dout.to(dtype)
         dy = dout @ out_proj_w.to(dtype)  # (B, L, Di): the scan's output grad, channel-last like u
         dxz = torch.empty_like(xz)
         y_gated = torch.empty_like(xc)
         du, ddl, dA, dB, dC, dD, _, dbias, _ = _selective_scan_bwd(
-            u, dl, A_, B4, C4, D_, z, bias, True, None, hs, dy.transpose(1, 2), None, False, False, plan,
+            u, dl, A_, B4, C4, D_, z, bias, True, seq, hs, dy.transpose(1, 2), None, False, False, plan,
             dz_out=dxz[..., Di:].transpose(1, 2), y_out=y_gated.transpose(1, 2))
         d_out_w = (dout.flatten(0, 1).t() @ y_gated.flatten(0, 1)).to(out_proj_w.dtype)
         ddl = ddl.transpose(1, 2)  # (B, L, Di)
@@ -80,9 +82,11 @@ class MambaInnerFn(torch.autograd.Function):
         d_dt_w = (ddl.flatten(0, 1).t() @ x_dbl[..., :dt_rank].flatten(0, 1)).to(dt_proj_w.dtype)
         d_xproj_w = (d_dbl.flatten(0, 1).t() @ xc.flatten(0, 1)).to(x_proj_w.dtype)
         dxc = torch.addmm(du.transpose(1, 2).reshape(-1, Di), d_dbl.flatten(0, 1), x_proj_w.to(dtype))
-        _, _, dw, db = _causal_conv1d_bwd(xz[..., :Di], w2, conv_b, cst, dxc.view_as(xc), True, dx=dxz[..., :Di])
+        _, _, dw, db = _causal_conv1d_bwd(xz[..., :Di], w2, conv_b, cst, dxc.view_as(xc), True, dx=dxz[..., :Di],
+                                          seq=seq)
         return (dxz, dw.to(w2.dtype).reshape(conv_shape), None if db is None else db.to(conv_b.dtype), d_xproj_w,
-                d_dt_w, dbias.to(dt_bias.dtype), dA.to(A.dtype), dD.to(D.dtype), d_out_w, None, None, None, None)
+                d_dt_w, dbias.to(dt_bias.dtype), dA.to(A.dtype), dD.to(D.dtype), d_out_w, None, None, None, None,
+                None)
 
 
 def mamba_inner_triton(
@@ -99,6 +103,7 @@ def mamba_inner_triton(
     d_state: int,
     conv_state: torch.Tensor | None = None,
     ssm_state: torch.Tensor | None = None,
+    seq_idx: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Mamba mixer from in_proj's output to out_proj's: (out `[B, L, d_model]`, conv state, ssm state).
 
@@ -108,10 +113,11 @@ def mamba_inner_triton(
         dt_proj_weight: `[Di, R]`; dt_bias: `[Di]` (softplus(delta + dt_bias)). A: `[Di, N]`; D: `[Di]`.
         out_proj_weight: `[d_model, Di]`. dt_rank, d_state: R and N.
         conv_state: `[B, Di, K-1]`, ssm_state: `[B, Di, N]` fp32, carried from a previous chunk (no grad).
+        seq_idx: `[B, L]` int, packed sequences: conv and scan restart from zero where it changes.
 
     Returns:
         out in xz's dtype, the conv state `[B, Di, K-1]` and the fp32 ssm state `[B, Di, N]` after
         the last position (no gradient flows through the states).
     """
     return MambaInnerFn.apply(xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_bias, A, D,
-                              out_proj_weight, conv_state, ssm_state, dt_rank, d_state)
+                              out_proj_weight, conv_state, ssm_state, dt_rank, d_state, seq_idx)

@@ -38,7 +38,7 @@ def score_fasta(args: argparse.Namespace) -> int:
     run = prepare_fasta(args.model_dir, args.fasta, window=args.window, stride=args.stride, records=args.records,
                         both_strands=args.both_strands, batch_size=args.batch_size, chunk_size=args.chunk_size,
                         device=args.device, hidden=args.embeddings or False,
-                        progress=not args.quiet)
+                        progress=not args.quiet, pack=not args.no_pack)
     with tqdm(unit="bp", unit_scale=True, desc="score", disable=args.quiet, file=sys.stderr) as bar:
         write_fasta(run, args.output, tracks=args.tracks, embeddings=args.embeddings, resume=args.resume,
                     progress=bar.update, set_total=bar.reset, model_path=args.model_dir,
@@ -86,7 +86,11 @@ def _add_fasta(sub) -> None:
     p.add_argument("--records", metavar="NAMES", help="comma-separated records to score (default: all)")
     p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, cuda:1, ...")
     p.add_argument("--batch-size", type=positive_int, default=8,
-                   help="records no longer than --chunk-size scored together per model call (default 8)")
+                   help="records no longer than --chunk-size are packed end to end into this many rows of "
+                        "--chunk-size bases per model call (default 8)")
+    p.add_argument("--no-pack", action="store_true",
+                   help="score short records one per padded row (--batch-size records per call) instead of "
+                        "packed; packing needs a char_mamba model and gives the same scores")
     p.add_argument("--chunk-size", type=positive_int,
                    help=f"bases per model call; memory grows with it, not with record length "
                         f"(default {DEFAULT_CHUNK} on CPU, {DEFAULT_CHUNK_CUDA} on CUDA)")

@@ -5,7 +5,11 @@ imports Lightning.
 GenomeDataModule: training and validation windows over one or more genomes.
 
 Training draws random windows (weighted by interval length, optional reverse complement);
-validation tiles held-back intervals deterministically. The training sampler is a contiguous
+validation tiles held-back intervals deterministically. `pack`: short records (and windows) are
+packed end to end into rows of `window` tokens with `seq_idx` instead of padded; `whole_records`:
+a sample is a whole record (or a `window`-long piece of a longer one), not padded, batched to the
+longest with the padding marked in `seq_idx` (see `genomamba.data.packing`). Batches then carry
+"seq_idx" `[B, L]`, for the model and for the loss (no target across a boundary). The training sampler is a contiguous
 range of window indices, sharded across DDP ranks; a resumed run starts at the index where the
 checkpoint left off, so it sees exactly the batches an uninterrupted run would have.
 """
@@ -22,6 +26,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler, Sampler
 
 from genomamba.data.dataset import GenomeWindowDataset
+from genomamba.data.packing import collate_padded
 from genomamba.data.splits import assign_folds, fold_indices
 from genomamba.data.variant_inputs import collate_inputs
 from genomamba.data.labelled_variants import (
@@ -32,6 +37,7 @@ from genomamba.data.labelled_variants import (
 )
 from genomamba.data.windows import (
     RandomWindows,
+    Window,
     evenly_spaced,
     make_splits,
     tile_windows,
@@ -74,7 +80,9 @@ class GenomeDataModule(L.LightningDataModule):
         fastas: training genomes (paths; plain, bgzip or gzip FASTA).
         valid_fastas: separate validation genomes; if empty, validation is held back from `fastas`
             by `valid_bed`, `valid_records` or `valid_fraction` (the tail of every record).
-        window: window length in bases (any length >= 2). valid_window: defaults to `window`.
+        window: window length in bases (any length >= 2); with `pack`, the tokens per row; with
+            `whole_records`, the longest sample (null: whole records however long).
+            valid_window: defaults to `window`.
         batch_size: windows per batch per device. num_workers: DataLoader workers.
         rc_prob: probability of reverse-complementing a training window.
         return_softmask: also load the soft-mask flags (for the module's softmask_weight).
@@ -83,6 +91,9 @@ class GenomeDataModule(L.LightningDataModule):
         samples_per_epoch: training windows per epoch, all ranks together; None: as many as
             `trainer.max_steps` needs, so a step-based run is one epoch.
         seed: fixes the window order.
+        pack: pack short records (and windows) into rows of `window` tokens, with seq_idx, not padding.
+        whole_records: one whole record (or a `window` of a longer one) per sample, drawn by length,
+            both strands by `rc_prob`, read on demand from the indexed FASTA.
     """
 
     def __init__(
@@ -104,11 +115,18 @@ class GenomeDataModule(L.LightningDataModule):
         num_workers: int = 0,
         seed: int = 0,
         cache_dir: str | None = None,
+        pack: bool = False,
+        whole_records: bool = False,
     ):
         super().__init__()
         if not fastas:
             raise ConfigError("data.fastas is empty: give at least one training FASTA")
-        for key, value, low in (("data.window", window, 2), ("data.batch_size", batch_size, 1)):
+        if window is None and not whole_records:
+            raise ConfigError("data.window: null only with data.whole_records=true")
+        if window is None and pack:
+            raise ConfigError("data.pack needs data.window (the tokens per packed row), got null")
+        checks = [("data.batch_size", batch_size, 1)] + ([("data.window", window, 2)] if window is not None else [])
+        for key, value, low in checks:
             if isinstance(value, bool) or not isinstance(value, int) or value < low:
                 raise ConfigError(f"{key} must be an integer >= {low}, got {value!r}")
         for p in list(fastas) + list(valid_fastas):
@@ -135,12 +153,15 @@ class GenomeDataModule(L.LightningDataModule):
                                              valid_records=hp.valid_records, train_bed=hp.train_bed,
                                              valid_bed=hp.valid_bed)
             valid_genome = genome
-        sampler = RandomWindows(train_iv, self.window, seed=self.seed, rc_prob=hp.rc_prob)
-        self._train_ds = GenomeWindowDataset(genome, self.window, sampler=sampler,
-                                             max_n_fraction=hp.max_n_fraction, return_softmask=hp.return_softmask)
+        sampler = RandomWindows(train_iv, self.window, seed=self.seed, rc_prob=hp.rc_prob, by_length=hp.whole_records)
+        layout = dict(pack=hp.pack, pad=not hp.whole_records, return_softmask=hp.return_softmask)
+        self._train_ds = GenomeWindowDataset(genome, self.window, sampler=sampler, max_n_fraction=hp.max_n_fraction,
+                                             **layout)
         vw = hp.valid_window or self.window
-        windows = evenly_spaced(tile_windows(valid_iv, vw), hp.max_valid_windows)
-        self._valid_ds = GenomeWindowDataset(valid_genome, vw, windows=windows, return_softmask=hp.return_softmask) if windows else None
+        tiles = tile_windows(valid_iv, vw) if vw else [Window(iv.chrom, iv.start, iv.end) for iv in valid_iv]
+        windows = evenly_spaced(tiles, hp.max_valid_windows)
+        self._valid_ds = GenomeWindowDataset(valid_genome, vw, windows=windows, **layout) if windows else None
+        self._collate = collate_padded if hp.whole_records and not hp.pack else None
         if self._valid_ds is None:
             log.warning("NO VALIDATION DATA: val/bpc will not be reported and the last weights are exported; "
                         "give data.valid_fastas, data.valid_fraction > 0, data.valid_records or data.valid_bed")
@@ -174,7 +195,7 @@ class GenomeDataModule(L.LightningDataModule):
         sampler = ResumableSampler(total, rank, world, seen=self.samples_seen, per_epoch=bool(self.hparams.samples_per_epoch))
         sampler.set_epoch(trainer.current_epoch if trainer is not None else 0)
         return DataLoader(
-            self._train_ds, batch_size=self.batch_size, sampler=sampler,
+            self._train_ds, batch_size=self.batch_size, sampler=sampler, collate_fn=self._collate,
             num_workers=self.num_workers, persistent_workers=False, drop_last=True,
             pin_memory=False,
         )
@@ -185,7 +206,7 @@ class GenomeDataModule(L.LightningDataModule):
             return []
         rank, world = self._world()
         return DataLoader(
-            self._valid_ds, batch_size=self.batch_size, num_workers=self.num_workers,
+            self._valid_ds, batch_size=self.batch_size, num_workers=self.num_workers, collate_fn=self._collate,
             sampler=list(range(rank, len(self._valid_ds), world)),  # this rank's shard, every time
         )
 

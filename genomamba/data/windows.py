@@ -75,18 +75,27 @@ def make_splits(
 
 
 class RandomWindows:
-    """Window i, for any i >= 0: an interval drawn with probability proportional to its length,
-    a uniform start inside it, a strand, and up to `max_tries` redraws while the N fraction is
-    over the limit (checked by the caller through `is_ok`)."""
+    """Window i, for any i >= 0: an interval drawn with probability proportional to the number of
+    windows it holds (len - window + 1, at least 1), a uniform start inside it and a strand; the
+    caller redraws (`attempt`) while the N fraction is over its limit.
 
-    def __init__(self, intervals: Sequence[Interval], window: int, seed: int = 0, rc_prob: float = 0.0):
-        if window < 2:
+    `window=None` (whole records): the window is the whole interval, drawn with probability
+    proportional to its length; with a window, `by_length` also weighs intervals by their length
+    (so records shorter than the window are drawn as often as their bases, not once each).
+    """
+
+    def __init__(self, intervals: Sequence[Interval], window: int | None, seed: int = 0, rc_prob: float = 0.0,
+                 by_length: bool = False):
+        if window is not None and window < 2:
             raise ConfigError(f"data.window must be >= 2, got {window}")
         self.intervals = [iv for iv in intervals if iv.end > iv.start]
         if not self.intervals:
             raise ConfigError("no training intervals: check the FASTA files and the splits")
+        if window is None:
+            window, by_length = max(iv.end - iv.start for iv in self.intervals), True
         self.window, self.seed, self.rc_prob = window, seed, rc_prob
-        weights = np.array([max(iv.end - iv.start - window + 1, 1) for iv in self.intervals], dtype=np.float64)
+        weights = np.array([iv.end - iv.start if by_length else max(iv.end - iv.start - window + 1, 1)
+                            for iv in self.intervals], dtype=np.float64)
         self._cum = np.cumsum(weights).tolist()
         self._total = self._cum[-1]
 

@@ -2,10 +2,15 @@
 count and the model directory (config.json + model.safetensors, the LM head tied on load).
 
 A subclass sets `model_type` and `config_class`, and has `config`, `embedding`, `layers` (each
-`layer(x, state) -> (x, state)`, or, with `layer.residual_stream` True, `layer(hidden, residual,
-state) -> (hidden, residual, state)` over an fp32 residual stream that the final `norm_f(hidden,
-residual)` adds in), `norm_f` and `lm_head`; the state is whatever its layers carry (conv + SSM state
-for Mamba, a KV cache for the transformer).
+`layer(x, state, seq_idx) -> (x, state)`, or, with `layer.residual_stream` True, `layer(hidden,
+residual, state, seq_idx) -> (hidden, residual, state)` over an fp32 residual stream that the final
+`norm_f(hidden, residual)` adds in), `norm_f` and `lm_head`; the state is whatever its layers carry
+(conv + SSM state for Mamba, a KV cache for the transformer).
+
+Packed batches: `seq_idx` `[B, L]` int marks which sequence each position belongs to; every layer
+restarts at a change (Mamba: conv and scan state; transformer: a block-diagonal causal mask), so a
+sequence's logits are the same alone, padded or packed with others. A carried state belongs to the
+sequence at position 0 (seq_idx[:, 0]).
 """
 
 from __future__ import annotations
@@ -31,23 +36,31 @@ class CharLM(nn.Module):
     config_class: type
     # the model_type assumed for a config.json without the key (directories older than the key)
     implicit_model_type: bool = False
+    # scoring may pack short records into rows with seq_idx (`genomamba.scoring.likelihood`)
+    packed_scoring: bool = True
 
-    def hidden_states(self, tokens: torch.Tensor, state: list | None = None) -> tuple[torch.Tensor, list]:
-        """tokens `[B, L]` -> final-normed hidden `[B, L, d_model]` and the per-layer state after L."""
+    def hidden_states(self, tokens: torch.Tensor, state: list | None = None,
+                      seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
+        """tokens `[B, L]` -> final-normed hidden `[B, L, d_model]` and the per-layer state after L;
+        seq_idx `[B, L]` int: packed sequences (see the module docstring)."""
+        if seq_idx is not None and seq_idx.shape != tokens.shape:
+            raise ValueError(f"seq_idx shape {tuple(seq_idx.shape)} != tokens shape {tuple(tokens.shape)}")
         hidden, residual = self.embedding(tokens.long()), None
         new_state = []
         for i, layer in enumerate(self.layers):
             s = state[i] if state is not None else None
             if getattr(layer, "residual_stream", False):  # ResidualBlock: the add is fused into the next norm
-                hidden, residual, s = layer(hidden, residual, s)
+                hidden, residual, s = layer(hidden, residual, s, seq_idx)
             else:
-                hidden, s = layer(hidden, s)
+                hidden, s = layer(hidden, s, seq_idx)
             new_state.append(s)
         return (self.norm_f(hidden) if residual is None else self.norm_f(hidden, residual)), new_state
 
-    def forward(self, tokens: torch.Tensor, state: list | None = None, return_state: bool = False):
-        """tokens `[B, L]` -> logits `[B, L, vocab]` (and the state to continue from, if asked)."""
-        h, new_state = self.hidden_states(tokens, state)
+    def forward(self, tokens: torch.Tensor, state: list | None = None, return_state: bool = False,
+                seq_idx: torch.Tensor | None = None):
+        """tokens `[B, L]` -> logits `[B, L, vocab]` (and the state to continue from, if asked);
+        seq_idx `[B, L]` int: packed sequences."""
+        h, new_state = self.hidden_states(tokens, state, seq_idx)
         logits = self.lm_head(h)
         return (logits, new_state) if return_state else logits
 

@@ -102,8 +102,9 @@ class TransformerBlock(nn.Module):
         self.mlp_norm = RMSNorm(config.d_model, config.rms_norm_eps)
         self.mlp = SwiGLU(config)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None) -> tuple[torch.Tensor, KVCache]:
-        a, cache = self.attn(self.attn_norm(x), cache)
+    def forward(self, x: torch.Tensor, cache: KVCache | None,
+                seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, KVCache]:
+        a, cache = self.attn(self.attn_norm(x), cache, seq_idx)
         x = x + a
         return x + self.mlp(self.mlp_norm(x)), cache
 
@@ -119,6 +120,7 @@ class TransformerLM(CharLM):
     model_type = MODEL_TYPE
     config_class = TransformerConfig
     is_causal = True
+    packed_scoring = False  # its seq_idx mask is a dense [L, L] per row: scoring rows of chunk bases pad instead
 
     def __init__(self, config: TransformerConfig):
         super().__init__()

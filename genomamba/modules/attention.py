@@ -24,6 +24,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.attention.bias import causal_lower_right
 
+from genomamba.errors import ConfigError
+
 __all__ = ["CausalSelfAttention", "KVCache", "rope", "windowed_attention"]
 
 MIN_BLOCK, MAX_BLOCK = 256, 1024  # queries per block of a windowed pass: the window, clamped to these
@@ -115,8 +117,11 @@ class CausalSelfAttention(nn.Module):
         shape = (batch, self.n_head, 0, self.head_dim)
         return KVCache(torch.empty(shape, device=device, dtype=dtype), torch.empty(shape, device=device, dtype=dtype), 0)
 
-    def forward(self, x: torch.Tensor, cache: KVCache | None = None) -> tuple[torch.Tensor, KVCache]:
-        """x: `[B, L, d_model]`; cache from the previous call or None (position 0).
+    def forward(self, x: torch.Tensor, cache: KVCache | None = None,
+                seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, KVCache]:
+        """x: `[B, L, d_model]`; cache from the previous call or None (position 0); seq_idx `[B, L]`
+        int: packed sequences, each attending only within itself (a block-diagonal causal mask; RoPE
+        is relative, so a sequence's offset in the row does not change its scores).
 
         Returns the output `[B, L, d_model]` and the cache after the last position.
         """
@@ -127,7 +132,14 @@ class CausalSelfAttention(nn.Module):
         if cache is not None and cache.k.shape[2]:
             k, v = torch.cat([cache.k.to(k.dtype), k], dim=2), torch.cat([cache.v.to(v.dtype), v], dim=2)
         T = k.shape[2] - L  # cached positions before this chunk
-        if self.window is not None and self.window < T + L:
+        if seq_idx is not None:
+            if T:
+                raise ConfigError("attention: seq_idx (packed sequences) cannot continue from a KV cache")
+            rel = torch.arange(L, device=x.device)[:, None] - torch.arange(L, device=x.device)
+            mask = (rel >= 0) & (rel < (self.window or L))
+            mask = mask & (seq_idx[:, :, None] == seq_idx[:, None, :])  # (B, L, L)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask[:, None])
+        elif self.window is not None and self.window < T + L:
             y = windowed_attention(q, k, v, self.window)
         elif T:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=causal_lower_right(L, T + L))

@@ -37,20 +37,23 @@ class BiMambaMixer(MambaMixer):
     def allocate_state(self, batch: int, device=None, dtype=torch.float32) -> MixerState:
         raise GenomambaError("a bidirectional mixer has no state to carry: score whole windows instead")
 
-    def forward(self, x: torch.Tensor, state: MixerState | None = None) -> tuple[torch.Tensor, None]:
-        """x: `[B, L, d_model]` -> (`[B, L, d_model]`, None). `state` must be None."""
+    def forward(self, x: torch.Tensor, state: MixerState | None = None,
+                seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
+        """x: `[B, L, d_model]` -> (`[B, L, d_model]`, None). `state` must be None. seq_idx `[B, L]` int:
+        packed sequences, each mixed in both directions within itself only."""
         if state is not None:
             raise GenomambaError("a bidirectional mixer cannot continue from a carried state")
         Di = self.d_inner
         xz = self.in_proj(x)  # (B, L, 2*Di)
-        xs = causal_conv1d(xz[..., :Di], self.conv1d.weight, self.conv1d.bias, backend=self.scan_backend)
+        xs = causal_conv1d(xz[..., :Di], self.conv1d.weight, self.conv1d.bias, backend=self.scan_backend,
+                           seq_idx=seq_idx)
         z = xz[..., Di:].transpose(1, 2)  # a strided [B, Di, L] view
         dt_f, B_f, C_f = self._ssm_inputs(xs, self.x_proj, self.dt_proj)
         dt_b, B_b, C_b = self._ssm_inputs(xs, self.x_proj_b, self.dt_proj_b)
         y = bidirectional_selective_scan(
             xs.transpose(1, 2), dt_f, -torch.exp(self.A_log.float()), B_f, C_f, self.D.float(),
             self.dt_proj.bias.float(), dt_b, -torch.exp(self.A_log_b.float()), B_b, C_b, self.D_b.float(), self.dt_proj_b.bias.float(),
-            z=z, delta_softplus=True, backend=self.scan_backend,
+            z=z, delta_softplus=True, seq_idx=seq_idx, backend=self.scan_backend,
         )
         return self.out_proj(y.transpose(1, 2)), None
 

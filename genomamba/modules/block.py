@@ -22,10 +22,12 @@ class ResidualBlock(nn.Module):
         self.mixer = mixer
 
     def forward(
-        self, hidden: torch.Tensor, residual: torch.Tensor | None = None, state: MixerState | None = None
+        self, hidden: torch.Tensor, residual: torch.Tensor | None = None, state: MixerState | None = None,
+        seq_idx: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, MixerState]:
         """hidden `[B, L, d_model]` (the previous mixer's output, or the embedding with residual None);
-        returns this mixer's output, the residual stream r `[B, L, d_model]` fp32 and the mixer state."""
+        returns this mixer's output, the residual stream r `[B, L, d_model]` fp32 and the mixer state.
+        seq_idx `[B, L]` int: packed sequences, passed to the mixer."""
         normed, residual = self.norm(hidden, residual, prenorm=True)
-        out, state = self.mixer(normed, state)
+        out, state = self.mixer(normed, state, seq_idx)
         return out, residual, state

@@ -75,15 +75,17 @@ class MambaMixer(nn.Module):
             torch.zeros(batch, self.d_inner, self.d_state, device=device, dtype=torch.float32),
         )
 
-    def forward(self, x: torch.Tensor, state: MixerState | None = None) -> tuple[torch.Tensor, MixerState]:
-        """x: `[B, L, d_model]`; state from the previous chunk or None (zeros).
+    def forward(self, x: torch.Tensor, state: MixerState | None = None,
+                seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, MixerState]:
+        """x: `[B, L, d_model]`; state from the previous chunk or None (zeros); seq_idx `[B, L]` int for
+        packed sequences (conv and scan restart from zero where it changes; the state feeds the first).
 
-        Returns the output `[B, L, d_model]` and the state after the last position.
+        Returns the output `[B, L, d_model]` and the state after the last position (the last sequence's).
         """
         out, conv_state, ssm_state = mamba_inner(
             self.in_proj(x), self.conv1d.weight, self.conv1d.bias, self.x_proj.weight, self.dt_proj.weight,
             self.dt_proj.bias, -torch.exp(self.A_log.float()), self.D, self.out_proj.weight, self.dt_rank,
             self.d_state, state.conv if state is not None else None, state.ssm if state is not None else None,
-            backend=self.scan_backend,
+            backend=self.scan_backend, seq_idx=seq_idx,
         )
         return out, MixerState(conv_state, ssm_state)

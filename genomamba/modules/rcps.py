@@ -60,11 +60,14 @@ class RCPSResidualBlock(ResidualBlock):
 
     residual_stream = False
 
-    def forward(self, x: torch.Tensor, state: None = None) -> tuple[torch.Tensor, None]:
-        return _per_strand(self._add_mixed, x, state), None
+    def forward(self, x: torch.Tensor, state: None = None, seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, None]:
+        """seq_idx `[B, L]`: packed sequences; the reverse strand runs L-flipped, so it takes seq_idx flipped."""
+        if seq_idx is None:
+            return _per_strand(self._add_mixed, x, state), None
+        return _per_strand(self._add_mixed, x, state, torch.cat([seq_idx, seq_idx.flip(-1)], dim=0)), None
 
-    def _add_mixed(self, x: torch.Tensor, state: None) -> torch.Tensor:
-        out, residual, _ = super().forward(x, None, state)
+    def _add_mixed(self, x: torch.Tensor, state: None, seq_idx: torch.Tensor | None = None) -> torch.Tensor:
+        out, residual, _ = super().forward(x, None, state, seq_idx)
         return (residual + out).to(x.dtype)  # the stream stays in x's dtype, as x + out before the fusion
 
 

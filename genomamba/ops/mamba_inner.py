@@ -30,6 +30,7 @@ def mamba_inner_ref(
     conv_state: torch.Tensor | None = None,
     ssm_state: torch.Tensor | None = None,
     backend: str = "ref",
+    seq_idx: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """out = out_proj(scan(silu(conv(x)), delta, A, B, C, D, z)) with xz = [x, z].
 
@@ -38,6 +39,8 @@ def mamba_inner_ref(
         x_proj_weight: `[R + 2N, Di]`; dt_proj_weight: `[Di, R]`; dt_bias, D: `[Di]`; A: `[Di, N]`;
         out_proj_weight: `[d_model, Di]`. conv_state `[B, Di, K-1]`, ssm_state `[B, Di, N]`: carried.
         backend: the ops' backend ("ref" is the spec).
+        seq_idx: `[B, L]` int, packed sequences: the conv and the scan restart from zero at every change
+            (the carried states belong to the sequence at position 0; see `genomamba.ops.causal_conv1d`).
 
     Returns:
         out `[B, L, d_model]`, conv state `[B, Di, K-1]` and ssm state `[B, Di, N]` (fp32) after L.
@@ -45,14 +48,14 @@ def mamba_inner_ref(
     Di = xz.shape[-1] // 2
     xs, z = xz[..., :Di], xz[..., Di:]  # views
     xc, conv_out = causal_conv1d(xs, conv_weight, conv_bias, conv_state, "silu", return_final_state=True,
-                                 backend=backend)
+                                 backend=backend, seq_idx=seq_idx)
     x_dbl = F.linear(xc, x_proj_weight)  # (B, L, R + 2N)
     dt, Bm, Cm = torch.split(x_dbl, [dt_rank, d_state, d_state], dim=-1)
     delta = F.linear(dt, dt_proj_weight)  # (B, L, Di); the bias goes in as delta_bias
     y, ssm_out = selective_scan(
         xc.transpose(1, 2), delta.transpose(1, 2), A, Bm.transpose(1, 2), Cm.transpose(1, 2), D,
         z=z.transpose(1, 2), delta_bias=dt_bias, delta_softplus=True, initial_state=ssm_state,
-        return_final_state=True, backend=backend,
+        return_final_state=True, seq_idx=seq_idx, backend=backend,
     )
     return F.linear(y.transpose(1, 2), out_proj_weight), conv_out, ssm_out
 
@@ -72,6 +75,7 @@ def mamba_inner(
     conv_state: torch.Tensor | None = None,
     ssm_state: torch.Tensor | None = None,
     backend: str = "auto",
+    seq_idx: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """`mamba_inner_ref`'s function, fused on the Triton backend. The fused function gives the carried
     states no gradient, so a call that needs one (grad enabled and a state requiring grad) composes."""
@@ -82,6 +86,6 @@ def mamba_inner(
         from genomamba_kernels import mamba_inner_triton
 
         return mamba_inner_triton(xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_bias, A, D,
-                                  out_proj_weight, dt_rank, d_state, conv_state, ssm_state)
+                                  out_proj_weight, dt_rank, d_state, conv_state, ssm_state, seq_idx)
     return mamba_inner_ref(xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_bias, A, D,
-                           out_proj_weight, dt_rank, d_state, conv_state, ssm_state, backend=name)
+                           out_proj_weight, dt_rank, d_state, conv_state, ssm_state, backend=name, seq_idx=seq_idx)

@@ -17,8 +17,12 @@ Conventions (coordinates 0-based, end-exclusive):
   disk, nothing in RAM), because the two streams run in opposite directions.
 - Hidden states (for embeddings) come from the forward strand only.
 
-Records no longer than `chunk` are batched together (right-padded with PAD; a causal model's
-outputs at real positions do not depend on the padding) for throughput.
+Records no longer than `chunk` are batched together for throughput. Packed (continuous batching,
+`pack=True`, for models with `packed_scoring`): consecutive short records (and their reverse
+complements) are laid end to end in rows of at most `chunk` bases, with `seq_idx` restarting the
+model's state at every record, so no position is padding but a row's tail; each record's scores are
+those it gets alone. Padded (`pack=False`): one record per row, right-padded with PAD (a causal
+model's outputs at real positions do not depend on the padding).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import numpy as np
 import torch
 
 from genomamba.alphabet import PAD, reverse_complement
+from genomamba.data.packing import pack_rows
 from genomamba.errors import FastaFetchError, GenomambaError
 from genomamba.io.fasta import FastaReader, GenomeSet
 from genomamba.io.intervals import tile
@@ -102,16 +107,20 @@ def _step(
     prev_logp: torch.Tensor | None,
     device: torch.device,
     want_hidden: bool,
+    seq_idx: np.ndarray | None = None,
 ):
-    """One chunk through the model: tokens `[B, n]` -> ll `[B, n]`, hidden, state, last log-probs `[B, V]`."""
+    """One chunk through the model: tokens `[B, n]` -> ll `[B, n]`, hidden, state, last log-probs `[B, V]`.
+    seq_idx `[B, n]`: packed records (the model must take it); ll at a record's first base is then
+    the previous record's prediction, which the caller drops."""
     x = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.int64)).to(device)
+    packed = {} if seq_idx is None else {"seq_idx": torch.from_numpy(seq_idx).to(device)}
     hidden = None
     if want_hidden:
-        h, new_state = model.hidden_states(x, state)
+        h, new_state = model.hidden_states(x, state, **packed)
         logits = model.lm_head(h)
         hidden = h.float().cpu().numpy()
     else:
-        logits, new_state = model(x, state, return_state=True)
+        logits, new_state = model(x, state, return_state=True, **packed)
     logp = torch.log_softmax(logits.float(), dim=-1)  # (B, n, V)
     ll = torch.empty(x.shape, dtype=torch.float32, device=device)
     ll[:, 1:] = logp[:, :-1].gather(-1, x[:, 1:, None]).squeeze(-1)
@@ -255,6 +264,45 @@ def _score_batch(
         yield ScoredChunk(name, 0, t, track, h[i, :n] if h is not None else None, 0, n)
 
 
+def _score_packed(
+    model: torch.nn.Module,
+    reader: FastaReader | GenomeSet,
+    names: Sequence[str],
+    width: int,
+    device: torch.device,
+    both_strands: bool,
+    hidden: bool,
+    progress: Callable[[int], None] | None,
+) -> Iterator[ScoredChunk]:
+    """Whole short records packed end to end in rows of at most `width` bases (each record followed by
+    its reverse complement if asked), `seq_idx` restarting the model at every record."""
+    toks = [reader.fetch_tokens(n, 0, reader.lengths[n]) for n in names]
+    segments = [s for t in toks for s in ((t, reverse_complement(t)) if both_strands else (t,))]
+    places = pack_rows([s.shape[0] for s in segments], width)
+    rows = places[-1][0] + 1
+    used = max(off + s.shape[0] for s, (_, off) in zip(segments, places))
+    batch = np.full((rows, used), PAD, np.int64)
+    seq_idx = np.full((rows, used), -1, np.int32)  # a row's padded tail is a sequence of its own
+    for i, (s, (r, off)) in enumerate(zip(segments, places)):
+        batch[r, off:off + s.shape[0]] = s
+        seq_idx[r, off:off + s.shape[0]] = i
+    ll, h, _, _ = _step(model, batch, None, None, device, hidden, seq_idx)
+    per = 2 if both_strands else 1
+    for k, (name, t) in enumerate(zip(names, toks)):
+        n = t.shape[0]
+        r, off = places[per * k]
+        track = ll[r, off:off + n].copy()
+        track[:1] = math.nan  # a record's first base has no context
+        if both_strands:
+            rr, roff = places[per * k + 1]
+            rev = ll[rr, roff:roff + n][::-1].copy()
+            rev[n - 1:] = math.nan
+            track = _mean_strands(track, rev)
+        if progress is not None:
+            progress(n * per)
+        yield ScoredChunk(name, 0, t, track, h[r, off:off + n] if h is not None else None, 0, n)
+
+
 def score_records(
     model: torch.nn.Module,
     reader: FastaReader | GenomeSet,
@@ -266,27 +314,40 @@ def score_records(
     hidden: bool = False,
     progress: Callable[[int], None] | None = None,
     scratch_dir: str | Path | None = None,
+    pack: bool = False,
 ) -> Iterator[ScoredChunk]:
     """Score whole records in the given order; records of at most `chunk` bases go in batches.
 
-    Consecutive short records (length <= chunk) are scored `batch_size` at a time in one padded
-    batch; a longer record is streamed alone with `score_sequence`. Pieces come out in record
-    order, each record's pieces consecutive, so a writer can stream them.
+    Consecutive short records (length <= chunk) are scored together: packed end to end into at
+    most `batch_size` rows of `chunk` bases (`pack=True`), or `batch_size` records per padded batch;
+    a longer record is streamed alone with `score_sequence`. Pieces come out in record order, each
+    record's pieces consecutive, so a writer can stream them. Both layouts give each record the
+    scores it gets alone (up to float rounding).
 
     Args:
         names: records to score (default: all, in file order).
-        batch_size: most short records per model call.
+        batch_size: most rows (packed) or short records (padded) per model call.
+        pack: continuous batching (see the module docstring); needs a model with `packed_scoring`.
         The others: as in `score_sequence`.
 
     Yields:
         `ScoredChunk` pieces; each record's `interval_start, interval_end` is `0, length`.
+
+    Raises:
+        GenomambaError: pack=True with a model that cannot take packed rows (`seq_idx`).
     """
     require_causal(model)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if pack and not getattr(model, "packed_scoring", False):
+        raise GenomambaError(f"{type(model).__name__} cannot score packed rows (no seq_idx); use pack=False")
     device = torch.device(device) if device is not None else _model_device(model)
-    for kind, group in batch_groups(reader, reader.names if names is None else names, chunk, batch_size):
-        if kind == "batch":
+    strands = 2 if both_strands else 1
+    for kind, group in batch_groups(reader, reader.names if names is None else names, chunk, batch_size,
+                                    pack=pack, strands=strands):
+        if kind == "pack":
+            yield from _score_packed(model, reader, group, chunk, device, both_strands, hidden, progress)
+        elif kind == "batch":
             yield from _score_batch(model, reader, group, device, both_strands, hidden, progress)
         else:
             yield from score_sequence(
@@ -296,14 +357,20 @@ def score_records(
 
 
 def batch_groups(
-    reader: FastaReader | GenomeSet, names: Iterable[str], chunk: int, batch_size: int
+    reader: FastaReader | GenomeSet, names: Iterable[str], chunk: int, batch_size: int, pack: bool = False,
+    strands: int = 1,
 ) -> Iterator[tuple[str, list[str]]]:
     """How `score_records` groups records into model calls: ("batch", up to `batch_size`
-    consecutive records of at most `chunk` bases) or ("stream", [one longer record]).
+    consecutive records of at most `chunk` bases), with `pack` ("pack", consecutive such records
+    whose `strands` segments fill at most `batch_size` rows of `chunk`, laid out by
+    `genomamba.data.packing.pack_rows`), or ("stream", [one longer record]).
 
     Scoring the records of a group suffix gives the same groups, so a resumed run that starts at
     a group boundary makes the same model calls (and the same numbers) as an uninterrupted one.
     """
+    if pack:
+        yield from _pack_groups(reader, names, chunk, batch_size, strands)
+        return
     lengths = reader.lengths
     pending: list[str] = []
     for name in names:
@@ -319,6 +386,37 @@ def batch_groups(
         yield "stream", [name]
     if pending:
         yield "batch", pending
+
+
+def _pack_groups(reader, names, chunk, batch_size, strands) -> Iterator[tuple[str, list[str]]]:
+    """`batch_groups` with pack: the greedy row filling of `pack_rows`, kept incrementally."""
+    lengths = reader.lengths
+    pending: list[str] = []
+    row, used = 0, 0  # the pending group's last row and its fill
+
+    def place(n, row, used):
+        for _ in range(strands):
+            if used and used + n > chunk:
+                row, used = row + 1, 0
+            used += n
+        return row, used
+
+    for name in names:
+        n = _record_length(reader, lengths, name)
+        if n > chunk:
+            if pending:
+                yield "pack", pending
+                pending, row, used = [], 0, 0
+            yield "stream", [name]
+            continue
+        r, u = place(n, row, used)
+        if r >= batch_size and pending:
+            yield "pack", pending
+            pending, (r, u) = [], place(n, 0, 0)
+        pending.append(name)
+        row, used = r, u
+    if pending:
+        yield "pack", pending
 
 
 # --------------------------------------------------------------------------------------------

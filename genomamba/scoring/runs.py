@@ -73,6 +73,7 @@ class FastaRun:
     chunk: int
     device: torch.device
     hidden: bool = False
+    pack: bool = False  # short records packed into rows (continuous batching) instead of padded
 
     def total_bases(self, names: Sequence[str] | None = None) -> int:
         lengths = self.reader.lengths
@@ -83,12 +84,14 @@ def prepare_fasta(
     model, fasta: str | Path, *, window: int | None = None, stride: int | None = None,
     records: Sequence[str] | str | None = None, both_strands: bool = False, batch_size: int = 8,
     chunk_size: int | None = None, device: str | torch.device | None = "auto", hidden: bool | str = False,
-    progress: bool = True,
+    progress: bool = True, pack: bool = True,
 ) -> FastaRun:
     """Check the options, load the model (path or object) and open the FASTA.
 
     `hidden`: also return hidden states (for embeddings); an embeddings path is checked by name.
     `progress`: False hides the bar of a plain-gzip FASTA's one-time decompression.
+    `pack`: pack records shorter than the chunk into rows (`batch_size` rows of `chunk` bases per
+    call) where the model can (`packed_scoring`); else `batch_size` padded records per call.
 
     Raises:
         GenomambaError: stride without window, stride > window, non-positive sizes, unknown
@@ -115,7 +118,9 @@ def prepare_fasta(
         if missing:
             raise GenomambaError(f"{fasta}: no record(s) {', '.join(map(repr, missing))}")
         names = wanted
-    return FastaRun(m, reader, str(fasta), list(names), window, stride, both_strands, batch_size, chunk, dev, bool(hidden))
+    pack = pack and getattr(m, "packed_scoring", False)
+    return FastaRun(m, reader, str(fasta), list(names), window, stride, both_strands, batch_size, chunk, dev, bool(hidden),
+                    pack)
 
 
 def fasta_columns(window: int | None) -> list[str]:
@@ -149,6 +154,7 @@ def fasta_rows(
     chunks = score_records(
         run.model, run.reader, run.names if names is None else names, batch_size=run.batch_size,
         chunk=run.chunk, device=run.device, both_strands=run.both_strands, hidden=run.hidden, progress=progress,
+        pack=run.pack,
     )
 
     def tee():
@@ -188,7 +194,8 @@ def _resume_fasta(run: FastaRun, tsv: Output, tracks: Output | None) -> int:
             i += 1
             offsets.append(pos)
     done, boundary = 0, 0
-    for _, group in batch_groups(run.reader, run.names, run.chunk, run.batch_size):
+    for _, group in batch_groups(run.reader, run.names, run.chunk, run.batch_size, pack=run.pack,
+                                 strands=2 if run.both_strands else 1):
         if boundary + len(group) > i:
             break
         boundary += len(group)
