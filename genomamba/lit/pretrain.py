@@ -11,10 +11,29 @@ import torch
 import torch.nn.functional as F
 
 from genomamba.alphabet import MASK, PAD, N
+from genomamba.errors import ConfigError
+from genomamba.lit.bptt import check_chunkable, chunked_grad, chunked_loss, loss_with_grads
 from genomamba.lit.optim import OptimizerMixin
 from genomamba.models import CharMambaLM
 
 LN2 = math.log(2.0)
+
+
+def next_base_targets(
+    tokens: torch.Tensor, softmask: torch.Tensor | None = None, softmask_weight: float = 1.0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The next-base targets tokens[:, 1:] `[B, L-1]` (long) and their loss weights (fp32): N and padding
+    weigh 0, soft-masked bases `softmask_weight`, the rest 1."""
+    target = tokens[:, 1:].long()
+    weight = ((target != N) & (target != PAD)).float()
+    if softmask is not None and softmask_weight != 1.0:
+        weight = weight * torch.where(softmask[:, 1:], softmask_weight, 1.0)
+    return target, weight
+
+
+def _weighted_nll(logits: torch.Tensor, target: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    nll = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
+    return (nll * weight.reshape(-1)).sum()
 
 
 def next_base_loss(
@@ -25,13 +44,26 @@ def next_base_loss(
     Targets that are N or padding are ignored; soft-masked targets weigh `softmask_weight`.
     logits: `[B, L, V]`, tokens and softmask: `[B, L]`.
     """
-    target = tokens[:, 1:].long()
-    weight = ((target != N) & (target != PAD)).float()
-    if softmask is not None and softmask_weight != 1.0:
-        weight = weight * torch.where(softmask[:, 1:], softmask_weight, 1.0)
-    nll = F.cross_entropy(logits[:, :-1].float().reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="none")
+    target, weight = next_base_targets(tokens, softmask, softmask_weight)
     count = weight.sum()
-    return (nll * weight.reshape(-1)).sum() / count.clamp(min=1.0), count
+    return _weighted_nll(logits[:, :-1], target, weight) / count.clamp(min=1.0), count
+
+
+def next_base_loss_terms(
+    tokens: torch.Tensor, softmask: torch.Tensor | None = None, softmask_weight: float = 1.0
+) -> tuple[Callable[[torch.Tensor, int], torch.Tensor], torch.Tensor]:
+    """`next_base_loss` as a sum of chunk terms, for `genomamba.lit.bptt`: term(logits of tokens
+    [start, start + l), start) -> that chunk's share (the last position of a chunk predicts the first
+    base of the next), normalised by the whole sequence's count; and the count."""
+    target, weight = next_base_targets(tokens, softmask, softmask_weight)
+    count = weight.sum()
+    denom = count.clamp(min=1.0)
+
+    def term(logits: torch.Tensor, start: int) -> torch.Tensor:
+        n = min(logits.shape[1], target.shape[1] - start)  # the chunk's positions that have a next base
+        return _weighted_nll(logits[:, :n], target[:, start:start + n], weight[:, start:start + n]) / denom
+
+    return term, count
 
 
 def masked_base_loss(
@@ -59,6 +91,11 @@ class PretrainLitModule(OptimizerMixin, L.LightningModule):
         scheduler: partial taking (optimizer, total_steps) -> LR scheduler, stepped every step.
         weight_decay: applied to matrices only. softmask_weight: loss weight of lowercase bases.
         mask_prob: fraction of bases masked per window (bidirectional models only).
+        backprop_chunk: tokens per chunk of exact chunked backprop through time (`genomamba.lit.bptt`):
+            a sequence of any length in the memory of one chunk, the gradient that of one pass; None
+            is one pass. Causal Mamba models only; validation then runs chunk by chunk too.
+        backprop_truncated: with backprop_chunk, cut the gradient at chunk edges (state still carried):
+            cheaper, but not the gradient of the loss.
     """
 
     def __init__(
@@ -69,8 +106,16 @@ class PretrainLitModule(OptimizerMixin, L.LightningModule):
         weight_decay: float = 0.1,
         softmask_weight: float = 1.0,
         mask_prob: float = 0.15,
+        backprop_chunk: int | None = None,
+        backprop_truncated: bool = False,
     ):
         super().__init__()
+        if backprop_chunk is not None:
+            if isinstance(backprop_chunk, bool) or not isinstance(backprop_chunk, int) or backprop_chunk < 1:
+                raise ConfigError(f"module.backprop_chunk must be a positive integer or null, got {backprop_chunk!r}")
+            check_chunkable(model)
+        elif backprop_truncated:
+            raise ConfigError("module.backprop_truncated=true needs module.backprop_chunk (tokens per chunk)")
         # partials are not checkpoint material (and break weights-only loading): keep them out of hparams
         self.save_hyperparameters(ignore=["model", "optimizer", "scheduler"])
         self.model = model
@@ -81,14 +126,29 @@ class PretrainLitModule(OptimizerMixin, L.LightningModule):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self.model(tokens)
 
-    def _step(self, batch: dict, generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def _step(self, batch: dict, generator: torch.Generator | None = None,
+              train: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         if not getattr(self.model, "is_causal", True):
             return masked_base_loss(self.model, batch["tokens"], self.hparams.mask_prob, generator)
-        logits = self.model(batch["tokens"])
-        return next_base_loss(logits, batch["tokens"], batch.get("softmask"), self.hparams.softmask_weight)
+        tokens, chunk = batch["tokens"], self.hparams.backprop_chunk
+        if chunk is None:
+            return next_base_loss(self.model(tokens), tokens, batch.get("softmask"), self.hparams.softmask_weight)
+        loss_fn, count = next_base_loss_terms(tokens, batch.get("softmask"), self.hparams.softmask_weight)
+        if not train:
+            return chunked_loss(self.model, tokens, chunk, loss_fn), count
+        # the gradient is computed here, chunk by chunk; the returned loss's backward deposits it, so
+        # Lightning's accumulation, clipping and DDP all-reduce apply as to a one-pass loss
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        loss, grads = chunked_grad(self.model, tokens, chunk, loss_fn, params, self.hparams.backprop_truncated)
+        return loss_with_grads(loss, params, grads), count
+
+    def on_fit_start(self) -> None:
+        if self.hparams.backprop_chunk is not None and self.trainer.precision == "16-mixed":
+            raise ConfigError("module.backprop_chunk with trainer.precision=16-mixed: the chunk backwards run "
+                              "without fp16 loss scaling; use bf16-mixed or 32-true")
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss, count = self._step(batch)
+        loss, count = self._step(batch, train=True)
         bs = batch["tokens"].shape[0]
         self.log("train/loss", loss, prog_bar=False, batch_size=bs)
         self.log("train/bpc", loss / LN2, prog_bar=True, batch_size=bs)
