@@ -174,3 +174,19 @@ def test_bidirectional_and_bad_chunks_are_refused():
         chunked_backward(model, tokens, 8, loss_fn)
     with pytest.raises(ConfigError, match="positive"):
         chunked_backward(_model("torch"), tokens, 0, loss_fn)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available() or not HAS_TRITON, reason="needs CUDA and triton")
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16], ids=["f32", "bf16"])
+def test_triton_chunked_gradients_full_size(dtype):
+    model = _model("triton", d_model=64).cuda()
+    tokens, softmask = (t.cuda() for t in _batch(2, 8191))
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        loss_ref, grads_ref = _one_pass(model, tokens, softmask)
+        loss, grads = _chunked(model, tokens, softmask, 3000)
+    tol = 1e-3 if dtype == torch.float32 else 5e-2
+    torch.testing.assert_close(loss, loss_ref, rtol=tol, atol=tol)
+    for name in grads_ref:
+        err = (grads[name] - grads_ref[name]).abs().max() / grads_ref[name].abs().max().clamp_min(1e-8)
+        assert err < tol, f"{name}: relative max error {err:.3g}"
