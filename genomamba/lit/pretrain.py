@@ -54,14 +54,16 @@ def next_base_loss_terms(
 ) -> tuple[Callable[[torch.Tensor, int], torch.Tensor], torch.Tensor]:
     """`next_base_loss` as a sum of chunk terms, for `genomamba.lit.bptt`: term(logits of tokens
     [start, start + l), start) -> that chunk's share (the last position of a chunk predicts the first
-    base of the next), normalised by the whole sequence's count; and the count."""
-    target, weight = next_base_targets(tokens, softmask, softmask_weight)
-    count = weight.sum()
+    base of the next), normalised by the whole sequence's count; and the count. A chunk's targets
+    and weights are made when its term is, so nothing sequence-long is kept beside the tokens."""
+    count = next_base_targets(tokens, softmask, softmask_weight)[1].sum()
     denom = count.clamp(min=1.0)
 
     def term(logits: torch.Tensor, start: int) -> torch.Tensor:
-        n = min(logits.shape[1], target.shape[1] - start)  # the chunk's positions that have a next base
-        return _weighted_nll(logits[:, :n], target[:, start:start + n], weight[:, start:start + n]) / denom
+        end = min(start + logits.shape[1] + 1, tokens.shape[1])  # the chunk's tokens and the next base
+        sm = None if softmask is None else softmask[:, start:end]
+        target, weight = next_base_targets(tokens[:, start:end], sm, softmask_weight)
+        return _weighted_nll(logits[:, :target.shape[1]], target, weight) / denom
 
     return term, count
 
