@@ -12,7 +12,12 @@ import torch.nn.functional as F
 
 from genomamba.alphabet import MASK, PAD, N
 from genomamba.errors import ConfigError
-from genomamba.lit.bptt import check_chunkable, chunked_grad, chunked_loss, loss_with_grads
+from genomamba.lit.bptt import (
+    check_chunkable,
+    chunked_grad,
+    chunked_loss,
+    loss_with_grads,
+)
 from genomamba.lit.optim import OptimizerMixin
 from genomamba.models import CharMambaLM
 

@@ -10,7 +10,7 @@ import importlib.util
 import pytest
 import torch
 
-from genomamba.alphabet import N, PAD
+from genomamba.alphabet import PAD, N
 from genomamba.errors import ConfigError
 from genomamba.lit.bptt import chunked_backward, chunked_grad, chunked_loss
 from genomamba.lit.pretrain import next_base_loss, next_base_loss_terms
@@ -55,7 +55,7 @@ def _chunked(model, tokens, softmask, chunk, weight=0.5, truncated=False):
 def _assert_grads_close(got, want, rtol, atol):
     assert got.keys() == want.keys()
     for name in want:
-        torch.testing.assert_close(got[name], want[name], rtol=rtol, atol=atol, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(got[name], want[name], rtol=rtol, atol=atol, msg=lambda m, name=name: f"{name}: {m}")
 
 
 @pytest.mark.parametrize("backend", ["torch", "ref", "numba"])
@@ -152,7 +152,7 @@ def test_final_conv_state_is_differentiable(backend, L):
     (fin, grads), (fin_ref, grads_ref) = results
     torch.testing.assert_close(fin, fin_ref)
     for name, a, r in zip(["dx", "dw", "dbias", "dstate"], grads, grads_ref):
-        torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-5, msg=lambda m: f"{name}: {m}")
+        torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-5, msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_one_chunk_is_the_one_pass():
@@ -164,7 +164,7 @@ def test_one_chunk_is_the_one_pass():
     loss_ref, grads_ref = _one_pass(model, tokens, softmask)
     torch.testing.assert_close(loss, loss_ref)
     for g, (n, r) in zip(grads, grads_ref.items()):
-        torch.testing.assert_close(g, r, msg=lambda m: f"{n}: {m}")
+        torch.testing.assert_close(g, r, msg=lambda m, n=n: f"{n}: {m}")
 
 
 def test_bidirectional_and_bad_chunks_are_refused():

@@ -49,7 +49,7 @@ def test_chunked_training_matches_one_pass(clip):
     moved = max((want[k] - _model().state_dict()[k]).abs().max().item() for k in want)
     assert moved > 1e-4  # training did change the weights
     for k in want:
-        torch.testing.assert_close(got[k], want[k], rtol=1e-4, atol=1e-6, msg=lambda m: f"{k}: {m}")
+        torch.testing.assert_close(got[k], want[k], rtol=1e-4, atol=1e-6, msg=lambda m, k=k: f"{k}: {m}")
 
 
 def test_validation_runs_chunk_by_chunk_with_the_one_pass_loss():
@@ -103,4 +103,4 @@ def test_ddp_all_reduces_the_chunked_gradient(tmp_path):
     for b in _batches(2):
         (lit._step({k: v[None] for k, v in b.items()}, train=True)[0] / 2).backward()
     for n, p in lit.model.named_parameters():
-        torch.testing.assert_close(got[n], p.grad, rtol=1e-4, atol=1e-6, msg=lambda m: f"{n}: {m}")
+        torch.testing.assert_close(got[n], p.grad, rtol=1e-4, atol=1e-6, msg=lambda m, n=n: f"{n}: {m}")
