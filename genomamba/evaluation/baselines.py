@@ -29,11 +29,26 @@ def fit_logreg(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, see
     return clf.fit(x_train, y_train).predict_proba(x_test)[:, 1]
 
 
-def fit_gbm(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, max_iter: int = 200, seed: int = 0) -> np.ndarray:
-    """Fit balanced histogram gradient boosting (`max_iter` trees); P(class 1) of `x_test`, `[n_test]`."""
-    from sklearn.ensemble import HistGradientBoostingClassifier
+def fit_gbm(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray, max_iter: int = 200, seed: int = 0,
+            max_dims: int | None = 64) -> np.ndarray:
+    """Fit balanced histogram gradient boosting (`max_iter` trees, early stopping on 10% of the
+    training fold); P(class 1) of `x_test`, `[n_test]`.
 
-    clf = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=0.1, class_weight="balanced", random_state=seed)
+    Inputs wider than `max_dims` are first standardised and projected on their top `max_dims`
+    principal components (fitted on the training fold): boosting's cost grows with the width, and
+    on a backbone's 6 x d_model features (1,536 at d_model 256) 200 trees over 40,000 variants took
+    tens of minutes a fold; None keeps every column.
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    gbm = HistGradientBoostingClassifier(max_iter=max_iter, learning_rate=0.1, class_weight="balanced",
+                                         early_stopping=True, validation_fraction=0.1, n_iter_no_change=20,
+                                         random_state=seed)
+    steps = [StandardScaler(), PCA(max_dims, random_state=seed)] if max_dims and x_train.shape[1] > max_dims else []
+    clf = make_pipeline(*steps, gbm)
     return clf.fit(x_train, y_train).predict_proba(x_test)[:, 1]
 
 
