@@ -2,7 +2,8 @@
 
 in_proj -> depthwise causal conv1d -> SiLU -> x_proj (dt, B, C) -> dt_proj -> selective scan
 (D skip, SiLU(z) gate) -> out_proj. The conv and SSM state can be passed in and returned, so a
-sequence scored chunk by chunk gives the same result as one pass over the whole of it.
+sequence scored chunk by chunk gives the same result as one pass over the whole of it, and `step`
+advances the state by one token in place (decoding, `genomamba.models.generation`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import nn
 
-from genomamba.ops import mamba_inner
+from genomamba.ops import mamba_inner, mamba_step
 
 if TYPE_CHECKING:  # the config is read, not imported: modules stay below models
     from genomamba.models.config import MambaConfig
@@ -89,3 +90,17 @@ class MambaMixer(nn.Module):
             backend=self.scan_backend, seq_idx=seq_idx,
         )
         return out, MixerState(conv_state, ssm_state)
+
+    def step(self, x: torch.Tensor, state: MixerState) -> torch.Tensor:
+        """One position: x `[B, d_model]` -> `[B, d_model]`, `state` (as `allocate_state` makes it)
+        updated in place, so a decode loop (or a CUDA graph of it) keeps fixed buffers.
+
+        Gives `forward(x[:, None], state)`'s output; the interior is one fused Triton launch on CUDA
+        (`genomamba.ops.mamba_step`).
+        """
+        y = mamba_step(
+            self.in_proj(x), state.conv, state.ssm, self.conv1d.weight, self.conv1d.bias, self.x_proj.weight,
+            self.dt_proj.weight, self.dt_proj.bias, self.A_log, self.D, self.dt_rank, self.d_state,
+            backend=self.scan_backend,
+        )
+        return self.out_proj(y)
