@@ -19,6 +19,8 @@ def test_triton_step_decodes_as_torch_step():
     torch_model = tiny_mamba(scan_backend="torch", n_layer=1)
     triton_model = tiny_mamba(scan_backend="triton", n_layer=1)
     triton_model.load_state_dict(torch_model.state_dict())
+    if torch.cuda.is_available():  # compiled on a GPU, the interpreter elsewhere
+        triton_model = triton_model.cuda()
     got = [Decoder(m, 2, Sampling(top_k=3), steps_per_graph=3).generate(prompt, 6, torch.Generator().manual_seed(3))
            for m in (torch_model, triton_model)]
     np.testing.assert_array_equal(got[0], got[1])

@@ -93,8 +93,9 @@ def test_fused_add_norm_kernel_in_the_model_matches_the_reference(kind):
     """The add-norm through its Triton kernel (the interpreter on a CPU; the mixers on the torch path)
     against the reference: logits and every parameter gradient agree."""
     pytest.importorskip("triton")
-    model = _model(**KINDS[kind], scan_backend="torch")
-    tokens = torch.randint(0, 5, (2, 23))
+    dev = "cuda" if torch.cuda.is_available() else "cpu"  # compiled on a GPU, the interpreter elsewhere
+    model = _model(**KINDS[kind], scan_backend="torch").to(dev)
+    tokens = torch.randint(0, 5, (2, 23), device=dev)
     runs = []
     try:
         set_backend_override("triton")
@@ -142,7 +143,8 @@ def test_bf16_inference_logits_are_close_to_fp32(kind):
 def test_bf16_inference_through_the_triton_kernels():
     """bf16 matmul weights go into the fused mixer and add-norm as they are (the interpreter here)."""
     pytest.importorskip("triton")
-    err, scale = _bf16_gap(_model(n_layer=1), torch.randint(0, 5, (1, 12)), backend="triton")
+    dev = "cuda" if torch.cuda.is_available() else "cpu"  # compiled on a GPU, the interpreter elsewhere
+    err, scale = _bf16_gap(_model(n_layer=1).to(dev), torch.randint(0, 5, (1, 12), device=dev), backend="triton")
     assert err <= 3e-2 * max(scale, 1.0)
 
 
