@@ -25,7 +25,7 @@ import torch
 
 from genomamba.alphabet import PAD, N
 
-__all__ = ["supports_state_cache", "next_base_ll", "cached_tracks", "index_state"]
+__all__ = ["supports_state_cache", "next_base_ll", "cached_tracks", "index_state", "cat_states", "state_signature"]
 
 Key = Hashable
 TrackArrays = tuple[np.ndarray, np.ndarray]  # (ll float64 [L], valid bool [L])
@@ -52,12 +52,38 @@ def next_base_ll(prev_logits: torch.Tensor, targets: torch.Tensor) -> tuple[torc
 def index_state(state, rows: torch.Tensor):
     """The rows `rows` of a model state (tensors batched along dim 0, nested in lists/tuples/
     NamedTuples; other leaves such as a KV cache's int offset are shared and kept as they are)."""
+    return _map(lambda t: t.index_select(0, rows), state)
+
+
+def cat_states(states: list):
+    """States of the same `state_signature` stacked along dim 0 (non-tensor leaves: the first's)."""
+    first = states[0]
+    if isinstance(first, torch.Tensor):
+        return torch.cat(states, dim=0)
+    if isinstance(first, tuple) and hasattr(first, "_fields"):
+        return type(first)(*(cat_states(list(parts)) for parts in zip(*states)))
+    if isinstance(first, (list, tuple)):
+        return type(first)(cat_states(list(parts)) for parts in zip(*states))
+    return first
+
+
+def state_signature(state) -> tuple:
+    """What must agree for two states to stack: each tensor's shape past dim 0 and dtype, and every
+    other leaf (a Mamba state's shape does not depend on the position; a KV cache's does)."""
     if isinstance(state, torch.Tensor):
-        return state.index_select(0, rows)
-    if isinstance(state, tuple) and hasattr(state, "_fields"):
-        return type(state)(*(index_state(s, rows) for s in state))
+        return (tuple(state.shape[1:]), state.dtype)
     if isinstance(state, (list, tuple)):
-        return type(state)(index_state(s, rows) for s in state)
+        return tuple(state_signature(s) for s in state)
+    return (state,)
+
+
+def _map(fn, state):
+    if isinstance(state, torch.Tensor):
+        return fn(state)
+    if isinstance(state, tuple) and hasattr(state, "_fields"):
+        return type(state)(*(_map(fn, s) for s in state))
+    if isinstance(state, (list, tuple)):
+        return type(state)(_map(fn, s) for s in state)
     return state
 
 
@@ -88,11 +114,14 @@ def cached_tracks(
     sites: dict[Key, list[Key]] = defaultdict(list)
     for ak, (rk, _, _) in alts.items():
         sites[rk].append(ak)
-    # rows that split at the same offsets batch together (centred SNVs: one split per window)
-    order = sorted(refs, key=lambda k: (len(refs[k]), sorted({alts[a][1] for a in sites[k]})))
+    # windows that split at the same offsets batch together (centred SNVs: one split per window)
+    same: dict[tuple, list[Key]] = defaultdict(list)
+    for k in refs:
+        same[(len(refs[k]), tuple(sorted({alts[a][1] for a in sites[k]})))].append(k)
     out: dict[Key, TrackArrays] = {}
-    for i in range(0, len(order), batch_size):
-        _ref_batch(model, order[i : i + batch_size], refs, alts, sites, batch_size, device, stats, out)
+    for keys in same.values():
+        for i in range(0, len(keys), batch_size):
+            _ref_batch(model, keys[i : i + batch_size], refs, alts, sites, batch_size, device, stats, out)
     return out
 
 
@@ -116,37 +145,41 @@ def _ref_batch(model, keys, refs, alts, sites, batch_size, device, stats, out) -
         n = len(refs[k])
         ref_tracks[k] = (np.concatenate([[0.0], ll[r, : n - 1]]), np.concatenate([[False], valid[r, : n - 1]]))
         out[k] = ref_tracks[k]
-    # ALTs grouped by offset (their states have the same shape), batched by tokens
-    by_p: dict[int, list[tuple[int, Key]]] = defaultdict(list)
+    # ALTs whose states stack batch together (Mamba: all offsets; a KV cache: one offset), by tokens
+    groups: dict[tuple | None, list[tuple[int, Key, int]]] = defaultdict(list)
     for r, k in enumerate(keys):
         for a in sites[k]:
-            by_p[alts[a][1]].append((r, a))
+            p = alts[a][1]
+            groups[state_signature(snaps[p]) if p else None].append((r, a, p))
     budget = batch_size * L
-    for p, rows in by_p.items():
-        rows.sort(key=lambda ra: len(alts[ra[1]][2]))  # each row is the widest of its batch so far
-        batch: list[tuple[int, Key]] = []
+    for rows in groups.values():
+        rows.sort(key=lambda rap: len(alts[rap[1]][2]) - rap[2])  # each row is the widest of its batch so far
+        batch: list[tuple[int, Key, int]] = []
         for row in rows:
-            if batch and (len(batch) + 1) * (len(alts[row[1]][2]) - p) > budget:
-                _alt_batch(model, p, batch, alts, snaps[p], logits, ref_tracks, keys, device, stats, out)
+            if batch and (len(batch) + 1) * (len(alts[row[1]][2]) - row[2]) > budget:
+                _alt_batch(model, batch, alts, snaps, logits, ref_tracks, keys, device, stats, out)
                 batch = []
             batch.append(row)
-        _alt_batch(model, p, batch, alts, snaps[p], logits, ref_tracks, keys, device, stats, out)
+        _alt_batch(model, batch, alts, snaps, logits, ref_tracks, keys, device, stats, out)
 
 
-def _alt_batch(model, p, rows, alts, snap, ref_logits, ref_tracks, keys, device, stats, out) -> None:
-    """Score `alt[p:]` for every (ref row, alt key) in `rows` from the ref state at p."""
-    idx = torch.tensor([r for r, _ in rows], device=device)
-    xs = _pad([alts[a][2][p:] for _, a in rows], device)
-    state = index_state(snap, idx) if p > 0 else None
+def _alt_batch(model, rows, alts, snaps, ref_logits, ref_tracks, keys, device, stats, out) -> None:
+    """Score `alt[p:]` for every (ref row, alt key, p) in `rows`, each from the ref state at its p."""
+    rows = sorted(rows, key=lambda rap: rap[2])  # one state gather per offset
+    r_idx = torch.tensor([r for r, _, _ in rows], device=device)
+    p_idx = torch.tensor([p for _, _, p in rows], device=device)
+    xs = _pad([alts[a][2][p:] for _, a, p in rows], device)
+    state = None
+    if rows[0][2] > 0:  # a batch is all p > 0 or all p == 0 (the allele opens the window: no state)
+        offsets = sorted({p for _, _, p in rows})
+        state = cat_states([index_state(snaps[p], r_idx[p_idx == p]) for p in offsets])
     logits = model(xs, state)
     _count(stats, 1, len(rows))
-    if p > 0:
-        prev = torch.cat([ref_logits.index_select(0, idx)[:, p - 1 : p], logits[:, :-1]], dim=1)
-    else:  # the allele opens the window: ll[0] has no context, as in the ref
-        prev = torch.cat([logits[:, :1], logits[:, :-1]], dim=1)
-    ll, valid = next_base_ll(prev, xs)
+    # ll[p] comes from the ref's logits at p - 1 (for p == 0 a placeholder: ll[0] has no context)
+    first = ref_logits[r_idx, (p_idx - 1).clamp(min=0)] if state is not None else logits[:, 0]
+    ll, valid = next_base_ll(torch.cat([first[:, None], logits[:, :-1]], dim=1), xs)
     ll, valid = ll.cpu().numpy(), valid.cpu().numpy()
-    for j, (r, a) in enumerate(rows):
+    for j, (r, a, p) in enumerate(rows):
         n = len(alts[a][2]) - p
         rll, rvalid = ref_tracks[keys[r]]
         a_ll, a_valid = ll[j, :n].copy(), valid[j, :n].copy()
