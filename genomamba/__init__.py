@@ -8,6 +8,7 @@ subcommand is a thin parser over the same functions:
     likelihood_track       per-base log-likelihoods of a stretch of a record, as a numpy array
     embeddings             mean-pooled hidden states per record or window
     score_variants         zero-shot scores (and head probabilities) per ALT (`genomamba-score vcf`)
+    saturation_mutagenesis every SNV of a region scored, as a DataFrame (`genomamba-score mutagenesis`)
     evaluate               AUROC/AUPRC of scored variants against labels, and the ROC Figure
     cross_validate_heads   position-blocked CV of heads and baselines on frozen features vs zero-shot
     read_training_log      a `genomamba-train` run's CSV log as a DataFrame (tokens seen per step)
@@ -28,6 +29,7 @@ _EXPORTS = {
     "likelihood_track": "genomamba.api",
     "embeddings": "genomamba.api",
     "score_variants": "genomamba.api",
+    "saturation_mutagenesis": "genomamba.scoring.mutagenesis",
     "evaluate": "genomamba.evaluation",
     "cross_validate_heads": "genomamba.evaluation",
     "read_training_log": "genomamba.training_logs",
