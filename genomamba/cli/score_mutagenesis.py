@@ -46,8 +46,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score every SNV of `args.region` into `args.output` (and `args.plot`)."""
-    from tqdm.auto import tqdm
-
     from genomamba.atomic import atomic_path, check_not_inputs
     from genomamba.errors import GenomambaError
     from genomamba.io.fasta import FastaReader
@@ -63,10 +61,9 @@ def run(args: argparse.Namespace) -> int:
     check_not_inputs({"-o": args.output, "--plot": args.plot}, [args.model_dir, args.reference])
     genome = FastaReader(args.reference, progress=not args.quiet)
     chrom, start, end = parse_region(args.region, genome.lengths)  # fails before the model loads
-    with tqdm(total=end - start, unit="bp", desc="mutagenesis", disable=args.quiet, file=sys.stderr) as bar:
-        table = saturation_mutagenesis(args.model_dir, genome, args.region, window=args.window, strands=args.strands,
-                                       rules=rules, batch_size=args.batch_size, device=args.device,
-                                       log_base=args.log_base, progress=bar.update)
+    table = saturation_mutagenesis(args.model_dir, genome, args.region, window=args.window, strands=args.strands,
+                                   rules=rules, batch_size=args.batch_size, device=args.device,
+                                   log_base=args.log_base, progress=not args.quiet)
     if args.output == "-":
         table.to_csv(sys.stdout, sep="\t", index=False, float_format="%.6g")
     else:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterator, Sequence
 
 import pandas as pd
 import torch
@@ -61,7 +60,7 @@ def snv_records(chrom: str, start: int, seq: str) -> Iterator[VariantRecord]:
 def saturation_mutagenesis(
     model, reference, region: str, *, window: int | None = None, strands: str = "forward",
     rules: Sequence[str] | None = None, batch_size: int = 16, device: str | torch.device | None = "auto",
-    log_base: str = "e", progress: Callable[[int], None] | None = None,
+    log_base: str = "e", progress: bool = True,
 ) -> pd.DataFrame:
     """Score all 3 SNVs at every position of `region` (`CHROM:START-END`, 1-based inclusive).
 
@@ -69,8 +68,7 @@ def saturation_mutagenesis(
         model: a model directory or a loaded causal model.
         reference: a FASTA path or an open `FastaReader`.
         window, strands, rules, batch_size, log_base: as `genomamba-score vcf` (`VariantScorer`).
-        progress: called with the number of positions done since its last call (they add up to the
-            region's length).
+        progress: show a `tqdm.auto` bar of the region's positions (False: none).
 
     Returns:
         One row per SNV: chrom, pos (1-based), ref, alt, then one column per rule (GM_LLR, GM_DELTA).
@@ -78,24 +76,25 @@ def saturation_mutagenesis(
     Raises:
         GenomambaError: a bad region (see `parse_region`), a bidirectional model.
     """
+    from tqdm.auto import tqdm
+
     from genomamba.scoring.runs import as_model
     from genomamba.scoring.zero_shot import VariantScorer
 
-    genome = reference if hasattr(reference, "fetch") else FastaReader(Path(reference))
+    genome = reference if hasattr(reference, "fetch") else FastaReader(reference, progress=progress)
     chrom, start, end = parse_region(region, genome.lengths)
     dev = resolve_device(device)
     scorer = VariantScorer(as_model(model, dev), genome, window=window, strands=strands, batch_size=batch_size,
                            device=dev, rules=rules, log_base=log_base, unknown_contig="error", state_cache=True)
     rows, done = [], start
-    for rec in scorer.score(snv_records(chrom, start, genome.fetch(chrom, start, end))):
-        values = {name: rec.info[name].split(",") for name in scorer.rules}
-        for j, alt in enumerate(rec.alts):
-            rows.append([chrom, rec.start + 1, rec.ref, alt, *(_float(values[n][j]) for n in scorer.rules)])
-        if progress is not None:
-            progress(rec.end - done)
-        done = rec.end
-    if progress is not None and end > done:
-        progress(end - done)
+    with tqdm(total=end - start, unit="bp", desc="mutagenesis", disable=not progress) as bar:
+        for rec in scorer.score(snv_records(chrom, start, genome.fetch(chrom, start, end))):
+            values = {name: rec.info[name].split(",") for name in scorer.rules}
+            for j, alt in enumerate(rec.alts):
+                rows.append([chrom, rec.start + 1, rec.ref, alt, *(_float(values[n][j]) for n in scorer.rules)])
+            bar.update(rec.end - done)
+            done = rec.end
+        bar.update(end - done)
     return pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt", *scorer.rules])
 
 
