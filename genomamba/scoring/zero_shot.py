@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from genomamba.alphabet import PAD, N, encode, is_sequence_allele, reverse_complement
+from genomamba.alphabet import PAD, encode, is_sequence_allele, reverse_complement
 from genomamba.errors import AlphabetError, VcfError
 from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord
