@@ -27,7 +27,7 @@ LENGTHS = {"chr1": 200, "chr2": 150, "HLA-A*01:01": 30}
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
-    return CharMambaLM(MambaConfig(d_model=16, n_layer=1, scan_backend="torch")).eval()
+    return CharMambaLM(MambaConfig(d_model=16, n_layer=1)).eval()
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,7 @@ TINY_FA, TINY_VCF = FIXTURES / "tiny.fa", FIXTURES / "tiny.vcf"
 @pytest.fixture(scope="module")
 def mamba():
     torch.manual_seed(0)
-    return CharMambaLM(MambaConfig(d_model=16, n_layer=2, scan_backend="torch")).eval()
+    return CharMambaLM(MambaConfig(d_model=16, n_layer=2)).eval()
 
 
 @pytest.fixture(scope="module")
