@@ -32,7 +32,12 @@ from genomamba.io.vcf import read_variants
 from genomamba.models.loading import load_model
 from genomamba.scoring.zero_shot import VariantScorer
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+# the 50,000-SNV E. coli set where the shared data is mounted, else the bundled 200 kb one (2,217 SNVs)
+FASTA, VARIANTS = ((SHARED / "genomes" / "train" / "MG1655-K12.fasta.gz", SHARED / "variants" / "ecoli_mg1655_consequences.vcf")
+                   if (SHARED / "variants" / "ecoli_mg1655_consequences.vcf").is_file()
+                   else (ROOT / "data" / "ecoli_mg1655.fa.gz", ROOT / "data" / "ecoli_consequences_200kb.vcf.gz"))
 
 
 def snvs(path: str, n: int) -> list:
@@ -66,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default=None, help="model directory (default: a random-init CharMambaLM)")
     p.add_argument("--d-model", type=int, default=256)
     p.add_argument("--n-layer", type=int, default=8)
-    p.add_argument("--fasta", default=str(SHARED / "genomes" / "train" / "MG1655-K12.fasta.gz"))
-    p.add_argument("--variants", default=str(SHARED / "variants" / "ecoli_mg1655_consequences.vcf"))
-    p.add_argument("--n", type=int, default=5000, help="SNVs scored (the first N of --variants)")
+    p.add_argument("--fasta", default=str(FASTA), help=f"reference FASTA (default {FASTA})")
+    p.add_argument("--variants", default=str(VARIANTS), help=f"VCF/TSV of variants (default {VARIANTS})")
+    p.add_argument("--n", type=int, default=5000, help="SNVs scored (the first N of --variants; fewer if it has fewer)")
     p.add_argument("--windows", default="2048,8192", help="comma-separated window widths")
     p.add_argument("--strands", choices=("forward", "both"), default="forward")
     p.add_argument("--batch-size", type=int, default=32, help="ref windows per forward call")

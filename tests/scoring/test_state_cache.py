@@ -138,3 +138,23 @@ def test_cli_no_state_cache_same_output(mamba, tmp_path):
         for x, y in zip(a, b):
             if x != y:  # formatted scores may differ in the last digit
                 assert math.isclose(float(x), float(y), rel_tol=1e-5, abs_tol=1e-6), (a, b)
+
+
+def test_benchmark_tiny_cpu_run(tmp_path, monkeypatch, capsys):
+    """benchmarks/bench_vcf_state_cache.py at a tiny scale: both paths agree, the table and JSON come out."""
+    import json
+    import runpy
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "bench.json"
+    monkeypatch.setattr(sys, "argv", ["bench", "--device", "cpu", "--n", "6", "--d-model", "16", "--n-layer", "1",
+                                      "--windows", "64,100", "--fasta", str(root / "data" / "ecoli_mg1655.fa.gz"),
+                                      "--variants", str(root / "data" / "ecoli_consequences_200kb.vcf.gz"),
+                                      "--out", str(out)])
+    with pytest.raises(SystemExit) as exc:
+        runpy.run_path(str(root / "benchmarks" / "bench_vcf_state_cache.py"), run_name="__main__")
+    assert exc.value.code == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["window"] for r in rows] == [64, 100] and all(r["equal"] and r["variants"] == 6 for r in rows)
+    assert "| 64 |" in capsys.readouterr().out
