@@ -33,8 +33,10 @@ TrackArrays = tuple[np.ndarray, np.ndarray]  # (ll float64 [L], valid bool [L])
 
 def supports_state_cache(model: torch.nn.Module) -> bool:
     """A causal model whose forward carries a state (`forward(x, state, return_state=True)`):
-    char_mamba, transformer and Markov models; a bidirectional encoder cannot."""
-    return bool(getattr(model, "is_causal", True)) and callable(getattr(model, "allocate_state", None))
+    char_mamba, transformer and Markov models; not a bidirectional encoder, nor a Mamba on the
+    `mamba_ssm` scan backend (it takes no initial state)."""
+    return (bool(getattr(model, "is_causal", True)) and callable(getattr(model, "allocate_state", None))
+            and all(getattr(m, "scan_backend", None) != "mamba_ssm" for m in model.modules()))
 
 
 def next_base_ll(prev_logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

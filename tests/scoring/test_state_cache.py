@@ -122,6 +122,8 @@ def test_models_without_state_fall_back(mamba, genome):
     scorer = VariantScorer(wrapped, genome, window=64, state_cache=True)
     assert not scorer.state_cache
     assert _scores(wrapped, genome, window=64) == _scores(mamba, genome, window=64, state_cache=False)
+    # the mamba_ssm scan backend takes no initial state
+    assert not supports_state_cache(CharMambaLM(MambaConfig(d_model=16, n_layer=1, scan_backend="mamba_ssm")))
 
 
 def test_cli_no_state_cache_same_output(mamba, tmp_path):
