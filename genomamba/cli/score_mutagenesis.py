@@ -60,10 +60,12 @@ def run(args: argparse.Namespace) -> int:
         raise GenomambaError(f"--plot-score {args.plot_score}: not among the scores computed ({', '.join(rules)})")
     check_not_inputs({"-o": args.output, "--plot": args.plot}, [args.model_dir, args.reference])
     genome = FastaReader(args.reference, progress=not args.quiet)
-    chrom, start, end = parse_region(args.region, genome.lengths)  # fails before the model loads
+    chrom, start, end = parse_region(args.region, genome.lengths)
     table = saturation_mutagenesis(args.model_dir, genome, args.region, window=args.window, strands=args.strands,
                                    rules=rules, batch_size=args.batch_size, device=args.device,
                                    log_base=args.log_base, progress=not args.quiet)
+    if args.plot and table.empty:
+        raise GenomambaError(f"--plot: region {args.region} has no A/C/G/T base, so no SNVs to draw")
     if args.output == "-":
         table.to_csv(sys.stdout, sep="\t", index=False, float_format="%.6g")
     else:

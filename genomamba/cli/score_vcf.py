@@ -13,9 +13,11 @@ column and adds `filter` and one column per score.
 Window cost: each reference window (W bases) is run once and its state kept at the allele; each
 ALT then runs only its allele and the bases after it (about W/2 for a centred window), from that
 state; --no-state-cache runs every alt window whole (same scores, for checking; models without a
-carried state always do). --strands both doubles the work. Time grows linearly with W. The default is the model's own: its training window (config.json), 2(k+1)+1 for
-an order-k Markov model (all a k-mer model can see), else 8192. Measured on one shared CPU thread,
-d_model 64 x 4 layers: 15 variants/s at W=256, 0.5/s at W=8192; GPU figures are in BENCHMARKS.md.
+carried state always do). --strands both doubles the work. Time grows linearly with W. The
+default is the model's own: its training window (config.json), 2(k+1)+1 for an order-k Markov
+model (all a k-mer model can see), else 8192. Measured on one shared CPU thread, d_model 64 x 4
+layers, whole windows: 15 variants/s at W=256, 0.5/s at W=8192 (the state cache: about 1.25x
+that); GPU figures are in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="continue the partial output an interrupted run left: keep its records, score the rest")
     p.add_argument("--no-state-cache", dest="state_cache", action="store_false",
                    help="run every alt window whole instead of from the ref state at the allele (same scores, "
-                        "about 1.3x the work; for checking)")
+                        "about 1.3x the work for isolated SNVs; for checking)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no stage lines")
     p.set_defaults(func=run)
 

@@ -118,6 +118,14 @@ def test_cli_region_errors_are_one_line(model, tmp_path, capsys, region, message
     assert not (tmp_path / "x.tsv").exists()
 
 
+def test_cli_all_n_region_has_nothing_to_plot(model, tmp_path, capsys):
+    model_dir = model.save_pretrained(tmp_path / "model")
+    assert main(["mutagenesis", str(model_dir), str(TINY_FA), "--region", "chr2:91-100", "-o", str(tmp_path / "x.tsv"),
+                 "--plot", str(tmp_path / "x.png"), "--window", "16", "--device", "cpu", "-q"]) == 1
+    assert "has no A/C/G/T base" in capsys.readouterr().err
+    assert not (tmp_path / "x.tsv").exists() and not (tmp_path / "x.png").exists()
+
+
 def test_heatmap_marks_reference(model, genome):
     from genomamba.evaluation.plots import plot_mutagenesis
 
