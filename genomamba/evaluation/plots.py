@@ -50,7 +50,7 @@ def plot_mutagenesis(table, score: str = "GM_LLR", title: str = "") -> Figure:
     """Heatmap of a saturation mutagenesis: position (x) by substituted base (y), coloured by `score`.
 
     The reference base of each position has no score and is drawn black (with its letter where
-    the region is short enough to read one); the colour scale is symmetric about 0 (blue: alt less
+    the region is short enough to read one); the colour scale is symmetric about 0 (red: alt less
     likely than ref), clipped at the 99th percentile of |score| so one outlier does not wash it
     out; a lower panel shows the mean score of the three SNVs per position. Widths up to a few kb
     stay readable (the figure widens with the region, to 24 inches).
