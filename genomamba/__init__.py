@@ -9,6 +9,7 @@ subcommand is a thin parser over the same functions:
     embeddings             mean-pooled hidden states per record or window
     score_variants         zero-shot scores (and head probabilities) per ALT (`genomamba-score vcf`)
     generate               DNA sampled from a causal model after a prompt (`genomamba-generate`)
+    saturation_mutagenesis every SNV of a region scored, as a DataFrame (`genomamba-score mutagenesis`)
     evaluate               AUROC/AUPRC of scored variants against labels, and the ROC Figure
     cross_validate_heads   position-blocked CV of heads and baselines on frozen features vs zero-shot
     read_training_log      a `genomamba-train` run's CSV log as a DataFrame (tokens seen per step)
@@ -30,6 +31,7 @@ _EXPORTS = {
     "embeddings": "genomamba.api",
     "score_variants": "genomamba.api",
     "generate": "genomamba.models.generation",
+    "saturation_mutagenesis": "genomamba.scoring.mutagenesis",
     "evaluate": "genomamba.evaluation",
     "cross_validate_heads": "genomamba.evaluation",
     "read_training_log": "genomamba.training_logs",

@@ -1,7 +1,8 @@
 """`genomamba-score`: score FASTA and VCF files with a model directory (a parser over the library).
 
 Subcommands: `fasta` (bits per base, per-base tracks, embeddings), `fit-markov` (an order-k
-baseline), `vcf` (`cli/score_vcf.py`), `evaluate` and `vep-cv` (`cli/evaluate.py`, `cli/vep.py`).
+baseline), `vcf` (`cli/score_vcf.py`), `mutagenesis` (`cli/score_mutagenesis.py`), `evaluate` and
+`vep-cv` (`cli/evaluate.py`, `cli/vep.py`).
 The work is in `genomamba.scoring.runs`; `main()` is the one place that turns errors into one line.
 """
 
@@ -122,9 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_fasta(sub)
     _add_fit_markov(sub)
-    from genomamba.cli import evaluate, score_vcf, vep
+    from genomamba.cli import evaluate, score_mutagenesis, score_vcf, vep
 
     score_vcf.register(sub)
+    score_mutagenesis.register(sub)
     evaluate.register(sub)
     vep.register(sub)
     return parser

@@ -3,16 +3,21 @@
     genomamba-score vcf MODEL_DIR ref.fa in.vcf[.gz]|in.tsv -o out.vcf.gz [--window W]
         [--strands forward|both] [--batch-size 16] [--device cpu|cuda] [--unknown-contig error|flag]
         [--limit N] [--log-base e|2] [--rules GM_LLR,GM_DELTA] [--head HEAD_DIR] [--resume]
+        [--no-state-cache]
 
 The work is in `genomamba.scoring.runs` (`prepare_variants`, `write_variants`). Output
 `.vcf`/`.vcf.gz` keeps every input record and header line (a TSV input becomes a minimal VCF
 whose extra columns are INFO fields); `.tsv`/`.tsv.gz` output (TSV input only) keeps every input
 column and adds `filter` and one column per score.
 
-Window cost: every ALT scores two windows of W bases (four with --strands both), so time grows
-linearly with W. The default is the model's own: its training window (config.json), 2(k+1)+1 for
-an order-k Markov model (all a k-mer model can see), else 8192. Measured on one shared CPU thread,
-d_model 64 x 4 layers: 15 variants/s at W=256, 0.5/s at W=8192; GPU figures are in BENCHMARKS.md.
+Window cost: each reference window (W bases) is run once and its state kept at the allele; each
+ALT then runs only its allele and the bases after it (about W/2 for a centred window), from that
+state; --no-state-cache runs every alt window whole (same scores, for checking; models without a
+carried state always do). --strands both doubles the work. Time grows linearly with W. The
+default is the model's own: its training window (config.json), 2(k+1)+1 for an order-k Markov
+model (all a k-mer model can see), else 8192. Measured on one shared CPU thread, d_model 64 x 4
+layers, whole windows: 15 variants/s at W=256, 0.5/s at W=8192 (the state cache: about 1.25x
+that); GPU figures are in BENCHMARKS.md.
 """
 
 from __future__ import annotations
@@ -51,6 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rules", default=None, help="comma-separated score names (default: all, GM_LLR,GM_DELTA)")
     p.add_argument("--resume", action="store_true",
                    help="continue the partial output an interrupted run left: keep its records, score the rest")
+    p.add_argument("--no-state-cache", dest="state_cache", action="store_false",
+                   help="run every alt window whole instead of from the ref state at the allele (same scores, "
+                        "about 1.3x the work for isolated SNVs; for checking)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no stage lines")
     p.set_defaults(func=run)
 
@@ -71,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     job = prepare_variants(args.model_dir, args.reference, args.variants, window=args.window, strands=args.strands,
                            head=args.head, rules=args.rules, batch_size=args.batch_size, device=args.device,
                            unknown_contig=args.unknown_contig, log_base=args.log_base, limit=args.limit,
-                           progress=not args.quiet)
+                           progress=not args.quiet, state_cache=args.state_cache)
     s = job.scorer
     stage(f"scoring {job.total if job.total is not None else 'all'} records (window {s.window}, strands {s.strands}, "
           f"device {s.device})")

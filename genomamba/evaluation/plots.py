@@ -1,6 +1,6 @@
-"""The ROC plot, written once: one panel per comparison, one curve per score or method, as a
-matplotlib `Figure` built without pyplot (no global backend, no open-figure registry: safe in
-scripts, threads and notebooks). `save_figure` writes it atomically."""
+"""The ROC plot (one panel per comparison, one curve per score or method) and the saturation
+mutagenesis heatmap, each a matplotlib `Figure` built without pyplot (no global backend, no
+open-figure registry: safe in scripts, threads and notebooks). `save_figure` writes it atomically."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from genomamba.atomic import atomic_path
 
-__all__ = ["plot_roc", "save_figure"]
+__all__ = ["plot_roc", "plot_mutagenesis", "save_figure"]
 
 Curve = tuple[Sequence[float], Sequence[float]]  # (false positive rates, true positive rates)
 
@@ -43,6 +43,61 @@ def plot_roc(panels: Mapping[str, Mapping[str, Curve]], title: str = "") -> Figu
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def plot_mutagenesis(table, score: str = "GM_LLR", title: str = "") -> Figure:
+    """Heatmap of a saturation mutagenesis: position (x) by substituted base (y), coloured by `score`.
+
+    The reference base of each position has no score and is drawn black (with its letter where
+    the region is short enough to read one); the colour scale is symmetric about 0 (red: alt less
+    likely than ref), clipped at the 99th percentile of |score| so one outlier does not wash it
+    out; a lower panel shows the mean score of the three SNVs per position. Widths up to a few kb
+    stay readable (the figure widens with the region, to 24 inches).
+
+    Args:
+        table: a DataFrame with pos, ref, alt and `score` columns (`saturation_mutagenesis`).
+        score: the column to plot.
+        title: figure title (e.g. the region and the model).
+    """
+    import matplotlib
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    bases = "ACGT"
+    positions = np.sort(table["pos"].unique())
+    col = {p: i for i, p in enumerate(positions)}
+    grid = np.full((4, len(positions)), np.nan)
+    refs = {}
+    for pos, ref, alt, v in zip(table["pos"], table["ref"], table["alt"], table[score]):
+        grid[bases.index(alt), col[pos]] = v
+        refs[pos] = ref
+    finite = np.abs(grid[np.isfinite(grid)])
+    lim = float(np.percentile(finite, 99)) if finite.size else 1.0
+    lim = lim if lim > 0 else 1.0
+
+    n = len(positions)
+    fig = Figure(figsize=(min(max(6.0, 0.06 * n + 2), 24.0), 4.2), layout="constrained")
+    FigureCanvasAgg(fig)
+    heat, mean = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    cmap = matplotlib.colormaps["RdBu"].with_extremes(bad="black")
+    image = heat.imshow(np.ma.masked_invalid(grid), aspect="auto", interpolation="nearest", cmap=cmap,
+                        vmin=-lim, vmax=lim, extent=(-0.5, n - 0.5, 3.5, -0.5))
+    heat.set_yticks(range(4), list(bases))
+    heat.set_ylabel("alt base")
+    if n <= 150:  # short regions: the reference letter in its (black) cell
+        for pos, ref in refs.items():
+            if ref in bases:
+                heat.text(col[pos], bases.index(ref), ref, ha="center", va="center", color="white", fontsize=6)
+    fig.colorbar(image, ax=[heat, mean], label=f"{score} (black: reference base)", fraction=0.03, pad=0.01)
+    mean.plot(range(n), np.nanmean(grid, axis=0) if n else [], lw=0.8, c="k")
+    mean.axhline(0, c="grey", lw=0.5)
+    mean.set_ylabel("mean")
+    ticks = np.unique(np.linspace(0, n - 1, min(n, 10)).round().astype(int)) if n else []
+    mean.set_xticks(ticks, [f"{positions[t]:,}" for t in ticks])
+    mean.set_xlabel("position (1-based)")
+    if title:
+        heat.set_title(title, fontsize=9)
     return fig
 
 

@@ -301,11 +301,12 @@ def prepare_variants(
     model, reference: str | Path, variants: str | Path, *, window: int | None = None, strands: str = "forward",
     head: str | Path | None = None, rules: Sequence[str] | str | None = None, batch_size: int = 16,
     device: str | torch.device | None = "auto", unknown_contig: str = "error", log_base: str = "e",
-    limit: int | None = None, count: bool = True, progress: bool = True,
+    limit: int | None = None, count: bool = True, progress: bool = True, state_cache: bool = True,
 ) -> VariantRun:
     """Check the options, load the model (and head), open the reference and the variants.
 
-    `window=None` takes the model's own window (`scoring.variants.default_window`).
+    `window=None` takes the model's own window (`scoring.variants.default_window`);
+    `state_cache=False` runs every alt window whole (`VariantScorer`: same scores, more work).
 
     Raises:
         GenomambaError: window < 2, batch_size or limit < 1, unknown rule names.
@@ -330,7 +331,7 @@ def prepare_variants(
         records = islice(records, limit)
         total = limit if total is None else min(total, limit)
     scorer = VariantScorer(m, genome, window=window, strands=strands, batch_size=batch_size, device=dev,
-                           rules=names, log_base=log_base, unknown_contig=unknown_contig)
+                           rules=names, log_base=log_base, unknown_contig=unknown_contig, state_cache=state_cache)
     head_scorer = None
     if head:
         from genomamba.scoring.head_scoring import HeadScorer

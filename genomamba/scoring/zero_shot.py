@@ -33,6 +33,12 @@ check (the head scorer reuses its verdict). An allele containing N (REF or ALT) 
 (`.`, counted with the skipped ALTs): N bases have no likelihood, so the two windows would be
 summed over different bases and the score would be biased by the N alone. Reference windows shared by several
 variants (multi-allelic records, duplicates) are scored once (keyed by chrom, window, strand).
+
+With `state_cache=True` (the default, for any model that carries a state) the alt windows are not
+run whole: `scoring.state_cache` runs each ref window once, keeps the model state at every allele
+and runs each ALT only over its allele and suffix, giving the same tracks and so the same scores
+(both strands: on the reverse complement the shared prefix is rc(S)). `state_cache=False` runs
+every window whole (`genomamba-score vcf --no-state-cache`), the reference the cache is tested on.
 """
 
 from __future__ import annotations
@@ -45,11 +51,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from genomamba.alphabet import PAD, N, encode, is_sequence_allele, reverse_complement
+from genomamba.alphabet import PAD, encode, is_sequence_allele, reverse_complement
 from genomamba.errors import AlphabetError, VcfError
 from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord
 from genomamba.scoring.likelihood import require_causal
+from genomamba.scoring.state_cache import cached_tracks, next_base_ll, supports_state_cache
 
 __all__ = [
     "Alignment", "Track", "Rule", "RULES", "rule_llr", "rule_delta", "place_window",
@@ -220,6 +227,8 @@ class VariantScorer:
         unknown_contig: "error" (raise `VcfError`) or "flag" (FILTER `UNKNOWN_CONTIG`).
         chunk_windows: windows gathered before a flush (bounds memory; >= batch_size).
         cache_size: reference tracks kept across chunks (LRU).
+        state_cache: score each ALT from the ref window's state at the allele (same scores, less
+            work; models without a carried state fall back to whole windows).
     """
 
     def __init__(
@@ -235,6 +244,7 @@ class VariantScorer:
         unknown_contig: str = "error",
         chunk_windows: int = 512,
         cache_size: int = 512,
+        state_cache: bool = True,
     ) -> None:
         require_causal(model)
         if strands not in ("forward", "both"):
@@ -263,6 +273,7 @@ class VariantScorer:
         self.unknown_contig = unknown_contig
         self.chunk_windows = max(int(chunk_windows), self.batch_size)
         self.cache_size = int(cache_size)
+        self.state_cache = bool(state_cache) and supports_state_cache(model)
         self.lengths = genome.lengths
         self.stats = ScoreStats()
         self._ref_cache: OrderedDict[tuple, Track] = OrderedDict()
@@ -276,15 +287,19 @@ class VariantScorer:
         pending: list[_Job] = []
         tokens: dict[tuple, np.ndarray] = {}  # windows still to score in this chunk
         pinned: dict[tuple, Track] = {}  # cached ref tracks this chunk uses (safe from eviction)
+        parents: dict[tuple, tuple[tuple, int]] = {}  # alt key -> (ref key, shared prefix length)
         for rec in records:
-            pending.append(self._prepare(rec, tokens, pinned))
+            pending.append(self._prepare(rec, tokens, pinned, parents))
             # the record bound keeps memory flat when few records need windows (e.g. all mismatches)
             if len(tokens) >= self.chunk_windows or len(pending) >= 4 * self.chunk_windows:
-                yield from self._flush(pending, tokens, pinned)
-                pending, tokens, pinned = [], {}, {}
-        yield from self._flush(pending, tokens, pinned)
+                yield from self._flush(pending, tokens, pinned, parents)
+                pending, tokens, pinned, parents = [], {}, {}, {}
+        yield from self._flush(pending, tokens, pinned, parents)
 
-    def _prepare(self, rec: VariantRecord, tokens: dict[tuple, np.ndarray], pinned: dict[tuple, Track]) -> _Job:
+    def _prepare(
+        self, rec: VariantRecord, tokens: dict[tuple, np.ndarray], pinned: dict[tuple, Track],
+        parents: dict[tuple, tuple[tuple, int]],
+    ) -> _Job:
         self.stats.records += 1
         job = _Job(rec)
         length = check_reference(rec, self.genome, self.lengths, self.unknown_contig)
@@ -322,19 +337,24 @@ class VariantScorer:
                     if ref_tokens is None:
                         ref_tokens = self.genome.fetch_tokens(rec.chrom, ws, we)
                     tokens[rk] = ref_tokens if strand == "+" else reverse_complement(ref_tokens)
+                sa = a if strand == "+" else a.reversed()
                 if ak not in tokens:
                     if ref_tokens is None:
                         ref_tokens = self.genome.fetch_tokens(rec.chrom, ws, we)
                     alt_win = np.concatenate([ref_tokens[: a.prefix], alt_tok, ref_tokens[len(ref_tokens) - a.suffix :]])
                     tokens[ak] = alt_win if strand == "+" else reverse_complement(alt_win)
-                per_strand.append((rk, ak, a if strand == "+" else a.reversed()))
+                    parents[ak] = (rk, sa.prefix)
+                    if self.state_cache and rk not in tokens:  # a track from the LRU has no state: rerun it
+                        tokens[rk] = ref_tokens if strand == "+" else reverse_complement(ref_tokens)
+                per_strand.append((rk, ak, sa))
             job.alleles.append(per_strand)
         return job
 
     def _flush(
-        self, jobs: list[_Job], tokens: dict[tuple, np.ndarray], pinned: dict[tuple, Track]
+        self, jobs: list[_Job], tokens: dict[tuple, np.ndarray], pinned: dict[tuple, Track],
+        parents: dict[tuple, tuple[tuple, int]],
     ) -> Iterator[VariantRecord]:
-        tracks = {**pinned, **self._tracks(tokens)}
+        tracks = {**pinned, **self._tracks(tokens, parents)}
         for job in jobs:
             if job.alleles and any(a is not None for a in job.alleles):
                 values: dict[str, list[str]] = {name: [] for name in self.rules}
@@ -353,14 +373,21 @@ class VariantScorer:
             yield job.rec
 
     # -- model --------------------------------------------------------------------------------
-    def _tracks(self, tokens: dict[tuple, np.ndarray]) -> dict[tuple, Track]:
-        """Score every window in `tokens` (sorted by length into batches); cache ref tracks."""
-        keys = sorted(tokens, key=lambda k: len(tokens[k]))
+    def _tracks(self, tokens: dict[tuple, np.ndarray], parents: dict[tuple, tuple[tuple, int]]) -> dict[tuple, Track]:
+        """Score every window in `tokens` (whole, sorted by length into batches, or alts from the
+        ref state with `state_cache`); cache ref tracks."""
         out: dict[tuple, Track] = {}
-        for i in range(0, len(keys), self.batch_size):
-            batch = keys[i : i + self.batch_size]
-            for k, t in zip(batch, self.ll_tracks([tokens[k] for k in batch])):
-                out[k] = t
+        if self.state_cache:
+            refs = {k: t for k, t in tokens.items() if k[0] == "ref"}
+            alts = {k: (*parents[k], t) for k, t in tokens.items() if k[0] == "alt"}
+            for k, (ll, valid) in cached_tracks(self.model, refs, alts, self.batch_size, self.device, self.stats).items():
+                out[k] = Track(ll, valid)
+        else:
+            keys = sorted(tokens, key=lambda k: len(tokens[k]))
+            for i in range(0, len(keys), self.batch_size):
+                batch = keys[i : i + self.batch_size]
+                for k, t in zip(batch, self.ll_tracks([tokens[k] for k in batch])):
+                    out[k] = t
         for k, t in out.items():
             if k[0] == "ref" and self.cache_size > 0:
                 self._ref_cache[k] = t
@@ -387,12 +414,8 @@ class VariantScorer:
         logits = self.model(xt)  # [B, L, V]
         self.stats.model_calls += 1
         self.stats.windows_scored += len(windows)
-        logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # [B, L-1, V]
-        target = xt[:, 1:]
-        ll = logp.gather(-1, target.unsqueeze(-1)).squeeze(-1)  # [B, L-1]
-        valid = (target != N) & (target != PAD)
-        ll = torch.where(valid, ll, torch.zeros_like(ll))
-        ll = torch.cat([torch.zeros_like(ll[:, :1]), ll], dim=1).double().cpu().numpy()
+        ll, valid = next_base_ll(logits[:, :-1], xt[:, 1:])  # [B, L-1]
+        ll = torch.cat([torch.zeros_like(ll[:, :1]), ll], dim=1).cpu().numpy()
         valid = torch.cat([torch.zeros_like(valid[:, :1]), valid], dim=1).cpu().numpy()
         return [Track(ll[i, : len(w)], valid[i, : len(w)]) for i, w in enumerate(windows)]
 
