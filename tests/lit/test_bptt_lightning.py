@@ -4,6 +4,7 @@ gradient (two gloo processes); bad settings refused."""
 
 from __future__ import annotations
 
+import datetime
 import functools
 
 import lightning as L
@@ -84,7 +85,8 @@ class _TrainStep(torch.nn.Module):
 
 def _ddp_worker(rank: int, init: str, out: str) -> None:
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2)
+    # a rank that never arrives fails the test in 2 minutes instead of blocking the suite
+    dist.init_process_group("gloo", init_method=init, rank=rank, world_size=2, timeout=datetime.timedelta(seconds=120))
     lit = _module(32)
     ddp = torch.nn.parallel.DistributedDataParallel(_TrainStep(lit))
     batch = {k: v[None] for k, v in _batches(2)[rank].items()}
