@@ -73,12 +73,8 @@ def run(args: argparse.Namespace) -> int:
 
     inputs = [args.model_dir] + ([args.prompt] if args.prompt else [])
     check_not_inputs({"-o": args.output}, inputs)
-    model = load_model(args.model_dir, device=args.device)
+    model = load_model(args.model_dir, device=args.device, quantize=args.quantize)
     check_generative(model, args.model_dir)
-    if args.quantize == "int8":
-        from genomamba.models.quantize import quantize_int8
-
-        quantize_int8(model)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
     settings = f"length={args.length} temperature={args.temperature:g} top_k={args.top_k} top_p={args.top_p:g} seed={seed}"
     with atomic_path(args.output) as tmp, (nullcontext(sys.stdout) if args.output == STDOUT else open(tmp, "w")) as out:

@@ -17,6 +17,21 @@ from genomamba.atomic import Terminated, check_not_inputs, terminate_on_sigterm
 from genomamba.errors import GenomambaError
 
 
+def add_quantize_argument(p) -> None:
+    """`--quantize int8` (scoring with weight-only INT8 linear layers), shared by fasta and vcf."""
+    p.add_argument("--quantize", choices=["int8"], help="int8: weight-only INT8 linear layers, a quarter of the "
+                   "fp32 weight memory (genomamba.models.quantize; neural language models only)")
+
+
+def model_argument(args):
+    """The model argument for the scorers: the directory, or the model loaded and quantized."""
+    if not args.quantize:
+        return args.model_dir
+    from genomamba.models.loading import load_model
+
+    return load_model(args.model_dir, device=args.device or "auto", quantize=args.quantize)
+
+
 def int_at_least(low: int):
     """An argparse type: an integer >= `low` (0 and negatives are refused, never reinterpreted)."""
     def parse(value: str) -> int:
@@ -36,7 +51,7 @@ def score_fasta(args: argparse.Namespace) -> int:
 
     from genomamba.scoring.runs import prepare_fasta, write_fasta
 
-    run = prepare_fasta(args.model_dir, args.fasta, window=args.window, stride=args.stride, records=args.records,
+    run = prepare_fasta(model_argument(args), args.fasta, window=args.window, stride=args.stride, records=args.records,
                         both_strands=args.both_strands, batch_size=args.batch_size, chunk_size=args.chunk_size,
                         device=args.device, hidden=args.embeddings or False,
                         progress=not args.quiet, pack=not args.no_pack)
@@ -86,6 +101,7 @@ def _add_fasta(sub) -> None:
     p.add_argument("--stride", type=positive_int, metavar="S", help="step between window starts (default W; must be <= W)")
     p.add_argument("--records", metavar="NAMES", help="comma-separated records to score (default: all)")
     p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, cuda:1, ...")
+    add_quantize_argument(p)
     p.add_argument("--batch-size", type=positive_int, default=8,
                    help="records no longer than --chunk-size are packed end to end into this many rows of "
                         "--chunk-size bases per model call (default 8)")

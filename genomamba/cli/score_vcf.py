@@ -31,7 +31,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `vcf` subcommand to a `genomamba-score` parser."""
-    from genomamba.cli.score import int_at_least, positive_int
+    from genomamba.cli.score import add_quantize_argument, int_at_least, positive_int
 
     p = subparsers.add_parser("vcf", help="score variants (VCF or TSV) with a model: GM_LLR and GM_DELTA INFO fields",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -46,6 +46,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="'both' averages the forward and reverse-complement scores (twice the work)")
     p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward call")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
+    add_quantize_argument(p)
     p.add_argument("--unknown-contig", choices=("error", "flag"), default="error",
                    help="a contig missing from the FASTA: stop with an error, or flag it UNKNOWN_CONTIG")
     p.add_argument("--limit", type=positive_int, default=None, help="score only the first N records (output has N records)")
@@ -76,7 +77,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"genomamba-score vcf: {msg}", file=sys.stderr, flush=True)
 
     stage(f"loading {args.model_dir} and opening {args.variants}")
-    job = prepare_variants(args.model_dir, args.reference, args.variants, window=args.window, strands=args.strands,
+    from genomamba.cli.score import model_argument
+
+    job = prepare_variants(model_argument(args), args.reference, args.variants, window=args.window, strands=args.strands,
                            head=args.head, rules=args.rules, batch_size=args.batch_size, device=args.device,
                            unknown_contig=args.unknown_contig, log_base=args.log_base, limit=args.limit,
                            progress=not args.quiet, state_cache=args.state_cache)

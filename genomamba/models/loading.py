@@ -22,7 +22,8 @@ from genomamba.pretrained import resolve_model_dir
 __all__ = ["load_model"]
 
 
-def load_model(path: str | Path, device: str | torch.device = "auto") -> CharMambaLM | TransformerLM | MarkovLM | VariantEffectModel:
+def load_model(path: str | Path, device: str | torch.device = "auto",
+               quantize: str | None = None) -> CharMambaLM | TransformerLM | MarkovLM | VariantEffectModel:
     """Load the model directory at `path` onto `device`, in eval mode.
 
     Args:
@@ -32,6 +33,8 @@ def load_model(path: str | Path, device: str | torch.device = "auto") -> CharMam
             "human-small").
         device: where to put the model; "auto" (CUDA when available, else the CPU) as
             `genomamba.device.resolve_device` decides.
+        quantize: None, or "int8" for weight-only INT8 linear layers, for inference
+            (`genomamba.models.quantize.quantize_int8`; neural language models only).
 
     Returns:
         A `CharMambaLM` ("model_type": "char_mamba", also assumed when the key is absent, as in
@@ -44,8 +47,19 @@ def load_model(path: str | Path, device: str | torch.device = "auto") -> CharMam
             weights); one line naming the file (and the tensor).
         ConfigError: an unknown or invalid config key (names the key and the file).
     """
-    device = resolve_device(device)
-    path = resolve_model_dir(path)
+    if quantize not in (None, "int8"):
+        raise GenomambaError(f"quantize must be None or 'int8', got {quantize!r}")
+    model = _load(resolve_model_dir(path), resolve_device(device))
+    if quantize == "int8":
+        if not isinstance(model, (CharMambaLM, TransformerLM)):
+            raise GenomambaError(f"{path}: --quantize int8 needs a neural language model, not a {type(model).__name__}")
+        from genomamba.models.quantize import quantize_int8
+
+        quantize_int8(model)
+    return model
+
+
+def _load(path: Path, device: torch.device):
     model_type = read_model_config(path).get("model_type", CHAR_MAMBA)
     if model_type == CHAR_MAMBA:
         return CharMambaLM.from_pretrained(path, device=device)
