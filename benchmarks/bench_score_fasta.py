@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import platform
 import resource
 import shlex
 import sys
@@ -27,6 +26,8 @@ import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+from short_reads import machine  # the machine line, shared by the benchmarks of scoring
 
 
 def _rss_mib() -> float:
@@ -77,21 +78,6 @@ def _case(*args) -> dict:
     if proc.exitcode:
         raise RuntimeError(f"benchmark case {args} failed with exit code {proc.exitcode}")
     return result
-
-
-def _machine(device: str) -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    import torch
-
-    desc = f"{cpu}, {len(os.sched_getaffinity(0))} CPU cores available, torch {torch.__version__}"
-    if device.startswith("cuda"):
-        desc += f", {torch.cuda.get_device_name(device)}"
-    return desc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         text = (
             "# Streaming FASTA scoring: first 1 Mbp vs whole record\n\n"
             f"- command: `{cmd}`\n"
-            f"- machine: {_machine(args.device)}, device {args.device}, {rows[0]['threads']} torch threads\n"
+            f"- machine: {machine(args.device)}, device {args.device}, {rows[0]['threads']} torch threads\n"
             f"- date: {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}\n"
             f"- model: {model_desc}\n"
             f"- input: {args.fasta}, record {record} ({total:,} bp){', both strands' if args.both_strands else ''}\n\n"
