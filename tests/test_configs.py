@@ -86,11 +86,15 @@ def test_other_groups_instantiate(group, tmp_path):
 def test_experiments_compose_and_run_one_step(experiment, tmp_path):
     cfg = compose_train([f"experiment={experiment}", "trainer=cpu", "debug=fast_dev_run", "logger=csv"], tmp_path)
     assert cfg.task_name == experiment
+    for key in ("train_bed", "valid_bed"):  # split files, relative to the repository root, are shipped
+        bed = cfg.data.get(key)
+        assert bed is None or (Path(__file__).resolve().parents[1] / bed).is_file(), f"{experiment}: data.{key} {bed}"
     # one step on the tiny fixture at a small window, whatever the experiment's data size
     if experiment.startswith("vep_"):  # variant-effect heads: labelled variants and a backbone directory
         data = [f"backbone={_tiny_backbone(tmp_path / 'backbone')}", *VARIANT_DATA]
     else:
-        data = [f"data.fastas=[{FIXTURE}]", "data.valid_fastas=[]", "data.valid_fraction=0.2"]
+        data = [f"data.fastas=[{FIXTURE}]", "data.valid_fastas=[]", "data.valid_fraction=0.2",
+                "data.train_bed=null", "data.valid_bed=null"]
     cfg = compose_train(
         [f"experiment={experiment}", "trainer=cpu", "debug=fast_dev_run", "logger=csv", *data, "data.window=32",
          "data.batch_size=2", "data.num_workers=0"],
