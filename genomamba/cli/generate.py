@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 
 from genomamba.atomic import STDOUT, Terminated, atomic_path, check_not_inputs, terminate_on_sigterm
-from genomamba.cli.score import int_at_least, positive_int
+from genomamba.cli.args import int_at_least, positive_int
 from genomamba.errors import GenomambaError
 
 LINE_WIDTH = 80

@@ -14,35 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genomamba.atomic import Terminated, check_not_inputs, terminate_on_sigterm
+from genomamba.cli.args import add_quantize_argument, model_argument, positive_int
 from genomamba.errors import GenomambaError
-
-
-def add_quantize_argument(p) -> None:
-    """`--quantize int8` (scoring with weight-only INT8 linear layers), shared by fasta and vcf."""
-    p.add_argument("--quantize", choices=["int8"], help="int8: weight-only INT8 linear layers, a quarter of the "
-                   "fp32 weight memory (genomamba.models.quantize; neural language models only)")
-
-
-def model_argument(args):
-    """The model argument for the scorers: the directory, or the model loaded and quantized."""
-    if not args.quantize:
-        return args.model_dir
-    from genomamba.models.loading import load_model
-
-    return load_model(args.model_dir, device=args.device or "auto", quantize=args.quantize)
-
-
-def int_at_least(low: int):
-    """An argparse type: an integer >= `low` (0 and negatives are refused, never reinterpreted)."""
-    def parse(value: str) -> int:
-        n = int(value) if value.lstrip("-").isdigit() else None
-        if n is None or n < low:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {value!r}")
-        return n
-    return parse
-
-
-positive_int = int_at_least(1)
 
 
 def score_fasta(args: argparse.Namespace) -> int:

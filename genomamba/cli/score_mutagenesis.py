@@ -22,7 +22,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `mutagenesis` subcommand to a `genomamba-score` parser."""
-    from genomamba.cli.score import int_at_least, positive_int
+    from genomamba.cli.args import int_at_least, positive_int
 
     p = subparsers.add_parser("mutagenesis", help="score all 3 SNVs at every position of a region: TSV and heatmap",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

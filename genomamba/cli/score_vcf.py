@@ -31,7 +31,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `vcf` subcommand to a `genomamba-score` parser."""
-    from genomamba.cli.score import add_quantize_argument, int_at_least, positive_int
+    from genomamba.cli.args import add_quantize_argument, int_at_least, positive_int
 
     p = subparsers.add_parser("vcf", help="score variants (VCF or TSV) with a model: GM_LLR and GM_DELTA INFO fields",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"genomamba-score vcf: {msg}", file=sys.stderr, flush=True)
 
     stage(f"loading {args.model_dir} and opening {args.variants}")
-    from genomamba.cli.score import model_argument
+    from genomamba.cli.args import model_argument
 
     job = prepare_variants(model_argument(args), args.reference, args.variants, window=args.window, strands=args.strands,
                            head=args.head, rules=args.rules, batch_size=args.batch_size, device=args.device,
