@@ -37,6 +37,9 @@ def check_chunkable(model: nn.Module) -> None:
     if not model.is_causal:
         raise ConfigError("module.backprop_chunk needs a causal model: a bidirectional model's outputs depend on "
                          "later chunks; set module.backprop_chunk=null")
+    if getattr(model.config, "attn_layer_idx", None):
+        raise ConfigError("module.backprop_chunk needs Mamba layers only: the hybrid's attention layers carry a KV "
+                         "cache, not a fixed-size state; set module.backprop_chunk=null")
 
 
 def chunk_bounds(length: int, chunk: int) -> list[tuple[int, int]]:

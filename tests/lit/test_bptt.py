@@ -175,6 +175,9 @@ def test_bidirectional_and_bad_chunks_are_refused():
         chunked_backward(model, tokens, 8, loss_fn)
     with pytest.raises(ConfigError, match="positive"):
         chunked_backward(_model("torch"), tokens, 0, loss_fn)
+    with pytest.raises(ConfigError, match="KV cache"):  # a hybrid's attention state is no fixed-size state
+        hybrid = CharMambaLM(MambaConfig(d_model=16, n_layer=2, d_state=4, attn_layer_idx=[1], attn_num_heads=2))
+        chunked_backward(hybrid, tokens, 8, loss_fn)
 
 
 @pytest.mark.gpu
