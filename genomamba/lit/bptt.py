@@ -62,6 +62,19 @@ def _detach(state: list) -> list:
     return _rebuild(state, [t.detach() for t in _leaves(state)])
 
 
+def _enter(state: list | None, seq_idx: torch.Tensor | None, start: int) -> list | None:
+    """`state` as it enters the chunk at `start`: zero in the rows where a new packed sequence begins
+    exactly there (the model takes a carried state as that of the sequence at the chunk's position 0)."""
+    if state is None or seq_idx is None or start == 0:
+        return state
+    keep = (seq_idx[:, start] == seq_idx[:, start - 1]).to(_leaves(state)[0].dtype)
+    return _rebuild(state, [t * keep.to(t.dtype).view(-1, *([1] * (t.dim() - 1))) for t in _leaves(state)])
+
+
+def _piece(seq_idx: torch.Tensor | None, s: int, e: int) -> torch.Tensor | None:
+    return None if seq_idx is None else seq_idx[:, s:e]
+
+
 def _add(acc: list, grads: Sequence[torch.Tensor | None]) -> None:
     for i, g in enumerate(grads):
         if g is not None:
@@ -69,12 +82,15 @@ def _add(acc: list, grads: Sequence[torch.Tensor | None]) -> None:
 
 
 @torch.no_grad()
-def chunked_loss(model: CharMambaLM, tokens: torch.Tensor, chunk: int, loss_fn: LossTerm) -> torch.Tensor:
-    """The loss's value (no gradient), chunk by chunk with the state carried: a forward of any length."""
+def chunked_loss(model: CharMambaLM, tokens: torch.Tensor, chunk: int, loss_fn: LossTerm,
+                 seq_idx: torch.Tensor | None = None) -> torch.Tensor:
+    """The loss's value (no gradient), chunk by chunk with the state carried: a forward of any length.
+    seq_idx `[B, L]`: packed sequences (the state restarts at each boundary, chunk edges included)."""
     check_chunkable(model)
     total, state = torch.zeros((), device=tokens.device), None
     for s, e in chunk_bounds(tokens.shape[1], chunk):
-        logits, state = model(tokens[:, s:e], state, return_state=True)
+        logits, state = model(tokens[:, s:e], _enter(state, seq_idx, s), return_state=True,
+                              seq_idx=_piece(seq_idx, s, e))
         total += loss_fn(logits, s).float()
     return total
 
@@ -86,6 +102,7 @@ def chunked_grad(
     loss_fn: LossTerm,
     inputs: Sequence[torch.Tensor],
     truncated: bool = False,
+    seq_idx: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """The loss (detached) and its gradient w.r.t. `inputs` (parameters), chunk by chunk; no .grad is touched.
 
@@ -93,6 +110,7 @@ def chunked_grad(
         tokens: `[B, L]`. chunk: tokens per chunk. loss_fn: the chunk's loss term (module docstring).
         inputs: tensors to differentiate (e.g. the model's parameters requiring grad).
         truncated: gradient cut at chunk edges (not exact; see the module docstring).
+        seq_idx: `[B, L]` int, packed sequences: every layer restarts at each boundary, also at a chunk edge.
     """
     check_chunkable(model)
     bounds = chunk_bounds(tokens.shape[1], chunk)
@@ -103,7 +121,8 @@ def chunked_grad(
         state = None
         for s, e in bounds:
             with torch.enable_grad():
-                logits, new = model(tokens[:, s:e], state, return_state=True)
+                logits, new = model(tokens[:, s:e], _enter(state, seq_idx, s), return_state=True,
+                                    seq_idx=_piece(seq_idx, s, e))
                 term = loss_fn(logits, s)
                 _add(grads, torch.autograd.grad(term, inputs, allow_unused=True))
             total += term.detach().float()
@@ -114,7 +133,8 @@ def chunked_grad(
     with torch.no_grad():  # the boundary states: states[k] is the state entering chunk k
         states = [None]
         for s, e in bounds[:-1]:
-            states.append(_detach(model(tokens[:, s:e], states[-1], return_state=True)[1]))
+            states.append(_detach(model(tokens[:, s:e], _enter(states[-1], seq_idx, s), return_state=True,
+                                        seq_idx=_piece(seq_idx, s, e))[1]))
     if len(bounds) > 1:  # zeros as leaves, so chunk 0's final state is differentiable on every backend
         states[0] = _rebuild(states[1], [torch.zeros_like(t) for t in _leaves(states[1])])
     state_grads = None
@@ -123,7 +143,8 @@ def chunked_grad(
         with torch.enable_grad():
             leaves = [t.detach().requires_grad_() for t in _leaves(states[k])] if states[k] is not None else []
             init = _rebuild(states[k], leaves) if states[k] is not None else None
-            logits, new = model(tokens[:, s:e], init, return_state=True)
+            logits, new = model(tokens[:, s:e], _enter(init, seq_idx, s), return_state=True,
+                                seq_idx=_piece(seq_idx, s, e))
             term = loss_fn(logits, s)
             outs, douts = [term], [None]
             if state_grads is not None:
@@ -141,11 +162,12 @@ def chunked_grad(
 
 
 def chunked_backward(
-    model: CharMambaLM, tokens: torch.Tensor, chunk: int, loss_fn: LossTerm, truncated: bool = False
+    model: CharMambaLM, tokens: torch.Tensor, chunk: int, loss_fn: LossTerm, truncated: bool = False,
+    seq_idx: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """`loss.backward()` for the chunked loss: accumulates into the parameters' .grad; returns the loss (detached)."""
     params = [p for p in model.parameters() if p.requires_grad]
-    loss, grads = chunked_grad(model, tokens, chunk, loss_fn, params, truncated)
+    loss, grads = chunked_grad(model, tokens, chunk, loss_fn, params, truncated, seq_idx)
     for p, g in zip(params, grads):
         p.grad = g if p.grad is None else p.grad.add_(g)
     return loss

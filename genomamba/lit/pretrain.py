@@ -61,19 +61,21 @@ def next_base_loss(
 
 
 def next_base_loss_terms(
-    tokens: torch.Tensor, softmask: torch.Tensor | None = None, softmask_weight: float = 1.0
+    tokens: torch.Tensor, softmask: torch.Tensor | None = None, softmask_weight: float = 1.0,
+    seq_idx: torch.Tensor | None = None,
 ) -> tuple[Callable[[torch.Tensor, int], torch.Tensor], torch.Tensor]:
     """`next_base_loss` as a sum of chunk terms, for `genomamba.lit.bptt`: term(logits of tokens
     [start, start + l), start) -> that chunk's share (the last position of a chunk predicts the first
     base of the next), normalised by the whole sequence's count; and the count. A chunk's targets
     and weights are made when its term is, so nothing sequence-long is kept beside the tokens."""
-    count = next_base_targets(tokens, softmask, softmask_weight)[1].sum()
+    count = next_base_targets(tokens, softmask, softmask_weight, seq_idx)[1].sum()
     denom = count.clamp(min=1.0)
 
     def term(logits: torch.Tensor, start: int) -> torch.Tensor:
         end = min(start + logits.shape[1] + 1, tokens.shape[1])  # the chunk's tokens and the next base
         sm = None if softmask is None else softmask[:, start:end]
-        target, weight = next_base_targets(tokens[:, start:end], sm, softmask_weight)
+        seq = None if seq_idx is None else seq_idx[:, start:end]
+        target, weight = next_base_targets(tokens[:, start:end], sm, softmask_weight, seq)
         return _weighted_nll(logits[:, :target.shape[1]], target, weight) / denom
 
     return term, count
@@ -149,17 +151,13 @@ class PretrainLitModule(OptimizerMixin, L.LightningModule):
         if chunk is None:
             return next_base_loss(self.model(tokens, seq_idx=seq_idx), tokens, batch.get("softmask"),
                                   self.hparams.softmask_weight, seq_idx)
-        # one record per row with padding after it is fine (causal: padding changes nothing before it)
-        if seq_idx is not None and not bool(((seq_idx == seq_idx[:, :1]) | (tokens == PAD)).all()):
-            raise ConfigError("module.backprop_chunk does not take packed batches yet (data.pack, or data.whole_records "
-                              "with batch_size > 1): use data.batch_size=1 with data.whole_records, or no chunking")
-        loss_fn, count = next_base_loss_terms(tokens, batch.get("softmask"), self.hparams.softmask_weight)
+        loss_fn, count = next_base_loss_terms(tokens, batch.get("softmask"), self.hparams.softmask_weight, seq_idx)
         if not train:
-            return chunked_loss(self.model, tokens, chunk, loss_fn), count
+            return chunked_loss(self.model, tokens, chunk, loss_fn, seq_idx), count
         # the gradient is computed here, chunk by chunk; the returned loss's backward deposits it, so
         # Lightning's accumulation, clipping and DDP all-reduce apply as to a one-pass loss
         params = [p for p in self.model.parameters() if p.requires_grad]
-        loss, grads = chunked_grad(self.model, tokens, chunk, loss_fn, params, self.hparams.backprop_truncated)
+        loss, grads = chunked_grad(self.model, tokens, chunk, loss_fn, params, self.hparams.backprop_truncated, seq_idx)
         return loss_with_grads(loss, params, grads), count
 
     def on_fit_start(self) -> None:
