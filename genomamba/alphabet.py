@@ -9,6 +9,8 @@ file, record and 0-based position.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from genomamba.errors import AlphabetError
@@ -112,3 +114,11 @@ def is_sequence_allele(allele: str) -> bool:
     Symbolic (`<DEL>`), breakend, `*` and missing (`.`) alleles are not sequence alleles.
     """
     return bool(allele) and set(allele) <= _ALLELE_BASES
+
+
+def pad_rows(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Token rows `[L_i]` right-padded with PAD into one int64 batch `[B, max L_i]`."""
+    out = np.full((len(rows), max(len(r) for r in rows)), PAD, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from genomamba.alphabet import PAD, reverse_complement
+from genomamba.alphabet import PAD, pad_rows, reverse_complement
 from genomamba.data.packing import pack_rows
 from genomamba.errors import FastaFetchError, GenomambaError
 from genomamba.io.fasta import FastaReader, GenomeSet
@@ -249,11 +249,7 @@ def _score_batch(
     """Whole short records in one padded batch (plus their reverse complements if asked)."""
     toks = [reader.fetch_tokens(n, 0, reader.lengths[n]) for n in names]
     rows = toks + ([reverse_complement(t) for t in toks] if both_strands else [])
-    width = max(t.shape[0] for t in rows)
-    batch = np.full((len(rows), width), PAD, np.int64)
-    for i, t in enumerate(rows):
-        batch[i, : t.shape[0]] = t
-    ll, h, _, _ = _step(model, batch, None, None, device, hidden)
+    ll, h, _, _ = _step(model, pad_rows(rows), None, None, device, hidden)
     for i, (name, t) in enumerate(zip(names, toks)):
         n = t.shape[0]
         track = ll[i, :n]

@@ -23,7 +23,7 @@ from collections.abc import Hashable
 import numpy as np
 import torch
 
-from genomamba.alphabet import PAD, N
+from genomamba.alphabet import PAD, N, pad_rows
 
 __all__ = ["supports_state_cache", "next_base_ll", "cached_tracks", "index_state", "cat_states", "state_signature"]
 
@@ -89,13 +89,6 @@ def _map(fn, state):
     return state
 
 
-def _pad(windows: list[np.ndarray], device: torch.device) -> torch.Tensor:
-    x = np.full((len(windows), max(len(w) for w in windows)), PAD, dtype=np.int64)
-    for i, w in enumerate(windows):
-        x[i, : len(w)] = w
-    return torch.from_numpy(x).to(device)
-
-
 @torch.inference_mode()
 def cached_tracks(
     model: torch.nn.Module,
@@ -129,7 +122,7 @@ def cached_tracks(
 
 def _ref_batch(model, keys, refs, alts, sites, batch_size, device, stats, out) -> None:
     """Run one batch of ref windows in chunks split at its ALTs' offsets, then those ALTs."""
-    x = _pad([refs[k] for k in keys], device)
+    x = torch.from_numpy(pad_rows([refs[k] for k in keys])).to(device)
     L = x.shape[1]
     splits = sorted({alts[a][1] for k in keys for a in sites[k]} - {0})
     state, parts, snaps, prev = None, [], {0: None}, 0
@@ -170,7 +163,7 @@ def _alt_batch(model, rows, alts, snaps, ref_logits, ref_tracks, keys, device, s
     rows = sorted(rows, key=lambda rap: rap[2])  # one state gather per offset
     r_idx = torch.tensor([r for r, _, _ in rows], device=device)
     p_idx = torch.tensor([p for _, _, p in rows], device=device)
-    xs = _pad([alts[a][2][p:] for _, a, p in rows], device)
+    xs = torch.from_numpy(pad_rows([alts[a][2][p:] for _, a, p in rows])).to(device)
     state = None
     if rows[0][2] > 0:  # a batch is all p > 0 or all p == 0 (the allele opens the window: no state)
         offsets = sorted({p for _, _, p in rows})

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from genomamba.alphabet import PAD, encode, is_sequence_allele, reverse_complement
+from genomamba.alphabet import encode, is_sequence_allele, pad_rows, reverse_complement
 from genomamba.errors import AlphabetError, VcfError
 from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord
@@ -406,11 +406,7 @@ class VariantScorer:
         """
         if not windows:
             return []
-        lmax = max(len(w) for w in windows)
-        x = np.full((len(windows), lmax), PAD, dtype=np.int64)
-        for i, w in enumerate(windows):
-            x[i, : len(w)] = w
-        xt = torch.from_numpy(x).to(self.device)
+        xt = torch.from_numpy(pad_rows(windows)).to(self.device)
         logits = self.model(xt)  # [B, L, V]
         self.stats.model_calls += 1
         self.stats.windows_scored += len(windows)
