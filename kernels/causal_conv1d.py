@@ -232,7 +232,8 @@ def causal_conv1d_triton(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tens
         weight: `[D, K]` or `[D, 1, K]` (nn.Conv1d's). bias: `[D]`.
         initial_state: `[B, D, K-1]`, the K-1 inputs before x[:, 0] (zeros when None).
         activation: "silu" or None.
-        return_final_state: also return the last K-1 inputs `[B, D, K-1]` (no gradient through it).
+        return_final_state: also return the last K-1 inputs `[B, D, K-1]` (torch slicing: gradients
+            reach x and the initial state through it).
         seq_idx: `[B, L]` int, packed sequences: taps into another sequence read zero (see
             `genomamba.ops.causal_conv1d`).
 
@@ -244,5 +245,4 @@ def causal_conv1d_triton(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tens
     out = CausalConv1dFn.apply(x, weight, bias, initial_state, activation == "silu", seq_idx)
     if not return_final_state:
         return out
-    return out, final_conv_state(x.detach(), None if initial_state is None else initial_state.detach(),
-                                 weight.shape[-1], seq_idx)
+    return out, final_conv_state(x, initial_state, weight.shape[-1], seq_idx)

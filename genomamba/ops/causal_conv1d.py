@@ -77,29 +77,10 @@ def causal_conv1d(
     seq_idx: torch.Tensor | None = None,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Causal depthwise conv1d; see `causal_conv1d_ref`. backend: as `selective_scan`'s ("triton" uses
-    the fused kernel, every other backend the reference). The final state is sliced here, in torch, on
-    every backend, so it carries gradient to x and the initial state (chunked backprop needs it)."""
+    the fused kernel, every other backend the reference). On both, the final state is sliced with torch
+    ops, so it carries gradient to x and the initial state (chunked backprop needs it)."""
     if resolve_backend(backend, x.device) == "triton":
         from genomamba_kernels import causal_conv1d_triton
 
-        out = causal_conv1d_triton(x, weight, bias, initial_state, activation, seq_idx=seq_idx)
-    else:
-        out = causal_conv1d_ref(x, weight, bias, initial_state, activation, seq_idx=seq_idx)
-    if not return_final_state:
-        return out
-    return out, _final_state(x, initial_state, weight.shape[-1], seq_idx)
-
-
-def _final_state(x: torch.Tensor, initial_state: torch.Tensor | None, K: int,
-                 seq_idx: torch.Tensor | None = None) -> torch.Tensor:
-    """The last K-1 columns `[B, D, K-1]` of cat(initial_state, x^T) in x's dtype; differentiable.
-    With seq_idx, columns outside the row's last sequence are zero (the initial state is seq_idx[:, 0]'s)."""
-    Bsz, L, D = x.shape
-    tail = x[:, max(0, L - (K - 1)):].transpose(1, 2)  # at most K-1 columns: no sequence-long copy
-    prev = x.new_zeros(Bsz, D, K - 1) if initial_state is None else initial_state.to(x.dtype)
-    x_cat = torch.cat([prev, tail], dim=-1)
-    fin = x_cat[..., x_cat.shape[-1] - (K - 1):]
-    if seq_idx is not None:
-        pos = torch.arange(L - (K - 1), L, device=x.device).clamp_min(0)  # column j's position (< 0: the state)
-        fin = fin * (seq_idx[:, pos] == seq_idx[:, -1:]).unsqueeze(1).to(fin.dtype)
-    return fin.contiguous()
+        return causal_conv1d_triton(x, weight, bias, initial_state, activation, return_final_state, seq_idx)
+    return causal_conv1d_ref(x, weight, bias, initial_state, activation, return_final_state, seq_idx)
