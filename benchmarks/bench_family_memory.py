@@ -11,7 +11,8 @@ are not tried, and likewise once a step takes longer than --time-limit seconds.
 
 - train: one AdamW step (forward, next-base loss, backward, optimizer step) on a `[batch, L]`
   batch, after one warm-up step; reports seconds per step, tokens/s and peak allocated memory.
-  A warm-up step slower than --time-limit is the timed step (it ends the series anyway).
+  A warm-up step slower than --time-limit is the timed step (it ends the series anyway); each
+  series starts with an untimed run at --min-len, so kernel compilation is in no row.
 - infer: L random bases streamed through the model --chunk at a time with the carried state (as
   `genomamba-score fasta` does); reports the carried state's size after L bases and the peak
   allocated memory.
@@ -145,6 +146,7 @@ def sweep(args, device, dtype) -> list[dict]:
         if mode not in args.modes:
             continue
         for kind in args.models:
+            fn(kind, args.min_len, args, device, dtype)  # compile every kernel first: not part of any row
             for L in lengths:
                 row = {"mode": mode, "model": kind, "L": L, "batch": args.batch if mode == "train" else 1}
                 try:

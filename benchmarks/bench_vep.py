@@ -7,6 +7,8 @@ the one-hot +-k bp sequence context, for each k of --context-baselines):
 
     ecoli_nonsense   E. coli MG1655 coding SNVs, CONSEQUENCE nonsense vs synonymous
     ecoli_missense   same file, missense vs synonymous
+    ecoli_stop_lost  same file, stop-lost vs synonymous
+    ecoli_start_lost same file, start-lost vs synonymous
     brca1            BRCA1 saturation genome editing (Findlay 2018), LABEL 1 (LOF) vs 0
 
     python benchmarks/bench_vep.py MODEL_DIR --data /work/shared/data --device cuda \
@@ -42,6 +44,10 @@ TASKS = {
                        "CONSEQUENCE", ["nonsense"], ["synonymous"], 10_000),
     "ecoli_missense": ("variants/ecoli_mg1655_consequences.vcf", "genomes/train/MG1655-K12.fasta.gz",
                        "CONSEQUENCE", ["missense"], ["synonymous"], 10_000),
+    "ecoli_stop_lost": ("variants/ecoli_mg1655_consequences.vcf", "genomes/train/MG1655-K12.fasta.gz",
+                        "CONSEQUENCE", ["stop_lost"], ["synonymous"], 10_000),
+    "ecoli_start_lost": ("variants/ecoli_mg1655_consequences.vcf", "genomes/train/MG1655-K12.fasta.gz",
+                         "CONSEQUENCE", ["start_lost"], ["synonymous"], 10_000),
     # SGE covers ~13 BRCA1 exons: 2 kbp blocks keep each exon (and its neighbours) in one fold
     "brca1": ("variants/brca1_findlay2018.vcf", "variants/brca1_region_hg38.fa", "LABEL", ["1"], ["0"], 2_000),
 }
