@@ -23,6 +23,12 @@ from torch import nn
 
 from genomamba.errors import ConfigError
 from genomamba.models import CharMambaLM
+from genomamba.models.state_tree import (
+    detach_state,
+    map_tensors,
+    rebuild,
+    tensor_leaves,
+)
 
 LossTerm = Callable[[torch.Tensor, int], torch.Tensor]
 
@@ -49,26 +55,13 @@ def chunk_bounds(length: int, chunk: int) -> list[tuple[int, int]]:
     return [(s, min(s + chunk, length)) for s in range(0, length, chunk)]
 
 
-def _leaves(state: list) -> list[torch.Tensor]:
-    return [t for layer in state for t in layer]
-
-
-def _rebuild(like: list, leaves: Sequence[torch.Tensor]) -> list:
-    it = iter(leaves)
-    return [type(layer)(*(next(it) for _ in layer)) for layer in like]
-
-
-def _detach(state: list) -> list:
-    return _rebuild(state, [t.detach() for t in _leaves(state)])
-
-
 def _enter(state: list | None, seq_idx: torch.Tensor | None, start: int) -> list | None:
     """`state` as it enters the chunk at `start`: zero in the rows where a new packed sequence begins
     exactly there (the model takes a carried state as that of the sequence at the chunk's position 0)."""
     if state is None or seq_idx is None or start == 0:
         return state
-    keep = (seq_idx[:, start] == seq_idx[:, start - 1]).to(_leaves(state)[0].dtype)
-    return _rebuild(state, [t * keep.to(t.dtype).view(-1, *([1] * (t.dim() - 1))) for t in _leaves(state)])
+    keep = seq_idx[:, start] == seq_idx[:, start - 1]
+    return map_tensors(lambda t: t * keep.to(t.dtype).view(-1, *([1] * (t.dim() - 1))), state)
 
 
 def _piece(seq_idx: torch.Tensor | None, s: int, e: int) -> torch.Tensor | None:
@@ -126,29 +119,29 @@ def chunked_grad(
                 term = loss_fn(logits, s)
                 _add(grads, torch.autograd.grad(term, inputs, allow_unused=True))
             total += term.detach().float()
-            state = _detach(new)
+            state = detach_state(new)
             del logits, new, term
         return total, [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
 
     with torch.no_grad():  # the boundary states: states[k] is the state entering chunk k
         states = [None]
         for s, e in bounds[:-1]:
-            states.append(_detach(model(tokens[:, s:e], _enter(states[-1], seq_idx, s), return_state=True,
-                                        seq_idx=_piece(seq_idx, s, e))[1]))
+            states.append(detach_state(model(tokens[:, s:e], _enter(states[-1], seq_idx, s), return_state=True,
+                                             seq_idx=_piece(seq_idx, s, e))[1]))
     if len(bounds) > 1:  # zeros as leaves, so chunk 0's final state is differentiable on every backend
-        states[0] = _rebuild(states[1], [torch.zeros_like(t) for t in _leaves(states[1])])
+        states[0] = map_tensors(torch.zeros_like, states[1])
     state_grads = None
     for k in reversed(range(len(bounds))):
         s, e = bounds[k]
         with torch.enable_grad():
-            leaves = [t.detach().requires_grad_() for t in _leaves(states[k])] if states[k] is not None else []
-            init = _rebuild(states[k], leaves) if states[k] is not None else None
+            leaves = [t.detach().requires_grad_() for t in tensor_leaves(states[k])]  # a one-chunk sequence: [], None
+            init = rebuild(states[k], leaves)
             logits, new = model(tokens[:, s:e], _enter(init, seq_idx, s), return_state=True,
                                 seq_idx=_piece(seq_idx, s, e))
             term = loss_fn(logits, s)
             outs, douts = [term], [None]
             if state_grads is not None:
-                for t, g in zip(_leaves(new), state_grads):
+                for t, g in zip(tensor_leaves(new), state_grads):
                     if g is not None and t.requires_grad:
                         outs.append(t)
                         douts.append(g)

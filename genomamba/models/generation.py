@@ -28,7 +28,8 @@ from genomamba.alphabet import VOCAB_SIZE, decode, encode
 from genomamba.errors import GenomambaError
 from genomamba.models.base import CharLM
 from genomamba.models.markov import MarkovLM
-from genomamba.modules import MambaMixer, MixerState, ResidualBlock, RMSNorm
+from genomamba.models.state_tree import map_tensors, tensor_leaves
+from genomamba.modules import MambaMixer, ResidualBlock, RMSNorm
 from genomamba.ops import add_rms_norm
 
 __all__ = ["NUCLEOTIDES", "Decoder", "Sampling", "check_generative", "generate", "sample_next"]
@@ -208,11 +209,10 @@ class Decoder:
             chunk = prompt[start:start + PREFILL_CHUNK][None].expand(rows, -1)
             logits, state = self.model(chunk, state, return_state=True)
         if self.fixed_state:
-            for dst, src in zip(self.state, state):
-                for d, s in zip(dst, src):
-                    d.copy_(s)
+            for d, s in zip(tensor_leaves(self.state), tensor_leaves(state)):
+                d.copy_(s)
         elif isinstance(self.model, CharLM):  # Mamba blocks among other layers step in place: own their buffers
-            self.state = [MixerState(*(t.contiguous() for t in s)) if _fast_block(layer) else s
+            self.state = [map_tensors(torch.Tensor.contiguous, s) if _fast_block(layer) else s
                           for layer, s in zip(self.model.layers, state)]
         else:
             self.state = state

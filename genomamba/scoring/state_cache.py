@@ -24,8 +24,9 @@ import numpy as np
 import torch
 
 from genomamba.alphabet import PAD, N, pad_rows
+from genomamba.models.state_tree import cat_rows, select_rows, state_signature
 
-__all__ = ["supports_state_cache", "next_base_ll", "cached_tracks", "index_state", "cat_states", "state_signature"]
+__all__ = ["cached_tracks", "next_base_ll", "supports_state_cache"]
 
 Key = Hashable
 TrackArrays = tuple[np.ndarray, np.ndarray]  # (ll float64 [L], valid bool [L])
@@ -49,44 +50,6 @@ def next_base_ll(prev_logits: torch.Tensor, targets: torch.Tensor) -> tuple[torc
     ll = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     valid = (targets != N) & (targets != PAD)
     return torch.where(valid, ll, torch.zeros_like(ll)).double(), valid
-
-
-def index_state(state, rows: torch.Tensor):
-    """The rows `rows` of a model state (tensors batched along dim 0, nested in lists/tuples/
-    NamedTuples; other leaves such as a KV cache's int offset are shared and kept as they are)."""
-    return _map(lambda t: t.index_select(0, rows), state)
-
-
-def cat_states(states: list):
-    """States of the same `state_signature` stacked along dim 0 (non-tensor leaves: the first's)."""
-    first = states[0]
-    if isinstance(first, torch.Tensor):
-        return torch.cat(states, dim=0)
-    if isinstance(first, tuple) and hasattr(first, "_fields"):
-        return type(first)(*(cat_states(list(parts)) for parts in zip(*states)))
-    if isinstance(first, (list, tuple)):
-        return type(first)(cat_states(list(parts)) for parts in zip(*states))
-    return first
-
-
-def state_signature(state) -> tuple:
-    """What must agree for two states to stack: each tensor's shape past dim 0 and dtype, and every
-    other leaf (a Mamba state's shape does not depend on the position; a KV cache's does)."""
-    if isinstance(state, torch.Tensor):
-        return (tuple(state.shape[1:]), state.dtype)
-    if isinstance(state, (list, tuple)):
-        return tuple(state_signature(s) for s in state)
-    return (state,)
-
-
-def _map(fn, state):
-    if isinstance(state, torch.Tensor):
-        return fn(state)
-    if isinstance(state, tuple) and hasattr(state, "_fields"):
-        return type(state)(*(_map(fn, s) for s in state))
-    if isinstance(state, (list, tuple)):
-        return type(state)(_map(fn, s) for s in state)
-    return state
 
 
 @torch.inference_mode()
@@ -167,7 +130,7 @@ def _alt_batch(model, rows, alts, snaps, ref_logits, ref_tracks, keys, device, s
     state = None
     if rows[0][2] > 0:  # a batch is all p > 0 or all p == 0 (the allele opens the window: no state)
         offsets = sorted({p for _, _, p in rows})
-        state = cat_states([index_state(snaps[p], r_idx[p_idx == p]) for p in offsets])
+        state = cat_rows([select_rows(snaps[p], r_idx[p_idx == p]) for p in offsets])
     logits = model(xs, state)
     _count(stats, 1, len(rows))
     # ll[p] comes from the ref's logits at p - 1 (for p == 0 a placeholder: ll[0] has no context)
