@@ -82,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     chunk = args.chunk_size or (DEFAULT_CHUNK_CUDA if args.device.startswith("cuda") else DEFAULT_CHUNK)
     rows, results = [], {}
     with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
         reads = write_reads(args.genome, Path(tmp) / "reads.fa", args.n, args.min_len, args.max_len, args.seed)
+        print(f"{args.n:,} reads written in {time.perf_counter() - t0:.1f} s", flush=True)
         with FastaReader(reads) as reader:
             names = reader.names
             common = dict(chunk=chunk, both_strands=args.both_strands)
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.one_by_one:
                 modes.append(("one by one", names[:args.one_by_one], dict(pack=False, batch_size=1)))
             for label, subset, kw in modes:
+                print(f"{label:>24}: warm-up, then {len(subset):,} reads ...", flush=True)
                 _run(model, reader, names[:200], args.device, **common, **kw)  # warm-up
                 seconds, bpb = _run(model, reader, subset, args.device, **common, **kw)
                 results[label] = bpb
