@@ -15,6 +15,10 @@ the one-hot +-k bp sequence context, for each k of --context-baselines):
         --markov MARKOV_DIR --window 256 -o bench_vep_out/
     python benchmarks/bench_vep.py random-tiny --limit 200 --folds 2     # smoke test on a CPU
 
+`--cache-dir DIR` keeps each task's features and zero-shot scores (the GPU work) in DIR
+(`genomamba.evaluation.feature_cache`): a rerun after a killed fold stage, or with other fold,
+head or baseline settings, reads them instead of running the models again.
+
 MODEL_DIR may be `random-tiny`: an untrained CharMambaLM(d_model=16, n_layer=2) written to the
 output directory (AUROC ~0.5: checks the pipeline, not a model). `--limit N` keeps a random N of
 each task's labelled variants. Prints one markdown table (task x method, mean ± sd AUROC/AUPRC
@@ -36,7 +40,13 @@ from pathlib import Path
 import torch
 
 from genomamba.atomic import atomic_write_text
-from genomamba.evaluation import cross_validate_heads, jsonable, mean_sd, method_label, write_cv_outputs
+from genomamba.evaluation import (
+    cross_validate_heads,
+    jsonable,
+    mean_sd,
+    method_label,
+    write_cv_outputs,
+)
 
 TASKS = {
     # name: (variants, reference, label key, positive, negative, block size bp)
@@ -69,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=None, help="random N labelled variants per task (smoke test)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads: torch's, and the BLAS/OpenMP threads of the folds' scikit-learn fits")
+    p.add_argument("--cache-dir", default=None, help="read/write features and zero-shot scores here")
     p.add_argument("-o", "--outdir", default=None, help="default: a temporary directory")
     args = p.parse_args(argv)
     if args.threads:
@@ -100,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             folds=args.folds, block_size=block, window=args.window, strands=args.strands, markov=args.markov,
             head_epochs=args.finetune_epochs, gbm_iter=args.gbm_iter, context_baselines=contexts,
             batch_size=args.batch_size, limit=args.limit, seed=args.seed, device=args.device,
+            cache_dir=args.cache_dir,
         )
         write_cv_outputs(res, outdir / task, command=f"bench_vep.py task {task}")
         m = res.metrics
@@ -113,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         "command": " ".join(shlex.quote(a) for a in [sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
         "model": args.model, "markov": args.markov,
         "settings": {k: getattr(args, k) for k in ("folds", "window", "strands", "finetune_epochs", "gbm_iter",
-                                                     "context_baselines", "batch_size", "limit", "seed", "device")},
+                                                     "context_baselines", "batch_size", "limit", "seed", "device",
+                                                     "cache_dir")},
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
                     "cpu_threads": torch.get_num_threads(),
                     "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None},

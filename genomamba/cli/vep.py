@@ -3,6 +3,7 @@
     genomamba-score vep-cv MODEL_DIR ref.fa variants.vcf --label LABEL --positive 1 [--negative 0]
         --folds 5 --block-size 10000 -o outdir [--markov MARKOV_DIR] [--finetune-epochs 30]
         [--window 256] [--bed blocks.bed] [--limit N] [--device cpu|cuda] [--context-baselines 3,10]
+        [--cache-dir DIR]
 
 Variants (binary: `--positive` label values vs `--negative` values, or vs everything else) are
 assigned to folds by whole position blocks (`genomamba.data.splits`: no train and test variant
@@ -22,7 +23,13 @@ backbone is frozen, so they do not depend on the fold. Then, per held-out fold, 
     context_k*   logistic regression on the one-hot ref/alt sequence context of +-k bp (one per
                  k of `--context-baselines`): what the site alone predicts, without the model
 
-Progress: bars on a terminal; with stderr to a file, one line per stage (and a minute).
+`--cache-dir DIR` keeps the features and zero-shot scores (the GPU work) in DIR, one .npz per
+model and input set, keyed by the model's weights and config, the reference's bytes, the variants
+scored, window and strands: a rerun with the same inputs (other folds, heads, baselines) reads
+them and never runs the model; any other input computes (and caches) its own.
+
+Progress: bars on a terminal; with stderr to a file, one line per stage (and a minute); either
+way one line per fold with each method's seconds.
 Outputs in `-o`: metrics.json (per fold and mean ± sd AUROC/AUPRC, counts, the command),
 metrics.md (the table), roc.png (ROC of out-of-fold predictions pooled over folds) and
 predictions.tsv (every variant's fold and out-of-fold score per method). Written atomically.
@@ -71,6 +78,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--gbm-iter", type=int, default=200, help="boosting iterations (0: skip gradient boosting)")
     p.add_argument("--context-baselines", type=_ks, default=(3, 10), metavar="K[,K...]",
                    help="one-hot +-k bp context baselines, comma-separated k (default 3,10; 'none': skip)")
+    p.add_argument("--cache-dir", default=None, metavar="DIR",
+                   help="read/write the features and zero-shot scores here (reused by a run with the same inputs)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars or stage lines")
     p.set_defaults(func=run)
 
@@ -80,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from genomamba.errors import GenomambaError
     from genomamba.evaluation import cross_validate_heads, write_cv_outputs
 
-    split = lambda s: [v for v in s.split(",") if v] if s else None  # noqa: E731
+    split = lambda s: [v for v in s.split(",") if v] if s else None
     command = " ".join(shlex.quote(a) for a in ["genomamba-score", "vep-cv", *sys.argv[2:]])
     try:
         result = cross_validate_heads(
@@ -89,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
             window=args.window, strands=args.strands, markov=args.markov, head_epochs=args.finetune_epochs,
             head_lr=args.head_lr, gbm_iter=args.gbm_iter, context_baselines=args.context_baselines,
             batch_size=args.batch_size, limit=args.limit, seed=args.seed, on_ref_mismatch=args.on_ref_mismatch,
-            device=args.device, progress=not args.quiet,
+            device=args.device, progress=not args.quiet, cache_dir=args.cache_dir,
         )
         write_cv_outputs(result, args.output, command=command)
     except (GenomambaError, FileNotFoundError) as e:

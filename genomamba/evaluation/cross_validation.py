@@ -25,16 +25,34 @@ import numpy as np
 import pandas as pd
 import torch
 from matplotlib.figure import Figure
+from threadpoolctl import threadpool_limits
 
 from genomamba.atomic import atomic_write_text
+from genomamba.data.labelled_variants import (
+    LabelledVariant,
+    label_mapping,
+    read_labelled_variants,
+)
 from genomamba.data.splits import assign_folds, fold_indices
-from genomamba.data.labelled_variants import LabelledVariant, label_mapping, read_labelled_variants
 from genomamba.device import resolve_device
 from genomamba.errors import ConfigError
 from genomamba.evaluation.baselines import context_onehot, fit_gbm, fit_logreg
+from genomamba.evaluation.feature_cache import (
+    file_digest,
+    load_or_compute,
+    model_identity,
+    variants_digest,
+)
 from genomamba.evaluation.features import extract_features, zero_shot_scores
 from genomamba.evaluation.heads import train_head_on_features
-from genomamba.evaluation.metrics import binary_metrics, fmt, fold_summary, jsonable, markdown_table, roc_points
+from genomamba.evaluation.metrics import (
+    binary_metrics,
+    fmt,
+    fold_summary,
+    jsonable,
+    markdown_table,
+    roc_points,
+)
 from genomamba.evaluation.plots import plot_roc, save_figure
 from genomamba.evaluation.progress import stage
 from genomamba.io.fasta import GenomeSet
@@ -42,7 +60,7 @@ from genomamba.io.vcf import start_to_pos
 from genomamba.models.lm import CharMambaLM
 from genomamba.models.loading import load_model
 
-__all__ = ["CVResult", "METHOD_LABELS", "method_label", "cross_validate_heads", "write_cv_outputs"]
+__all__ = ["METHOD_LABELS", "CVResult", "cross_validate_heads", "method_label", "write_cv_outputs"]
 
 METHOD_LABELS = {
     "logreg": "logistic regression (frozen features)",
@@ -106,6 +124,7 @@ def cross_validate_heads(
     markov: str | Path | torch.nn.Module | None = None,
     head_epochs: int = 30,
     head_lr: float = 1e-3,
+    head_early_stopping_min: int | None = 10_000,
     gbm_iter: int = 200,
     context_baselines: Sequence[int] = (3, 10),
     batch_size: int = 32,
@@ -114,6 +133,7 @@ def cross_validate_heads(
     on_ref_mismatch: str = "error",
     device: str | torch.device | None = None,
     progress: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> CVResult:
     """Blocked k-fold CV of frozen-feature classifiers, zero-shot scores and context baselines.
 
@@ -124,11 +144,22 @@ def cross_validate_heads(
         folds, block_size, bed: fold assignment (`genomamba.data.splits.assign_folds`).
         window, strands: backbone windows for features and zero-shot scores.
         markov: Markov (or any causal LM) directory or model: add its zero-shot scores.
-        head_epochs: MLP head epochs (0: no head). gbm_iter: boosting iterations (0: no gbm).
+        head_epochs: MLP head epochs (0: no head; the most, with early stopping).
+        head_early_stopping_min: training rows from which the MLP head holds out 10% and stops
+            once 3 epochs did not improve its loss there (None: always `head_epochs` epochs).
+        gbm_iter: boosting iterations (0: no gbm).
         context_baselines: k of each one-hot +-k bp context baseline (empty: none).
         limit: a random subset of that many labelled variants. seed: folds, subset, training.
         device: default: the loaded model's device, or `resolve_device()` for a directory.
-        progress: bars (terminal, notebook) or stage lines on stderr.
+        progress: bars (terminal, notebook) or stage lines on stderr (one per fold, with each
+            method's seconds).
+
+    The folds' scikit-learn fits use at most `torch.get_num_threads()` BLAS and OpenMP threads.
+        cache_dir: keep the backbone's features and zero-shot scores (and the Markov model's
+            scores) here, one .npz per model and input set (`genomamba.evaluation.feature_cache`:
+            keyed by the model's weights and config, the reference's bytes, the variants scored,
+            window and strands); a later run with the same inputs reads them and never loads
+            or runs the model.
 
     Raises:
         GenomambaError: bad inputs (named), e.g. a Markov model as `model`, one class, too few blocks.
@@ -148,55 +179,84 @@ def cross_validate_heads(
         if len(np.unique(y)) < 2:
             raise ConfigError(f"{variants}: need both classes, got {stats.summary()}")
         fold_of = assign_folds([v.chrom for v in labelled], [v.start for v in labelled], folds, block_size, bed, seed)
-        backbone = load_model(model, device=device) if isinstance(model, (str, Path)) else model.to(device)
-        if not isinstance(backbone, CharMambaLM):
-            raise ConfigError(f"{model}: vep-cv needs a CharMambaLM backbone (give a Markov model with --markov)")
-        feats = extract_features(backbone, genome, labelled, window, strands, batch_size, device, progress)
+        inputs = _cache_inputs(cache_dir, reference, labelled, window, strands)
+        about = {"reference": str(reference), "variants": str(variants), "label": label, "positive": positive,
+                 "negative": negative, "limit": limit, "seed": seed, "device": str(device), "batch_size": batch_size}
+        cache: dict[str, dict] = {}
+
+        def backbone_arrays() -> dict[str, np.ndarray]:
+            backbone = load_model(model, device=device) if isinstance(model, (str, Path)) else model.to(device)
+            if not isinstance(backbone, CharMambaLM):
+                raise ConfigError(f"{model}: vep-cv needs a CharMambaLM backbone (give a Markov model with --markov)")
+            feats = extract_features(backbone, genome, labelled, window, strands, batch_size, device, progress)
+            llr, delta = zero_shot_scores(backbone, genome, labelled, window, strands, batch_size, device, progress,
+                                          desc="zero-shot model")
+            return {"features": feats, "llr": llr, "delta": delta}
+
+        def markov_arrays() -> dict[str, np.ndarray]:
+            lm = load_model(markov, device=device) if isinstance(markov, (str, Path)) else markov.to(device)
+            llr, delta = zero_shot_scores(lm, genome, labelled, window, strands, batch_size, device, progress,
+                                          desc="zero-shot markov")
+            return {"llr": llr, "delta": delta}
+
         fixed: dict[str, np.ndarray] = {}  # scores that need no training
-        for prefix, name, lm in (("zeroshot", "model", backbone), ("markov", "markov", markov)):
+        for prefix, kind, lm, compute in (("zeroshot", "backbone", model, backbone_arrays),
+                                          ("markov", "markov", markov, markov_arrays)):
             if lm is None:
                 continue
-            lm = load_model(lm, device=device) if isinstance(lm, (str, Path)) else lm.to(device)
-            llr, delta = zero_shot_scores(lm, genome, labelled, window, strands, batch_size, device, progress,
-                                          desc=f"zero-shot {name}")
-            fixed[f"{prefix}_llr"], fixed[f"{prefix}_delta"] = -llr, -delta
+            key = {**inputs, "model": model_identity(lm)} if cache_dir is not None else {}
+            arrays, file, hit = load_or_compute(cache_dir, kind, key, labelled, compute, progress,
+                                                about={**about, "model": _name(lm)})
+            if file is not None:
+                cache[kind] = {"file": str(file), "read": hit}
+            if kind == "backbone":
+                feats = arrays["features"]
+            fixed[f"{prefix}_llr"], fixed[f"{prefix}_delta"] = -arrays["llr"], -arrays["delta"]
         contexts = {f"context_k{k}": context_onehot(genome, labelled, int(k)) for k in context_baselines}
 
     methods = (["logreg"] + (["gbm"] if gbm_iter > 0 else []) + (["mlp_head"] if head_epochs > 0 else [])
                + list(fixed) + list(contexts))
+    fits = {"logreg": lambda tr, te, f: fit_logreg(feats[tr], y[tr], feats[te], seed),
+            "gbm": lambda tr, te, f: fit_gbm(feats[tr], y[tr], feats[te], gbm_iter, seed),
+            "mlp_head": lambda tr, te, f: train_head_on_features(feats[tr], y[tr], feats[te], epochs=head_epochs,
+                                                                lr=head_lr, seed=seed + f, device=device,
+                                                                early_stopping_min=head_early_stopping_min),
+            **{m: (lambda tr, te, f, s=s: s[te]) for m, s in fixed.items()},
+            **{m: (lambda tr, te, f, x=x: fit_logreg(x[tr], y[tr], x[te], seed)) for m, x in contexts.items()}}
     oof = {m: np.full(len(y), np.nan) for m in methods}
     per_fold = []
-    with stage("folds", folds, "folds", progress) as done:
+    # scikit-learn's OpenMP and the BLAS pools ignore torch.set_num_threads and take every core:
+    # parallel runs of 3 torch threads each on 16 cores ran 16 threads each in their folds
+    with stage("folds", folds, "folds", progress) as done, threadpool_limits(torch.get_num_threads()):
         for f in range(folds):
             tr, te = fold_indices(fold_of, f)
             if len(np.unique(y[tr])) < 2:
                 raise ConfigError(f"fold {f}: the training split has a single class; use fewer folds or smaller blocks")
-            oof["logreg"][te] = fit_logreg(feats[tr], y[tr], feats[te], seed)
-            if gbm_iter > 0:
-                oof["gbm"][te] = fit_gbm(feats[tr], y[tr], feats[te], gbm_iter, seed)
-            if head_epochs > 0:
-                oof["mlp_head"][te] = train_head_on_features(
-                    feats[tr], y[tr], feats[te], epochs=head_epochs, lr=head_lr, seed=seed + f, device=device
-                )
-            for m, s in fixed.items():
-                oof[m][te] = s[te]
-            for m, x in contexts.items():
-                oof[m][te] = fit_logreg(x[tr], y[tr], x[te], seed)
-            per_fold.append({"fold": f, "n_train": int(len(tr)), "n_test": int(len(te)),
+            seconds = {}
+            for m in methods:
+                t = time.perf_counter()
+                oof[m][te] = fits[m](tr, te, f)
+                seconds[m] = time.perf_counter() - t
+            per_fold.append({"fold": f, "n_train": len(tr), "n_test": len(te),
                              "n_test_positive": int(y[te].sum()),
-                             "methods": {m: binary_metrics(y[te], oof[m][te]) for m in methods}})
-            done(1)
+                             "methods": {m: binary_metrics(y[te], oof[m][te]) for m in methods},
+                             "seconds": seconds})
+            done(1, f"fold {f} ({len(tr)} train, {len(te)} test) in {sum(seconds.values()):.1f} s: "
+                    + ", ".join(f"{m} {s:.1f} s" for m, s in seconds.items() if m not in fixed))
 
     summary = fold_summary(per_fold, y, oof)
     metrics = {
         "model_dir": _name(model), "reference": str(reference), "variants": str(variants),
         "markov_dir": _name(markov) if markov is not None else None,
         "label_key": label, "classes": class_names, "read": stats.summary(),
-        "n_variants": int(len(y)), "n_positive": int(y.sum()), "folds": per_fold, "summary": summary,
+        "n_variants": len(y), "n_positive": int(y.sum()), "folds": per_fold, "summary": summary,
         "settings": {"folds": folds, "block_size": block_size, "bed": bed, "window": window, "strands": strands,
-                     "head_epochs": head_epochs, "head_lr": head_lr, "gbm_iter": gbm_iter,
+                     "head_epochs": head_epochs, "head_lr": head_lr, "head_early_stopping_min": head_early_stopping_min,
+                     "gbm_iter": gbm_iter,
                      "context_baselines": [int(k) for k in context_baselines], "limit": limit, "seed": seed,
-                     "feature_dim": int(feats.shape[1]), "device": str(device)},
+                     "feature_dim": int(feats.shape[1]), "device": str(device),
+                     "cache_dir": str(cache_dir) if cache_dir is not None else None},
+        "cache": cache,
         "seconds": time.perf_counter() - t0,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
     }
@@ -232,6 +292,16 @@ def _predictions(labelled: Sequence[LabelledVariant], y: np.ndarray, fold_of: np
         "ref": [v.ref for v in labelled], "alt": [v.alt for v in labelled],
         "label": y.astype(int), "fold": np.asarray(fold_of).astype(int), **oof,
     })
+
+
+def _cache_inputs(cache_dir, reference, labelled: Sequence[LabelledVariant], window: int, strands: str) -> dict:
+    """What, besides the model, determines the features and zero-shot scores (`feature_cache`)."""
+    if cache_dir is None:
+        return {}
+    from genomamba import __version__
+
+    return {"reference": file_digest(reference), "variants": variants_digest(labelled), "n_variants": len(labelled),
+            "window": int(window), "strands": strands, "genomamba": __version__}
 
 
 def _as_list(values: str | Sequence[str] | None) -> list[str] | None:

@@ -64,6 +64,29 @@ def test_vep_cv_two_folds(backbone_dir, tmp_path, capsys):
     assert len(rows) == 37 and rows[0].split("\t")[:6] == ["chrom", "pos", "ref", "alt", "label", "fold"]
 
 
+def test_vep_cv_cache_dir(backbone_dir, tmp_path, capsys, monkeypatch):
+    from genomamba.evaluation import cross_validation
+
+    cache = tmp_path / "cache"
+    argv = ["vep-cv", str(backbone_dir), str(FA), str(LABELLED), "--label", "LABEL", "--positive", "1",
+            "--folds", "2", "--block-size", "50", "--window", "32", "--finetune-epochs", "2", "--gbm-iter", "0",
+            "--context-baselines", "none", "--cache-dir", str(cache)]
+    args = _parse([*argv, "-o", str(tmp_path / "a")])
+    assert args.func(args) == 0
+    assert "backbone: wrote cache" in capsys.readouterr().err and len(list(cache.glob("backbone-*.npz"))) == 1
+
+    def boom(*a, **k):
+        raise AssertionError("model loaded although cached")
+
+    monkeypatch.setattr(cross_validation, "load_model", boom)
+    args = _parse([*argv, "-o", str(tmp_path / "b")])
+    assert args.func(args) == 0
+    assert "backbone: 36 variants read from cache" in capsys.readouterr().err
+    assert (tmp_path / "a" / "predictions.tsv").read_text() == (tmp_path / "b" / "predictions.tsv").read_text()
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert metrics["cache"]["backbone"]["read"] is True and metrics["settings"]["cache_dir"] == str(cache)
+
+
 def test_vep_cv_reports_bad_input(backbone_dir, tmp_path, capsys):
     args = _parse(["vep-cv", str(backbone_dir), str(FA), str(LABELLED), "--label", "LABEL", "--positive", "1",
                    "--folds", "5", "--block-size", "1000", "-o", str(tmp_path / "cv")])

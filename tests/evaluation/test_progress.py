@@ -31,3 +31,18 @@ def test_stage_bar_on_a_terminal(capsys, monkeypatch):
         done(4)
     err = capsys.readouterr().err
     assert "features: 100%" in err and "4/4" in err and "..." not in err  # a tqdm bar, not the stage lines
+
+
+def test_stage_note_is_a_line_of_its_own(capsys, monkeypatch):
+    with progress.stage("folds", 2, "folds") as done:
+        done(1, "fold 0 in 3.0 s: logreg 1.0 s, gbm 2.0 s")
+        done(1)
+    err = capsys.readouterr().err.splitlines()
+    assert err[1] == "folds: 1/2 folds: fold 0 in 3.0 s: logreg 1.0 s, gbm 2.0 s"
+    assert err[2].startswith("folds: 2/2 folds done in ") and len(err) == 3
+    monkeypatch.setattr(progress, "_interactive", lambda: True)
+    with progress.stage("folds", 2, "folds") as done:
+        done(1, "fold 0 in 3.0 s: logreg 1.0 s")
+        done(1)
+    err = capsys.readouterr().err
+    assert "folds: 1/2 folds: fold 0 in 3.0 s: logreg 1.0 s\n" in err and "2/2" in err  # printed above the bar
