@@ -6,6 +6,14 @@ from __future__ import annotations
 import argparse
 
 
+def add_model_dir_argument(p, what: str = "") -> None:
+    """The positional MODEL_DIR of every scorer and the generator: a directory or a shipped name."""
+    from genomamba.pretrained import PRETRAINED
+
+    p.add_argument("model_dir", help=f"model directory (config.json + model.safetensors){what}, or a shipped "
+                   f"model's name: {', '.join(PRETRAINED)}")
+
+
 def add_quantize_argument(p) -> None:
     """`--quantize int8` (scoring with weight-only INT8 linear layers), shared by fasta and vcf."""
     p.add_argument("--quantize", choices=["int8"], help="int8: weight-only INT8 linear layers, a quarter of the "

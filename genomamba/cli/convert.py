@@ -24,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
         "directory, or a transformers / mamba-ssm Mamba directory to a genomamba one (the direction "
         "follows SRC_DIR's config.json). Only models with genomamba's 8-token vocabulary convert.",
     )
-    p.add_argument("src_dir", help="model directory to convert (config.json + weights)")
+    p.add_argument("src_dir", help="model directory to convert (config.json + weights), or a shipped model's "
+                   "name (bacteria-small, human-small)")
     p.add_argument("dest_dir", help="directory to write (config.json + model.safetensors)")
     p.add_argument("--force", action="store_true", help="overwrite a model directory already at DEST_DIR")
     return p

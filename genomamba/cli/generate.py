@@ -16,8 +16,14 @@ import sys
 from collections.abc import Sequence
 from contextlib import nullcontext
 
-from genomamba.atomic import STDOUT, Terminated, atomic_path, check_not_inputs, terminate_on_sigterm
-from genomamba.cli.args import int_at_least, positive_int
+from genomamba.atomic import (
+    STDOUT,
+    Terminated,
+    atomic_path,
+    check_not_inputs,
+    terminate_on_sigterm,
+)
+from genomamba.cli.args import add_model_dir_argument, int_at_least, positive_int
 from genomamba.errors import GenomambaError
 
 LINE_WIDTH = 80
@@ -31,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "recurrent state (a CUDA graph on the GPU), in memory that does not grow with --length. Only "
                     "A, C, G, T are sampled (never N or the special tokens). Bidirectional models are refused.",
     )
-    p.add_argument("model_dir", help="model directory (config.json + model.safetensors)")
+    add_model_dir_argument(p)
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--prompt", metavar="FASTA", help="FASTA file: every record is a prompt (plain, gzip or bgzip)")
     src.add_argument("--prompt-seq", metavar="SEQ", help="one prompt given as bases (ACGTN; named 'prompt')")

@@ -14,7 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genomamba.atomic import Terminated, check_not_inputs, terminate_on_sigterm
-from genomamba.cli.args import add_quantize_argument, model_argument, positive_int
+from genomamba.cli.args import (
+    add_model_dir_argument,
+    add_quantize_argument,
+    model_argument,
+    positive_int,
+)
 from genomamba.errors import GenomambaError
 
 
@@ -53,8 +58,9 @@ def _add_fasta(sub) -> None:
     from genomamba.scoring import DEFAULT_CHUNK, DEFAULT_CHUNK_CUDA
 
     p = sub.add_parser("fasta", help="per-record bits per base, per-base tracks and embeddings of a FASTA file",
-                       description="Score every record of a FASTA file with a model directory (char_mamba or markov).")
-    p.add_argument("model_dir", help="model directory (config.json + model.safetensors)")
+                       description="Score every record of a FASTA file with a causal model: a Mamba (or hybrid), a "
+                       "transformer or an order-k Markov model directory, or a shipped model by name.")
+    add_model_dir_argument(p)
     p.add_argument("fasta", help="FASTA file: plain, gzip or bgzip")
     p.add_argument("-o", "--output", required=True,
                    help="TSV: name, length, bits_per_base, n_count, scored_bases per record (with --window: name, "

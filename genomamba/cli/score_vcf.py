@@ -15,9 +15,10 @@ ALT then runs only its allele and the bases after it (about W/2 for a centred wi
 state; --no-state-cache runs every alt window whole (same scores, for checking; models without a
 carried state always do). --strands both doubles the work. Time grows linearly with W. The
 default is the model's own: its training window (config.json), 2(k+1)+1 for an order-k Markov
-model (all a k-mer model can see), else 8192. Measured on one shared CPU thread, d_model 64 x 4
-layers, whole windows: 15 variants/s at W=256, 0.5/s at W=8192 (the state cache: about 1.25x
-that); GPU figures are in BENCHMARKS.md.
+model (all a k-mer model can see), else 8192. On a CPU, start small: the shipped bacteria-small
+(window 4,096) scores about 0.5 variants/s on 2 cores, and 8 variants/s with --window 512; try
+--limit 20 first. On one H200 it scores 50,000 SNVs, both strands, at --window 2048 --batch-size 128
+in about 5 minutes (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -31,11 +32,16 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `vcf` subcommand to a `genomamba-score` parser."""
-    from genomamba.cli.args import add_quantize_argument, int_at_least, positive_int
+    from genomamba.cli.args import (
+        add_model_dir_argument,
+        add_quantize_argument,
+        int_at_least,
+        positive_int,
+    )
 
     p = subparsers.add_parser("vcf", help="score variants (VCF or TSV) with a model: GM_LLR and GM_DELTA INFO fields",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("model_dir", help="model directory (config.json + model.safetensors)")
+    add_model_dir_argument(p)
     p.add_argument("reference", help="reference FASTA (plain, bgzip or gzip)")
     p.add_argument("variants", help="input VCF (plain/.gz) or TSV with chrom, pos (1-based), ref, alt columns")
     p.add_argument("-o", "--output", required=True,

@@ -47,13 +47,15 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `vep-cv` subcommand to a `genomamba-score` parser."""
+    from genomamba.cli.args import add_model_dir_argument
+
     p = subparsers.add_parser(
         "vep-cv",
         help="position-blocked k-fold CV: heads and sklearn baselines on frozen features vs zero-shot scores",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model_dir", help="CharMambaLM model directory (the frozen backbone)")
+    add_model_dir_argument(p, ': a CharMambaLM, the frozen backbone')
     p.add_argument("reference", help="reference FASTA (plain, bgzip or gzip)")
     p.add_argument("variants", help="labelled VCF (label in INFO) or TSV (label column)")
     p.add_argument("-o", "--output", required=True, help="output directory")

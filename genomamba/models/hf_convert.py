@@ -35,9 +35,16 @@ from genomamba import __version__
 from genomamba.alphabet import BOS, PAD, TOKENS
 from genomamba.errors import GenomambaError
 from genomamba.models.config import MambaConfig
-from genomamba.models.directory import CONFIG_NAME, WEIGHTS_NAME, read_model_config, read_weights, write_model_directory
+from genomamba.models.directory import (
+    CONFIG_NAME,
+    WEIGHTS_NAME,
+    read_model_config,
+    read_weights,
+    write_model_directory,
+)
 from genomamba.models.lm import MODEL_TYPE as CHAR_MAMBA
 from genomamba.models.lm import CharMambaLM
+from genomamba.pretrained import resolve_model_dir
 
 __all__ = [
     "ConversionError", "convert", "detect_format", "from_hf_mamba", "from_mamba_ssm", "mamba_config_from_state",
@@ -137,8 +144,8 @@ def mamba_config_from_state(state: dict[str, torch.Tensor], source: str | Path, 
 
 def _build(state: dict[str, torch.Tensor], config: MambaConfig, source: str | Path) -> CharMambaLM:
     """A CharMambaLM holding `state` (shapes checked against `config`)."""
-    from genomamba.models.directory import load_state
     from genomamba.models.base import tie_embedding_state
+    from genomamba.models.directory import load_state
 
     model = CharMambaLM(config)
     if config.tie_embeddings:
@@ -210,11 +217,11 @@ def to_hf_mamba(model: CharMambaLM, path: str | Path) -> Path:
     """
     c = model.config
     if c.bidirectional:
-        raise ConversionError(f"{path}: a bidirectional CharMambaLM has no transformers equivalent")
+        raise ConversionError(f"a bidirectional CharMambaLM has no transformers equivalent ({path} not written)")
     if c.attn_layer_idx:
         raise ConversionError(
-            f"{path}: a hybrid CharMambaLM (attention at layers {c.attn_layer_idx}) has no transformers "
-            f"MambaForCausalLM equivalent (it has no attention layers)"
+            f"a hybrid CharMambaLM (attention at layers {c.attn_layer_idx}) has no transformers "
+            f"MambaForCausalLM equivalent: it has no attention layers ({path} not written)"
         )
     config = {
         "architectures": ["MambaForCausalLM"], "model_type": "mamba",
@@ -253,9 +260,13 @@ def convert(src: str | Path, dest: str | Path) -> tuple[str, str]:
     Raises:
         GenomambaError: an unreadable source directory; ConversionError: one that does not fit.
     """
+    src = resolve_model_dir(src)  # a shipped model's name converts like its directory
     fmt = detect_format(src)
     if fmt == GENOMAMBA:
-        to_hf_mamba(CharMambaLM.from_pretrained(src), dest)
+        try:
+            to_hf_mamba(CharMambaLM.from_pretrained(src), dest)
+        except ConversionError as e:
+            raise ConversionError(f"{src}: {e}") from None
         return fmt, HF
     model = from_hf_mamba(src) if fmt == HF else from_mamba_ssm(src)
     model.save_pretrained(dest, metadata=model.training_metadata)

@@ -101,3 +101,14 @@ def test_existing_destination_needs_force(tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
     assert convert_main([str(tmp_path / "gm"), str(tmp_path / "hf"), "--force"]) == 0
     assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == "mamba"
+
+
+def test_a_shipped_model_converts_by_name(tmp_path):
+    """`genomamba-convert bacteria-small DEST` works as `load_model("bacteria-small")` does, and back."""
+    assert convert_main(["bacteria-small", str(tmp_path / "hf")]) == 0
+    assert json.loads((tmp_path / "hf" / "config.json").read_text())["model_type"] == "mamba"
+    assert convert_main([str(tmp_path / "hf"), str(tmp_path / "gm")]) == 0
+    a, b = load_model("bacteria-small", device="cpu"), load_model(tmp_path / "gm", device="cpu")
+    x = torch.randint(0, 4, (1, 64))
+    with torch.no_grad():
+        torch.testing.assert_close(a(x), b(x))

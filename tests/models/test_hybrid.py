@@ -191,7 +191,9 @@ def test_score_fasta_streams_across_the_window(tmp_path):
 def test_convert_refuses_a_hybrid(tmp_path, capsys):
     _model().save_pretrained(tmp_path / "gm")
     assert convert_main([str(tmp_path / "gm"), str(tmp_path / "hf")]) == 1
-    assert "hybrid CharMambaLM (attention at layers [1])" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "hybrid CharMambaLM (attention at layers [1])" in err
+    assert f"error: {tmp_path / 'gm'}: a hybrid" in err  # the source is named, not the destination
     assert not (tmp_path / "hf" / "config.json").exists()
 
 
