@@ -22,5 +22,6 @@ def test_readme_python_api_example_runs(tmp_path):
                        env={"OMP_NUM_THREADS": "1", "PATH": "/usr/bin:/bin"}, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "bits_per_base" in r.stdout and "GM_LLR" in r.stdout and "LABEL" in r.stdout
-    assert (tmp_path / "lambda_markov4" / "config.json").is_file()
-    assert (tmp_path / "lambda_roc.png").stat().st_size > 0
+    assert (tmp_path / "outputs/api/lambda_markov4" / "config.json").is_file()
+    assert (tmp_path / "outputs/api/lambda_roc.png").stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "outputs"]  # nothing else in the folder
