@@ -61,8 +61,9 @@ def evaluate(
     values = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float) for c in cols}
     metrics = evaluate_scores(labels, values, positives, negatives, higher_is_positive)
     metrics.update(input=source, label=label, scores=cols)
+    against = ", ".join(negatives) if negatives else "the rest"
     panels = {
-        f"{cname} vs negatives": {f"{s} AUROC {m['auroc']:.3f}": (m["fpr"], m["tpr"])
+        f"{cname} vs {against}": {f"{s} AUROC {m['auroc']:.3f}": (m["fpr"], m["tpr"])
                                   for s, m in per.items() if m["auroc"] is not None}
         for cname, per in metrics["classes"].items()
     }

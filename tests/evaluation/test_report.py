@@ -56,6 +56,8 @@ def test_evaluate_dataframe_equals_file(scored, tmp_path):
     # GM_DELTA: non -0.5 and 0.9 vs syn 0.3 -0.1 0.1 on -score: -0.5 beats all 3, 0.9 none -> 1/2
     assert m_file["classes"]["non"]["GM_DELTA"]["auroc"] == pytest.approx(0.5)
     (ax,) = fig.axes
+    assert ax.get_title() == "non vs syn"  # the panel names the negatives given
+    assert evaluate(frame, "CSQ", ["non"])[1].axes[0].get_title() == "non vs the rest"
     assert [ln.get_label() for ln in ax.get_lines()] == ["GM_LLR AUROC 1.000", "GM_DELTA AUROC 0.500", "_chance"]
     paths = write_evaluation(m_file, fig, tmp_path / "out")
     assert [p.name for p in paths] == ["metrics.json", "roc.png"] and all(p.stat().st_size for p in paths)
