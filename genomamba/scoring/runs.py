@@ -116,7 +116,8 @@ def prepare_fasta(
         wanted = records.split(",") if isinstance(records, str) else list(records)
         missing = [n for n in wanted if n not in reader]
         if missing:
-            raise GenomambaError(f"{fasta}: no record(s) {', '.join(map(repr, missing))}")
+            known = ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
+            raise GenomambaError(f"{fasta}: no record(s) {', '.join(map(repr, missing))}; its records: {known}")
         names = wanted
     pack = pack and getattr(m, "packed_scoring", False)
     return FastaRun(m, reader, str(fasta), list(names), window, stride, both_strands, batch_size, chunk, dev, bool(hidden),
