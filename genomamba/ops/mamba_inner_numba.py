@@ -27,6 +27,7 @@ from numba import prange
 from genomamba.ops.selective_scan_numba import (
     _F0,
     _FASTMATH,
+    _W,
     _exp,
     _jit,
     _sigmoid,
@@ -141,61 +142,65 @@ def _scan_kernel(u, delta, At, Bm, Cm, Dv, z, bias, h0, seq, y, hT,
         d0 = (item % nsplit) * per
         d1 = min(d0 + per, Dm)
         nd = d1 - d0
-        h = np.zeros((N, nd), dtype=np.float32)
+        nv = -(-nd // _W)  # the block padded to whole vectors: padded lanes have A = u = 0, so h stays 0 there
+        ndp = nv * _W
+        h = np.zeros((N, ndp), dtype=np.float32)
         if has_h0:
             for n in range(N):
                 for j in range(nd):
                     h[n, j] = h0[b, d0 + j, n]
-        Ab = np.empty((N, nd), dtype=np.float32)
+        Ab = np.zeros((N, ndp), dtype=np.float32)
         for n in range(N):
             for j in range(nd):
                 Ab[n, j] = At[n, d0 + j]
-        Db = np.zeros(nd, dtype=np.float32)
-        bb = np.zeros(nd, dtype=np.float32)
+        Db = np.zeros(ndp, dtype=np.float32)
+        bb = np.zeros(ndp, dtype=np.float32)
         for j in range(nd):
             if has_D:
                 Db[j] = Dv[d0 + j]
             if has_bias:
                 bb[j] = bias[d0 + j]
-        dt = np.empty(nd, dtype=np.float32)
-        du = np.empty(nd, dtype=np.float32)
-        acc = np.empty(nd, dtype=np.float32)
-        urow = np.empty(nd, dtype=np.float32)  # contiguous copies of the strided rows: the loops vectorise
-        drow = np.empty(nd, dtype=np.float32)
-        zrow = np.empty(nd, dtype=np.float32)
+        dt = np.zeros(ndp, dtype=np.float32)
+        du = np.zeros(ndp, dtype=np.float32)
+        acc = np.zeros(ndp, dtype=np.float32)
+        urow = np.zeros(ndp, dtype=np.float32)  # contiguous copies of the strided rows: the loops vectorise
+        drow = np.zeros(ndp, dtype=np.float32)
+        zrow = np.zeros(ndp, dtype=np.float32)
         for t in range(L):
             if has_seq and t > 0 and seq[b, t] != seq[b, t - 1]:
                 h[:] = _F0
-            urow[:] = u[b, t, d0:d1]
-            drow[:] = delta[b, t, d0:d1]
-            for j in range(nd):
-                v = drow[j] + bb[j]
-                if softplus:
-                    v = _softplus(v)
-                uu = urow[j]
-                dt[j] = v
-                du[j] = v * uu
-                acc[j] = Db[j] * uu
+            urow[:nd] = u[b, t, d0:d1]
+            drow[:nd] = delta[b, t, d0:d1]
+            for jb in range(nv):  # fixed-width blocks: one full vector each, no remainder or alias checks
+                for w in range(_W):
+                    j = jb * _W + w
+                    v = drow[j] + bb[j]
+                    if softplus:
+                        v = _softplus(v)
+                    uu = urow[j]
+                    dt[j] = v
+                    du[j] = v * uu
+                    acc[j] = Db[j] * uu
             Brow = Bm[b, t]
             Crow = Cm[b, t]
-            for n in range(N):
-                bn = Brow[n]
-                cn = Crow[n]
-                hn_row = h[n]
-                an_row = Ab[n]
-                for j in range(nd):
-                    hn = _exp(dt[j] * an_row[j]) * hn_row[j] + du[j] * bn
-                    hn_row[j] = hn
-                    acc[j] += hn * cn
+            for jb in range(nv):
+                for n in range(N):
+                    bn = Brow[n]
+                    cn = Crow[n]
+                    for w in range(_W):
+                        j = jb * _W + w
+                        hn = _exp(dt[j] * Ab[n, j]) * h[n, j] + du[j] * bn
+                        h[n, j] = hn
+                        acc[j] += hn * cn
             yrow = y[b, t, d0:d1]
             if has_z:
-                zrow[:] = z[b, t, d0:d1]
-                for j in range(nd):
-                    zz = zrow[j]
-                    yrow[j] = acc[j] * (zz * _sigmoid(zz))
-            else:
-                for j in range(nd):
-                    yrow[j] = acc[j]
+                zrow[:nd] = z[b, t, d0:d1]
+                for jb in range(nv):
+                    for w in range(_W):
+                        j = jb * _W + w
+                        zz = zrow[j]
+                        acc[j] *= zz * _sigmoid(zz)
+            yrow[:] = acc[:nd]
         for j in range(nd):
             for n in range(N):
                 hT[b, d0 + j, n] = h[n, j]
