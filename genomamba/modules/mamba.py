@@ -45,7 +45,9 @@ class MambaMixer(nn.Module):
     output is split into views, the causal conv reads its half in place and the scan takes the
     `[B, D, L]` transposes as strided views, so no transpose, cat or contiguous copy runs between the
     matmuls; on Triton the interior is one autograd function that recomputes the conv output and
-    delta in backward instead of saving them.
+    delta in backward instead of saving them. On the CPU (numba) a call that needs no gradient
+    (scoring, prefill, embeddings) runs channel-last numba kernels on those views
+    (`genomamba.ops.mamba_inner_numba`); training composes the ops, which copy to `[B, D, L]`.
 
     Args:
         config: a `MambaConfig` (d_model, d_state, d_conv, expand, dt_rank, dt_min, dt_max,

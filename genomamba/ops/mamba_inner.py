@@ -3,10 +3,15 @@ selective scan -> out_proj, over channel-last activations (mamba-ssm's `mamba_in
 
 `mamba_inner_ref` composes the ops (`causal_conv1d`, `selective_scan`) and is the spec;
 `mamba_inner` runs the fused Triton function (`genomamba_kernels.mamba_inner_triton`: little saved
-for backward, the conv output and delta recomputed) where the scan backend is Triton.
+for backward, the conv output and delta recomputed) where the scan backend is Triton, and on the
+numba backend, when no gradient is needed, the channel-last inference kernels
+(`genomamba.ops.mamba_inner_numba`: no transposes or copies between the matmuls). Setting
+GENOMAMBA_NUMBA_MIXER=0 turns the latter off (the composed path; for benchmarks).
 """
 
 from __future__ import annotations
+
+import os
 
 import torch
 import torch.nn.functional as F
@@ -78,10 +83,21 @@ def mamba_inner(
     seq_idx: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """`mamba_inner_ref`'s function, fused on the Triton backend. The fused function gives the carried
-    states no gradient, so a call that needs one (grad enabled and a state requiring grad) composes."""
+    states no gradient, so a call that needs one (grad enabled and a state requiring grad) composes.
+    On the numba backend a call that needs no gradient at all (grad disabled, or no input requiring
+    grad: scoring, prefill, embeddings) runs `mamba_inner_numba_inference`; training composes."""
     name = resolve_backend(backend, xz.device)
     states_need_grad = torch.is_grad_enabled() and any(
         s is not None and s.requires_grad for s in (conv_state, ssm_state))
+    if name == "numba" and xz.device.type == "cpu" and os.environ.get("GENOMAMBA_NUMBA_MIXER", "1") != "0" and not (
+            torch.is_grad_enabled() and any(
+                t is not None and t.requires_grad
+                for t in (xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_bias, A, D,
+                          out_proj_weight, conv_state, ssm_state))):
+        from genomamba.ops.mamba_inner_numba import mamba_inner_numba_inference
+
+        return mamba_inner_numba_inference(xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_bias, A,
+                                           D, out_proj_weight, dt_rank, d_state, conv_state, ssm_state, seq_idx)
     if name == "triton" and not states_need_grad:
         from genomamba_kernels import mamba_inner_triton
 
