@@ -12,7 +12,7 @@ position x alt base, coloured by the score, the reference base black. In Python:
 `gm.saturation_mutagenesis`.
 
 Cost: one reference window and three ALT suffixes per position. On a 2-core CPU the shipped
-bacteria-small takes about 3.6 s per position at its own window (4,096) and 0.4 s with
+bacteria-small takes about 1 s per position at its own window (4,096) and 0.15 s with
 --window 512: keep CPU regions to a few hundred bp, or use a GPU.
 """
 

@@ -16,7 +16,7 @@ state; --no-state-cache runs every alt window whole (same scores, for checking; 
 carried state always do). --strands both doubles the work. Time grows linearly with W. The
 default is the model's own: its training window (config.json), 2(k+1)+1 for an order-k Markov
 model (all a k-mer model can see), else 8192. On a CPU, start small: the shipped bacteria-small
-(window 4,096) scores about 0.5 variants/s on 2 cores, and 8 variants/s with --window 512; try
+(window 4,096) scores about 2 variants/s on 2 cores, and 13 variants/s with --window 512; try
 --limit 20 first. On one H200 it scores 50,000 SNVs, both strands, at --window 2048 --batch-size 128
 in about 5 minutes (BENCHMARKS.md).
 """
