@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from genomamba.errors import GenomambaError
+from genomamba.pretrained import PRETRAINED
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
         "follows SRC_DIR's config.json). Only models with genomamba's 8-token vocabulary convert.",
     )
     p.add_argument("src_dir", help="model directory to convert (config.json + weights), or a shipped model's "
-                   "name (bacteria-small, human-small)")
+                   f"name ({', '.join(PRETRAINED)})")
     p.add_argument("dest_dir", help="directory to write (config.json + model.safetensors)")
     p.add_argument("--force", action="store_true", help="overwrite a model directory already at DEST_DIR")
     return p

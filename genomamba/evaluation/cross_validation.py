@@ -38,7 +38,6 @@ from genomamba.device import resolve_device
 from genomamba.errors import ConfigError
 from genomamba.evaluation.baselines import context_onehot, fit_gbm, fit_logreg
 from genomamba.evaluation.feature_cache import (
-    file_digest,
     load_or_compute,
     model_identity,
     variants_digest,
@@ -58,6 +57,7 @@ from genomamba.evaluation.progress import stage
 from genomamba.io.fasta import GenomeSet
 from genomamba.io.vcf import start_to_pos
 from genomamba.models.lm import CharMambaLM
+from genomamba.models.directory import file_sha256
 from genomamba.models.loading import load_model
 
 __all__ = ["METHOD_LABELS", "CVResult", "cross_validate_heads", "method_label", "write_cv_outputs"]
@@ -153,13 +153,13 @@ def cross_validate_heads(
         device: default: the loaded model's device, or `resolve_device()` for a directory.
         progress: bars (terminal, notebook) or stage lines on stderr (one per fold, with each
             method's seconds).
-
-    The folds' scikit-learn fits use at most `torch.get_num_threads()` BLAS and OpenMP threads.
         cache_dir: keep the backbone's features and zero-shot scores (and the Markov model's
             scores) here, one .npz per model and input set (`genomamba.evaluation.feature_cache`:
             keyed by the model's weights and config, the reference's bytes, the variants scored,
             window and strands); a later run with the same inputs reads them and never loads
             or runs the model.
+
+    The folds' scikit-learn fits use at most `torch.get_num_threads()` BLAS and OpenMP threads.
 
     Raises:
         GenomambaError: bad inputs (named), e.g. a Markov model as `model`, one class, too few blocks.
@@ -300,7 +300,7 @@ def _cache_inputs(cache_dir, reference, labelled: Sequence[LabelledVariant], win
         return {}
     from genomamba import __version__
 
-    return {"reference": file_digest(reference), "variants": variants_digest(labelled), "n_variants": len(labelled),
+    return {"reference": file_sha256(reference), "variants": variants_digest(labelled), "n_variants": len(labelled),
             "window": int(window), "strands": strands, "genomamba": __version__}
 
 

@@ -35,24 +35,14 @@ import torch
 from genomamba.atomic import atomic_path
 from genomamba.data.labelled_variants import LabelledVariant
 
-__all__ = ["FORMAT", "cache_file", "file_digest", "load_or_compute", "model_identity", "variants_digest"]
+__all__ = ["FORMAT", "cache_file", "load_or_compute", "model_identity", "variants_digest"]
 
 FORMAT = 1  # bump when what the cached arrays mean changes (features or scoring code)
-_CHUNK = 1 << 22
-
-
-def file_digest(path: str | Path) -> str:
-    """SHA-256 hex digest of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def model_identity(model: str | Path | torch.nn.Module) -> str:
     """SHA-256 hex digest that changes whenever the model's weights or config do."""
-    from genomamba.models.directory import CONFIG_NAME, WEIGHTS_NAME
+    from genomamba.models.directory import CONFIG_NAME, WEIGHTS_NAME, file_sha256
     from genomamba.pretrained import resolve_model_dir
 
     h = hashlib.sha256()
@@ -60,7 +50,7 @@ def model_identity(model: str | Path | torch.nn.Module) -> str:
         path = resolve_model_dir(model)
         h.update(b"directory\0")
         for name in (CONFIG_NAME, WEIGHTS_NAME):
-            h.update(f"{name}\0{file_digest(path / name) if (path / name).is_file() else '-'}\0".encode())
+            h.update(f"{name}\0{file_sha256(path / name) if (path / name).is_file() else '-'}\0".encode())
         return h.hexdigest()
     h.update(f"module\0{type(model).__module__}.{type(model).__qualname__}\0".encode())
     config = getattr(model, "config", None)

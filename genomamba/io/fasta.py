@@ -55,7 +55,7 @@ from genomamba.errors import (
     FastaNoHeaderError,
 )
 
-__all__ = ["FastaReader", "GenomeSet", "FaiRecord", "index_fasta", "read_fai", "default_cache_dir"]
+__all__ = ["FastaReader", "GenomeSet", "FaiRecord", "index_fasta", "read_fai", "default_cache_dir", "preview_names"]
 
 # Same mapping as `alphabet.encode`, as `bytes.translate` tables: 4x faster than a numpy fancy
 # index on 1 kb windows, which keeps fetch_tokens within 1.5x of a raw pyfaidx fetch.
@@ -80,6 +80,13 @@ class FaiRecord(NamedTuple):
     offset: int
     linebases: int
     linewidth: int
+
+
+def preview_names(names, n: int = 5) -> str:
+    """The first `n` record names, comma-separated, and how many there are when that is not all:
+    what an error about an unknown record lists."""
+    names = list(names)
+    return ", ".join(names[:n]) + (f", ... ({len(names)} records)" if len(names) > n else "")
 
 
 def default_cache_dir() -> Path:

@@ -8,6 +8,7 @@ NaN or inf weights (which would otherwise load silently and score `nan`).
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,12 +23,22 @@ from genomamba.errors import GenomambaError
 from genomamba.pretrained import PRETRAINED
 
 __all__ = [
-    "CONFIG_NAME", "WEIGHTS_NAME", "check_tensors", "config_section", "load_state", "read_model_config",
+    "CONFIG_NAME", "WEIGHTS_NAME", "check_tensors", "config_section", "file_sha256", "load_state", "read_model_config",
     "read_typed_config",
     "read_weights", "write_model_directory",
 ]
 
 CONFIG_NAME, WEIGHTS_NAME = "config.json", "model.safetensors"
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 hex digest of a file's bytes, read in pieces: how a head pins its backbone's weights
+    and the vep-cv feature cache keys a model directory and a reference."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def read_model_config(path: str | Path) -> dict:

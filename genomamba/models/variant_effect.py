@@ -16,7 +16,6 @@ backbone config embedded, and the backbone's weights either embedded in model.sa
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from genomamba.models.directory import (
     CONFIG_NAME,
     WEIGHTS_NAME,
     config_section,
+    file_sha256,
     load_state,
     read_typed_config,
     read_weights,
@@ -246,7 +246,7 @@ class VariantEffectModel(nn.Module):
             backbone["weights"] = "embedded"
         else:
             src = Path(self.backbone_source)
-            backbone.update(weights="referenced", path=str(src), sha256=_sha256(src / WEIGHTS_NAME))
+            backbone.update(weights="referenced", path=str(src), sha256=file_sha256(src / WEIGHTS_NAME))
         state = {k: v.detach().cpu().contiguous() for k, v in state.items()}
         cfg = {
             "model_type": HEAD_MODEL_TYPE,
@@ -291,7 +291,7 @@ class VariantEffectModel(nn.Module):
                 raise GenomambaError(
                     f"{path}: the referenced backbone {source} is missing; pass backbone_dir= (its new location)"
                 )
-            digest = _sha256(source / WEIGHTS_NAME)
+            digest = file_sha256(source / WEIGHTS_NAME)
             if digest != binfo.get("sha256"):
                 raise GenomambaError(
                     f"{path}: the backbone at {source} has different weights (sha256 {digest[:12]}...) than the one "
@@ -307,10 +307,3 @@ class VariantEffectModel(nn.Module):
         model.training_metadata = cfg.get("training", {})
         return model.to(resolve_device(device)).eval()
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()

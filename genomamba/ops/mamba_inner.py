@@ -65,6 +65,11 @@ def mamba_inner_ref(
     return F.linear(y.transpose(1, 2), out_proj_weight), conv_out, ssm_out
 
 
+def _needs_grad(*tensors: torch.Tensor | None) -> bool:
+    """Autograd would record a call on these: grad mode is on and one of them requires grad."""
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
 def mamba_inner(
     xz: torch.Tensor,
     conv_weight: torch.Tensor,
@@ -87,13 +92,10 @@ def mamba_inner(
     On the numba backend a call that needs no gradient at all (grad disabled, or no input requiring
     grad: scoring, prefill, embeddings) runs `mamba_inner_numba_inference`; training composes."""
     name = resolve_backend(backend, xz.device)
-    states_need_grad = torch.is_grad_enabled() and any(
-        s is not None and s.requires_grad for s in (conv_state, ssm_state))
-    if name == "numba" and xz.device.type == "cpu" and os.environ.get("GENOMAMBA_NUMBA_MIXER", "1") != "0" and not (
-            torch.is_grad_enabled() and any(
-                t is not None and t.requires_grad
-                for t in (xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_bias, A, D,
-                          out_proj_weight, conv_state, ssm_state))):
+    states_need_grad = _needs_grad(conv_state, ssm_state)
+    if (name == "numba" and xz.device.type == "cpu" and os.environ.get("GENOMAMBA_NUMBA_MIXER", "1") != "0"
+            and not _needs_grad(xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_bias, A, D,
+                                out_proj_weight, conv_state, ssm_state)):
         from genomamba.ops.mamba_inner_numba import mamba_inner_numba_inference
 
         return mamba_inner_numba_inference(xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weight, dt_bias, A,

@@ -18,7 +18,6 @@ All arithmetic is fp32 (exp, softplus and sigmoid as in `genomamba.ops.selective
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -32,6 +31,7 @@ from genomamba.ops.selective_scan_numba import (
     _jit,
     _sigmoid,
     _softplus,
+    set_numba_threads,
 )
 
 _NO_SEQ = np.zeros((1, 1), dtype=np.int64)
@@ -118,7 +118,7 @@ def causal_conv1d_silu_cl(
     out = xf.new_empty(Bsz, L, D)
     fin = xf.new_empty(Bsz, K - 1, D)
     if L:
-        _set_threads()
+        set_numba_threads()
         seq = _NO_SEQ if seq_idx is None else seq_idx.detach().to(torch.int64).numpy()
         _conv_kernel(xf.numpy(), w.t().contiguous().numpy(),
                      _DUMMY1 if bias is None else bias.detach().float().contiguous().numpy(), pre.numpy(), seq,
@@ -206,10 +206,6 @@ def _scan_kernel(u, delta, At, Bm, Cm, Dv, z, bias, h0, seq, y, hT,
                 hT[b, d0 + j, n] = h[n, j]
 
 
-def _set_threads() -> None:
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
-
-
 def _f32(x: torch.Tensor) -> torch.Tensor:
     return x.detach().float()
 
@@ -243,9 +239,8 @@ def selective_scan_fwd_cl(
     uf, df = _f32(u), _f32(delta)
     y = uf.new_empty(Bsz, L, Dm)
     hT = uf.new_empty(Bsz, Dm, N)
-    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    threads = set_numba_threads()
     per = min(_DBLOCK, max(16, -(-Dm * Bsz // threads)))
-    _set_threads()
     _scan_kernel(
         uf.numpy(), df.numpy(), _f32(A).t().contiguous().numpy(), _f32(B).numpy(), _f32(C).numpy(),
         _DUMMY1 if D is None else _f32(D).contiguous().numpy(), _DUMMY3 if z is None else _f32(z).numpy(),

@@ -381,6 +381,13 @@ def _pad_state(x: torch.Tensor, pad: int) -> torch.Tensor:
     return F.pad(x, (0, pad)) if pad else x
 
 
+def set_numba_threads() -> int:
+    """Numba's thread count follows torch's (capped at what numba started with); returns it."""
+    threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(threads)
+    return threads
+
+
 def _opt(x: torch.Tensor | None, dummy: np.ndarray) -> np.ndarray:
     return dummy if x is None else _np(x)
 
@@ -473,7 +480,7 @@ def selective_scan_numba(
     G = B.shape[1]
     if Dm % G:
         raise ValueError(f"channels D={Dm} not divisible by groups G={G}")
-    numba.set_num_threads(max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    set_numba_threads()
     N = A.shape[1]
     pad = -N % _W
     # (B, G, N, L) -> (B, G, L, Np): each step reads one contiguous row

@@ -18,7 +18,7 @@ import torch
 
 from genomamba.device import resolve_device
 from genomamba.errors import GenomambaError
-from genomamba.io.fasta import FastaReader
+from genomamba.io.fasta import FastaReader, preview_names
 from genomamba.io.vcf import VariantRecord
 
 __all__ = ["parse_region", "saturation_mutagenesis", "BASES"]
@@ -42,8 +42,7 @@ def parse_region(region: str, lengths: dict[str, int]) -> tuple[str, int, int]:
     if start < 1 or start > end:
         raise GenomambaError(f"region {region!r}: START must be >= 1 and <= END")
     if chrom not in lengths:
-        known = ", ".join(list(lengths)[:5]) + (f", ... ({len(lengths)} records)" if len(lengths) > 5 else "")
-        raise GenomambaError(f"region {region!r}: no record {chrom!r} in the FASTA (known: {known})")
+        raise GenomambaError(f"region {region!r}: no record {chrom!r} in the FASTA (known: {preview_names(lengths)})")
     if end > lengths[chrom]:
         raise GenomambaError(f"region {region!r} runs past the end of {chrom} ({lengths[chrom]} bp)")
     return chrom, start - 1, end

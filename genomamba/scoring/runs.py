@@ -20,7 +20,7 @@ from genomamba.atomic import AtomicOutputs, Output, check_not_inputs
 from genomamba.device import resolve_device
 from genomamba.errors import GenomambaError
 from genomamba.io.compress import compressor
-from genomamba.io.fasta import FastaReader
+from genomamba.io.fasta import FastaReader, preview_names
 from genomamba.io.tracks import BedGraphWriter, check_track_name, track_finisher
 from genomamba.io.vcf import TsvWriter, VariantHeader, VariantRecord, VcfWriter, count_records, read_variants
 from genomamba.scoring.embeddings import EmbeddingWriter, embedding_format
@@ -116,8 +116,8 @@ def prepare_fasta(
         wanted = records.split(",") if isinstance(records, str) else list(records)
         missing = [n for n in wanted if n not in reader]
         if missing:
-            known = ", ".join(names[:10]) + (f", ... ({len(names)} in all)" if len(names) > 10 else "")
-            raise GenomambaError(f"{fasta}: no record(s) {', '.join(map(repr, missing))}; its records: {known}")
+            raise GenomambaError(f"{fasta}: no record(s) {', '.join(map(repr, missing))}; "
+                                 f"its records: {preview_names(names)}")
         names = wanted
     pack = pack and getattr(m, "packed_scoring", False)
     return FastaRun(m, reader, str(fasta), list(names), window, stride, both_strands, batch_size, chunk, dev, bool(hidden),

@@ -53,6 +53,7 @@ import torch
 
 from genomamba.alphabet import encode, is_sequence_allele, pad_rows, reverse_complement
 from genomamba.errors import AlphabetError, VcfError
+from genomamba.io.fasta import preview_names
 from genomamba.io.intervals import place_window
 from genomamba.io.vcf import VariantRecord
 from genomamba.scoring.likelihood import require_causal
@@ -173,7 +174,7 @@ def check_reference(rec: VariantRecord, genome, lengths: dict[str, int], unknown
         if unknown_contig == "error":
             raise VcfError(
                 f"{rec.where}: contig {rec.chrom!r} is not in the reference FASTA (known: "
-                f"{_preview(lengths)}); use --unknown-contig flag to flag and skip such records"
+                f"{preview_names(lengths)}); use --unknown-contig flag to flag and skip such records"
             )
         rec.filters.append(UNKNOWN_CONTIG)
         return None
@@ -419,7 +420,3 @@ class VariantScorer:
 def _fmt(v: float) -> str:
     return "." if not math.isfinite(v) else f"{v:.6g}"
 
-
-def _preview(lengths: dict[str, int], n: int = 5) -> str:
-    names = list(lengths)
-    return ", ".join(names[:n]) + (f", ... ({len(names)} contigs)" if len(names) > n else "")

@@ -11,7 +11,8 @@ import torch
 
 from genomamba.evaluation import cross_validate_heads
 from genomamba.evaluation import cross_validation as cv
-from genomamba.evaluation.feature_cache import file_digest, model_identity
+from genomamba.evaluation.feature_cache import model_identity
+from genomamba.models.directory import file_sha256
 from genomamba.models import CharMambaLM, MambaConfig, MarkovLM
 
 FIXTURES = Path(__file__).parents[1] / "fixtures"
@@ -115,7 +116,7 @@ def test_changed_inputs_never_reuse_the_cache(backbone, tmp_path):
     lines[-1] = lines[-1][:-1] + ("A" if lines[-1][-1] != "A" else "C")
     fa2 = tmp_path / "ref2.fa"
     fa2.write_text("\n".join(lines) + "\n")
-    assert file_digest(fa2) != file_digest(FA)
+    assert file_sha256(fa2) != file_sha256(FA)
     res = cross_validate_heads(backbone, fa2, LABELLED, cache_dir=cache, progress=False, **kw)
     assert res.metrics["cache"]["backbone"]["read"] is False
 
