@@ -34,9 +34,10 @@ import os
 import struct
 import threading
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import MappingProxyType
 from typing import NamedTuple
 
 import numpy as np
@@ -489,9 +490,10 @@ class FastaReader:
         return list(self._names)
 
     @property
-    def lengths(self) -> dict[str, int]:
-        """{record name: length in bases}, in file order."""
-        return dict(self._lengths)
+    def lengths(self) -> Mapping[str, int]:
+        """{record name: length in bases}, in file order: a read-only view, not a copy (callers
+        look lengths up per record; a copy each time made scoring 100,000 reads quadratic)."""
+        return MappingProxyType(self._lengths)
 
     def __contains__(self, name: str) -> bool:
         return name in self._index
@@ -614,9 +616,9 @@ class GenomeSet:
         return list(self._lengths)
 
     @property
-    def lengths(self) -> dict[str, int]:
-        """{record name: length} across all files."""
-        return dict(self._lengths)
+    def lengths(self) -> Mapping[str, int]:
+        """{record name: length} across all files (a read-only view, as `FastaReader.lengths`)."""
+        return MappingProxyType(self._lengths)
 
     def __contains__(self, name: str) -> bool:
         return name in self._owner

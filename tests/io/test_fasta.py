@@ -40,6 +40,16 @@ def test_names_and_lengths_follow_file_order(reader, truth):
     assert reader.path == TINY
 
 
+def test_lengths_is_a_read_only_view(reader, tmp_path):
+    # per-record lookups must not copy the index (a copy per call made 100,000 reads quadratic)
+    for owner in (reader, GenomeSet([TINY], cache_dir=tmp_path / "c")):
+        lengths = owner.lengths
+        with pytest.raises(TypeError):
+            lengths["chr1"] = 0
+        assert owner.lengths["chr1"] == lengths["chr1"] > 0
+        assert type(lengths).__name__ == "mappingproxy"
+
+
 def test_fixture_has_softmask_and_n_runs(truth):
     assert any(c.islower() for c in truth["chr2"]), "chr2 must carry soft-masked bases"
     assert "N" * 10 in truth["chr1"] and "N" * 10 in truth["chr2"]
