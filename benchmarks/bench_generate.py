@@ -8,7 +8,9 @@ the time is the median of `--repeats` calls after one warm-up call (which, for b
 CUDA graphs: mamba-ssm caches them on the model, genomamba on the Decoder), so capture is not
 timed. steps/s = new tokens / time (the batch-1 figure), tokens/s = batch * new / time. Greedy
 rows also report how many of the first 64 tokens agree between the two (same weights; bf16
-rounding lets long greedy runs drift apart). `--int8` adds rows for the same model with INT8
+rounding lets long greedy runs drift apart). genomamba runs with its fused decode step (`Decoder(fused=True)`:
+add + norm + next projection, and sampling, in one launch each) and without it (`fused=False`, the
+step before the fusion), side by side (`--fused on,off`); each row's `fused` field says which. `--int8` adds rows for the same model with INT8
 weights (`genomamba.models.quantize`). mamba-ssm is optional (skipped where it is not installed,
 as on the CPU). Issue 12 parts 3 and 5.
 
@@ -114,15 +116,19 @@ def run(args) -> list[dict]:
                     ref_tokens = seqs[0, args.prompt_len:].cpu()
                     rows.append(dict(base, model="mamba_ssm generate(cg=True)", time_s=ssm_time,
                                      weight_mib=weight_bytes(theirs) / 2**20))
-            variants = [(m, spg, graph) for m in models for spg in args.steps_per_graph
+            variants = [(m, fused, spg, graph) for m in models for fused in args.fused for spg in args.steps_per_graph
                         for graph in ([True, False] if args.eager and device.type == "cuda" else [None])]
-            for (label, model), spg, graph in variants:
-                dec = Decoder(model, batch, Sampling(temperature, top_k, top_p), steps_per_graph=spg, cuda_graph=graph)
+            for (label, model), fused, spg, graph in variants:
+                dec = Decoder(model, batch, Sampling(temperature, top_k, top_p), steps_per_graph=spg, cuda_graph=graph,
+                              fused=fused == "on")
+                if fused == "on" and not dec.fused and "off" in args.fused:
+                    continue  # a model the fused step does not take (INT8): its unfused row is the one
                 gen = torch.Generator(device=device).manual_seed(0)
                 t, tokens = timed(lambda dec=dec, gen=gen: dec.generate(prompt, args.new, gen), args.repeats, device)
                 mode_name = "CUDA graph" if dec.graph is not None else "eager"
-                row = dict(base, model=f"genomamba{label} Decoder (steps_per_graph={spg}, {mode_name})", time_s=t,
-                           weight_mib=weight_bytes(model) / 2**20)
+                step = "fused" if dec.fused else "unfused"
+                row = dict(base, model=f"genomamba{label} Decoder ({step}, steps_per_graph={spg}, {mode_name})",
+                           fused=dec.fused, time_s=t, weight_mib=weight_bytes(model) / 2**20)
                 if ssm_time is not None:
                     row["speedup_vs_mamba_ssm"] = ssm_time / t
                 if mode == "greedy" and ref_tokens is not None:
@@ -157,6 +163,8 @@ def main(argv=None) -> None:
     p.add_argument("--new", type=int, default=2048, help="tokens generated after the prompt")
     p.add_argument("--steps-per-graph", default="32", type=lambda s: [int(x) for x in s.split(",")],
                    help="genomamba rows, one per value (e.g. 1,8,32)")
+    p.add_argument("--fused", default="on,off", type=lambda s: s.split(","),
+                   help="genomamba rows with the fused decode step (on), the unfused one (off), or both")
     p.add_argument("--eager", action="store_true", help="also time genomamba's plain loop on CUDA (no graph)")
     p.add_argument("--int8", action="store_true", help="also time genomamba with INT8 weights (quantize_int8)")
     p.add_argument("--repeats", type=int, default=3)

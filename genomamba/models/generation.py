@@ -4,8 +4,10 @@ one token per step through a recurrent step, in memory that does not grow with t
 The step is generic over a `CharLM`'s layers: each layer's `forward(x, state)` at L = 1 with the
 carried state (a Mamba mixer state, the transformer's KV cache, or any other layer's), with a fast
 path for Mamba blocks, `MambaMixer.step` (one fused Triton launch per layer on CUDA, states
-updated in place) and, in a stack of Mamba blocks, the residual add fused with the next RMSNorm
-(`genomamba.ops.add_rms_norm`). When every layer is a Mamba block the state has a fixed size, so on CUDA
+updated in place) and, in a stack of Mamba blocks, the residual add, the next RMSNorm and the next
+linear layer (in_proj, or the LM head) as one op (`genomamba.ops.add_norm_linear`; the embedding
+lookup joins the first, the sampling of the next base the last), so a step is three launches per
+layer: that op, the mixer interior and out_proj. When every layer is a Mamba block the state has a fixed size, so on CUDA
 `steps_per_graph` steps (sampling included) are captured once as a CUDA graph and replayed per
 chunk: no Python and no host sync per token. Elsewhere (the CPU, a transformer whose KV cache
 grows, a MarkovLM) the same chunk runs as a plain PyTorch loop.
@@ -23,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from genomamba.alphabet import VOCAB_SIZE, decode, encode
 from genomamba.errors import GenomambaError
@@ -30,11 +33,11 @@ from genomamba.models.base import CharLM
 from genomamba.models.markov import MarkovLM
 from genomamba.models.state_tree import map_tensors, tensor_leaves
 from genomamba.modules import MambaMixer, ResidualBlock, RMSNorm
-from genomamba.ops import add_rms_norm
+from genomamba.ops import add_norm_linear, add_rms_norm
+from genomamba.ops.decode import NUCLEOTIDES, fused_decode_enabled, sample_next
 
 __all__ = ["NUCLEOTIDES", "Decoder", "Sampling", "check_generative", "generate", "sample_next"]
 
-NUCLEOTIDES = 4  # tokens 0-3: A C G T, the only ones sampled
 PREFILL_CHUNK = 1 << 16  # prompt bases per parallel forward
 
 
@@ -64,33 +67,15 @@ class Sampling:
         return self.temperature == 0
 
 
-def sample_next(logits: torch.Tensor, noise: torch.Tensor, sampling: Sampling) -> torch.Tensor:
-    """Next tokens `[B]` (int64, in 0..3) from logits `[B, V]` and uniforms `noise` `[B]` in [0, 1).
-
-    Inverse-CDF sampling over the kept bases sorted by probability; no host sync and no
-    data-dependent shapes, so it runs inside a CUDA graph.
-    """
-    lg = logits[:, :NUCLEOTIDES].float()
-    if sampling.greedy:
-        return lg.argmax(-1)
-    lg = lg / sampling.temperature
-    # unnormalised softmax (the CDF below is scaled by its total): elementwise ops only, as
-    # torch.softmax can stall on the CPU once numba's threads have run
-    p, order = (lg - lg.amax(-1, keepdim=True)).exp().sort(dim=-1, descending=True)
-    keep = torch.ones_like(p, dtype=torch.bool)
-    if sampling.top_k:
-        keep &= torch.arange(NUCLEOTIDES, device=p.device) < sampling.top_k
-    if sampling.top_p < 1:  # of the top-k mass, that before a base is below p (the first is always kept)
-        pk = p * keep
-        keep &= (pk.cumsum(-1) - pk) < sampling.top_p * pk.sum(-1, keepdim=True)
-    cdf = (p * keep).cumsum(-1)
-    pick = (cdf <= noise[:, None] * cdf[:, -1:]).sum(-1)
-    pick = torch.minimum(pick, keep.sum(-1) - 1)  # never past the last kept base (u * total rounding)
-    return order.gather(-1, pick[:, None])[:, 0]
-
-
 def _fast_block(layer) -> bool:
     return isinstance(layer, ResidualBlock) and isinstance(layer.mixer, MambaMixer)
+
+
+def _plain_weights(model) -> bool:
+    """The embedding, every in_proj and the LM head are plain nn.Embedding / nn.Linear (not INT8 or
+    RCPS modules), so the fused step can read their weights."""
+    return (type(model.embedding) is nn.Embedding and model.embedding.max_norm is None
+            and all(type(m) is nn.Linear for m in [layer.mixer.in_proj for layer in model.layers] + [model.lm_head]))
 
 
 def check_generative(model, source: str = "model") -> None:
@@ -112,11 +97,15 @@ class Decoder:
         model: a causal CharLM (CharMambaLM, TransformerLM, ...) or a MarkovLM, in eval mode.
         batch_size: rows generated together (samples of one prompt).
         cuda_graph: None: on CUDA when every layer is a Mamba block; False: the plain loop.
+        fused: the fused step of a Mamba stack (`genomamba.ops.add_norm_linear`) where the model
+            allows it (plain Linear and Embedding weights); None: the default (on, unless
+            GENOMAMBA_FUSED_DECODE=0 or `genomamba.ops.decode.set_fused_decode(False)`); False:
+            the unfused step (benchmarks, bisecting).
     """
 
     @torch.inference_mode()
     def __init__(self, model, batch_size: int, sampling: Sampling = Sampling(), steps_per_graph: int = 32,
-                 cuda_graph: bool | None = None):
+                 cuda_graph: bool | None = None, fused: bool | None = None):
         check_generative(model)
         if batch_size < 1 or steps_per_graph < 1:
             raise GenomambaError(f"batch_size and steps_per_graph must be >= 1, got {batch_size}, {steps_per_graph}")
@@ -126,6 +115,8 @@ class Decoder:
         # every layer a Mamba block: a fixed-size state, and the fused step (`_mamba_stack_step`)
         self.fixed_state = (isinstance(model, CharLM) and all(_fast_block(layer) for layer in model.layers)
                             and isinstance(model.norm_f, RMSNorm))
+        self.fused = (self.fixed_state and (fused_decode_enabled() if fused is None else fused)
+                      and _plain_weights(model))
         if cuda_graph is None:
             cuda_graph = self.device.type == "cuda" and self.fixed_state
         if cuda_graph and not (self.device.type == "cuda" and self.fixed_state):
@@ -179,10 +170,14 @@ class Decoder:
         return model.lm_head(model.norm_f(hidden) if residual is None else model.norm_f(hidden, residual))
 
     def _mamba_stack_step(self, tok: torch.Tensor) -> torch.Tensor:
-        """`step` for a stack of Mamba blocks: per layer the fused mixer step, then the residual add
-        and the next norm (the next block's or norm_f) as one op: three launches between the
-        projections per layer on Triton."""
+        """`step` for a stack of Mamba blocks. Fused: the embedding, the first norm and in_proj as
+        one op, then per layer the mixer interior and out_proj, and the residual add + the next
+        norm + the next in_proj (or norm_f + the LM head) as one op: three launches per layer on
+        Triton. Unfused: the embedding, then per layer in_proj, the interior, out_proj and the add
+        + next norm, then the LM head."""
         model = self.model
+        if self.fused:
+            return self._fused_step(tok)
         first = model.layers[0].norm
         h, res = add_rms_norm(model.embedding(tok), None, first.weight, first.eps, prenorm=True)
         next_norms = [layer.norm for layer in model.layers[1:]] + [model.norm_f]
@@ -190,9 +185,37 @@ class Decoder:
             h, res = add_rms_norm(layer.mixer.step(h, state), res, norm.weight, norm.eps, prenorm=True)
         return model.lm_head(h)
 
+    def _fused_step(self, tok: torch.Tensor, noise: torch.Tensor | None = None,
+                    tokens_out: torch.Tensor | None = None) -> torch.Tensor:
+        """The fused `_mamba_stack_step`; with `noise`, the LM head's op also draws the next tokens
+        (`sample_next`) into `tokens_out`, so sampling is no launch of its own."""
+        model = self.model
+        first = model.layers[0]
+        xz, res = add_norm_linear(None, None, first.norm.weight, first.norm.eps, first.mixer.in_proj.weight,
+                                  first.mixer.in_proj.bias, tokens=tok, embedding=model.embedding.weight,
+                                  backend=first.mixer.scan_backend)
+        last = len(model.layers) - 1
+        nexts = [(layer.norm, layer.mixer.in_proj) for layer in model.layers[1:]] + [(model.norm_f, model.lm_head)]
+        for i, (layer, state, (norm, linear)) in enumerate(zip(model.layers, self.state, nexts)):
+            sample = i == last and noise is not None
+            xz, res = add_norm_linear(layer.mixer.step_xz(xz, state), res, norm.weight, norm.eps, linear.weight,
+                                      linear.bias, sampling=self.sampling if sample else None,
+                                      noise=noise if sample else None, tokens_out=tokens_out if sample else None,
+                                      backend=layer.mixer.scan_backend)
+        return xz
+
     def _chunk(self) -> None:
-        """`steps_per_graph` steps: sample from the current logits, record the token, step."""
+        """`steps_per_graph` steps: sample from the current logits, record the token, step (fused:
+        each step's LM head samples the next step's token)."""
         logits = self.logits
+        if self.fused:
+            self.tokens[0].copy_(sample_next(logits, self.noise[0], self.sampling))
+            for s in range(self.steps):
+                nxt = s + 1 < self.steps
+                logits = self._fused_step(self.tokens[s], self.noise[s + 1] if nxt else None,
+                                          self.tokens[s + 1] if nxt else None)
+            self.logits.copy_(logits)
+            return
         for s in range(self.steps):
             tok = sample_next(logits, self.noise[s], self.sampling)
             self.tokens[s].copy_(tok)
@@ -249,7 +272,7 @@ class Decoder:
 
 def _decoder(model, batch_size: int, sampling: Sampling, steps_per_graph: int, cuda_graph: bool | None) -> Decoder:
     """The model's last Decoder when it has the same settings (a captured graph is reused), else a new one."""
-    key = (batch_size, sampling, steps_per_graph, cuda_graph)
+    key = (batch_size, sampling, steps_per_graph, cuda_graph, fused_decode_enabled())
     cached = getattr(model, "_genomamba_decoder", None)
     if cached is not None and cached[0] == key:
         return cached[1]

@@ -100,8 +100,13 @@ class MambaMixer(nn.Module):
         Gives `forward(x[:, None], state)`'s output; the interior is one fused Triton launch on CUDA
         (`genomamba.ops.mamba_step`).
         """
+        return self.step_xz(self.in_proj(x), state)
+
+    def step_xz(self, xz: torch.Tensor, state: MixerState) -> torch.Tensor:
+        """`step` after in_proj: xz `[B, 2 d_inner]` (in_proj's output) -> `[B, d_model]`, for a
+        decoder that computes in_proj fused with the norm before it (`genomamba.ops.add_norm_linear`)."""
         y = mamba_step(
-            self.in_proj(x), state.conv, state.ssm, self.conv1d.weight, self.conv1d.bias, self.x_proj.weight,
+            xz, state.conv, state.ssm, self.conv1d.weight, self.conv1d.bias, self.x_proj.weight,
             self.dt_proj.weight, self.dt_proj.bias, self.A_log, self.D, self.dt_rank, self.d_state,
             backend=self.scan_backend,
         )
