@@ -4,10 +4,12 @@ one token per step through a recurrent step, in memory that does not grow with t
 The step is generic over a `CharLM`'s layers: each layer's `forward(x, state)` at L = 1 with the
 carried state (a Mamba mixer state, the transformer's KV cache, or any other layer's), with a fast
 path for Mamba blocks, `MambaMixer.step` (one fused Triton launch per layer on CUDA, states
-updated in place) and, in a stack of Mamba blocks, the residual add, the next RMSNorm and the next
-linear layer (in_proj, or the LM head) as one op (`genomamba.ops.add_norm_linear`; the embedding
-lookup joins the first, the sampling of the next base the last), so a step is three launches per
-layer: that op, the mixer interior and out_proj. When every layer is a Mamba block the state has a fixed size, so on CUDA
+updated in place) and, in a stack of Mamba blocks, the residual add fused with the next RMSNorm.
+Opt-in (`fused=True`, GENOMAMBA_FUSED_DECODE=1; not yet timed on a GPU): the residual add, the next
+RMSNorm and the next linear layer (in_proj, or the LM head) as one op (`genomamba.ops.add_norm_linear`;
+the embedding lookup joins the first, the sampling of the next base the last), so a step is three
+launches per layer: that op, the mixer interior and out_proj. When every layer is a Mamba block the
+state has a fixed size, so on CUDA
 `steps_per_graph` steps (sampling included) are captured once as a CUDA graph and replayed per
 chunk: no Python and no host sync per token. Elsewhere (the CPU, a transformer whose KV cache
 grows, a MarkovLM) the same chunk runs as a plain PyTorch loop.
@@ -98,9 +100,10 @@ class Decoder:
         batch_size: rows generated together (samples of one prompt).
         cuda_graph: None: on CUDA when every layer is a Mamba block; False: the plain loop.
         fused: the fused step of a Mamba stack (`genomamba.ops.add_norm_linear`) where the model
-            allows it (plain Linear and Embedding weights); None: the default (on, unless
-            GENOMAMBA_FUSED_DECODE=0 or `genomamba.ops.decode.set_fused_decode(False)`); False:
-            the unfused step (benchmarks, bisecting).
+            allows it (plain Linear and Embedding weights); None: the default (off, unless
+            GENOMAMBA_FUSED_DECODE=1 or `genomamba.ops.decode.set_fused_decode(True)`: it has
+            run through Triton's interpreter only, not yet been timed on a GPU); False: the
+            unfused step.
     """
 
     @torch.inference_mode()
