@@ -11,8 +11,10 @@ are not tried, and likewise once a step takes longer than --time-limit seconds.
 
 - train: one AdamW step (forward, next-base loss, backward, optimizer step) on a `[batch, L]`
   batch, after one warm-up step; reports seconds per step, tokens/s and peak allocated memory.
-  A warm-up step slower than --time-limit is the timed step (it ends the series anyway); each
-  series starts with an untimed run at --min-len, so kernel compilation is in no row.
+  At least one step is timed after the warm-up (repeats drop to 1 when the warm-up is slower
+  than --time-limit): a new L can compile new kernel variants (Triton types an integer argument
+  of 2^31 or more, such as the batch stride of `[1, 2^21, 1024]`, as int64, a new signature), and
+  each series also starts with an untimed run at --min-len.
 - infer: L random bases streamed through the model --chunk at a time with the carried state (as
   `genomamba-score fasta` does); reports the carried state's size after L bases and the peak
   allocated memory.
@@ -109,14 +111,14 @@ def run_train(kind: str, L: int, args, device, dtype) -> dict:
     train_step(model, optimizer, tokens, dtype)  # warm-up: kernels compiled, optimizer state allocated
     _sync(device)
     warmup = time.perf_counter() - t0
-    repeats = args.repeats if warmup <= args.time_limit else 0  # a step past the limit is timed once
+    repeats = args.repeats if warmup <= args.time_limit else 1  # a slow warm-up may be compiling: time one more
     t0 = time.perf_counter()
     for _ in range(repeats):
         train_step(model, optimizer, tokens, dtype)
     _sync(device)
-    step = (time.perf_counter() - t0) / repeats if repeats else warmup
-    return {"step_s": step, "tokens_per_s": args.batch * L / step, "peak_bytes": _peak(device),
-            "params": model.num_parameters, "timed_steps": repeats or 1}
+    step = (time.perf_counter() - t0) / repeats
+    return {"step_s": step, "warmup_s": warmup, "tokens_per_s": args.batch * L / step, "peak_bytes": _peak(device),
+            "params": model.num_parameters, "timed_steps": repeats}
 
 
 def run_infer(kind: str, L: int, args, device, dtype) -> dict:
