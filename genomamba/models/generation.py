@@ -198,13 +198,11 @@ class Decoder:
                                   first.mixer.in_proj.bias, tokens=tok, embedding=model.embedding.weight,
                                   backend=first.mixer.scan_backend)
         last = len(model.layers) - 1
+        head = {} if noise is None else {"sampling": self.sampling, "noise": noise, "tokens_out": tokens_out}
         nexts = [(layer.norm, layer.mixer.in_proj) for layer in model.layers[1:]] + [(model.norm_f, model.lm_head)]
         for i, (layer, state, (norm, linear)) in enumerate(zip(model.layers, self.state, nexts)):
-            sample = i == last and noise is not None
             xz, res = add_norm_linear(layer.mixer.step_xz(xz, state), res, norm.weight, norm.eps, linear.weight,
-                                      linear.bias, sampling=self.sampling if sample else None,
-                                      noise=noise if sample else None, tokens_out=tokens_out if sample else None,
-                                      backend=layer.mixer.scan_backend)
+                                      linear.bias, **(head if i == last else {}), backend=layer.mixer.scan_backend)
         return xz
 
     def _chunk(self) -> None:
