@@ -11,6 +11,10 @@ one step. Model variants (`--models`, run one after another in this process):
     genomamba           CharMambaLM, fp32 weights, bf16 autocast; the fused add-norm as
                         GENOMAMBA_FUSED_ADD_NORM says (on unless it is 0)
     genomamba_unfused   the same with the add-norm's torch reference (the math before the fusion)
+    genomamba_composed  the block's ops composed (`set_fused_block(False)`: xz and normed saved for
+                        backward) and inference in one pass (no chunking): the model before issue 10 part 3's block
+    genomamba_onepass   the fused block, inference in one pass (`inference_chunk_tokens = None`)
+    genomamba_chunkN    inference in chunks of N tokens (batch x length); forward rows only
     genomamba_bf16      CharMambaLM.for_inference(bf16) (matmul weights bf16, the rest fp32), no
                         autocast; forward rows only
 
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import json
 import math
 import time
@@ -38,8 +43,13 @@ import torch.nn.functional as F
 D_MODEL, N_LAYER, D_STATE, VOCAB = 256, 8, 16, 16
 TRAIN_ROWS = [(8, 16384), (1, 131072), (1, 1 << 20)]
 INFER_ROWS = [(1, 1 << 20), (64, 8192)]
-MODELS = "mamba_ssm,mamba_ssm_bf16,genomamba,genomamba_unfused,genomamba_bf16"
-FORWARD_ONLY = ("mamba_ssm_bf16", "genomamba_bf16")  # bf16 weights: inference rows only
+MODELS = "mamba_ssm,mamba_ssm_bf16,genomamba,genomamba_composed,genomamba_onepass,genomamba_unfused,genomamba_bf16"
+BF16_WEIGHTS = ("mamba_ssm_bf16", "genomamba_bf16")  # no autocast; inference rows only
+CHUNK_VARIANT = "genomamba_chunk"  # genomamba_chunkN: inference in chunks of N tokens; inference rows only
+
+
+def forward_only(name: str) -> bool:
+    return name in BF16_WEIGHTS or name.startswith(CHUNK_VARIANT)
 
 
 def build(name: str, device: torch.device, n_layer: int = N_LAYER) -> torch.nn.Module:
@@ -61,17 +71,26 @@ def build(name: str, device: torch.device, n_layer: int = N_LAYER) -> torch.nn.M
 
 
 @contextlib.contextmanager
-def fused_add_norm(name: str):
-    """genomamba_unfused: the add-norm's reference for the duration; other variants as configured."""
+def fused_add_norm(name: str, model):
+    """The variant's switches for the duration (unfused: the add-norm's reference; composed: the block's
+    ops composed and inference in one pass; onepass: inference in one pass); yields the add-norm's."""
     from genomamba.ops import add_norm
 
-    before = add_norm._fused
+    mamba_block = importlib.import_module("genomamba.ops.mamba_block")  # the module (the package exports the op)
+    before, block_before = add_norm._fused, mamba_block._fused
     if name == "genomamba_unfused":
         add_norm.set_fused_add_norm(False)
+    if name == "genomamba_composed":
+        mamba_block.set_fused_block(False)
+    if name in ("genomamba_composed", "genomamba_onepass"):
+        model.inference_chunk_tokens = None
+    if name.startswith(CHUNK_VARIANT):
+        model.inference_chunk_tokens = int(name[len(CHUNK_VARIANT):])
     try:
         yield add_norm._fused
     finally:
         add_norm.set_fused_add_norm(before)
+        mamba_block.set_fused_block(block_before)
 
 
 def logits_of(model, tokens):
@@ -80,7 +99,7 @@ def logits_of(model, tokens):
 
 
 def autocast(name: str, device: torch.device):
-    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=name not in FORWARD_ONLY)
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=name not in BF16_WEIGHTS)
 
 
 def time_step(step, n_rep: int, device: torch.device) -> tuple[float, float]:
@@ -114,8 +133,8 @@ def time_step(step, n_rep: int, device: torch.device) -> tuple[float, float]:
 def bench_model(name: str, n_rep: int, rows_train, rows_infer, device: torch.device) -> list[dict]:
     model = build(name, device)
     results = []
-    with fused_add_norm(name) as fused:
-        for mode, rows in (("train", [] if name in FORWARD_ONLY else rows_train), ("infer", rows_infer)):
+    with fused_add_norm(name, model) as fused:
+        for mode, rows in (("train", [] if forward_only(name) else rows_train), ("infer", rows_infer)):
             for Bsz, L in rows:
                 tokens = torch.randint(0, 5, (Bsz, L + 1), device=device)
                 inp, tgt = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()

@@ -92,10 +92,10 @@ def _rows(t: torch.Tensor) -> torch.Tensor:
     return t if t.stride(-1) == 1 else t.contiguous()
 
 
-def _add_rms_norm_fwd(x, residual, weight, eps, store_residual):
-    """(y `[M, N]` in x's dtype, r `[M, N]` fp32 or None, rstd `[M]`); x, residual: `[M, N]`."""
+def _add_rms_norm_fwd(x, residual, weight, eps, store_residual, out_dtype=None):
+    """(y `[M, N]` in out_dtype (default x's), r `[M, N]` fp32 or None, rstd `[M]`); x, residual: `[M, N]`."""
     M, N = x.shape
-    y = _empty(M, N, dtype=x.dtype, device=x.device)
+    y = _empty(M, N, dtype=out_dtype or x.dtype, device=x.device)
     r = _empty(M, N, dtype=torch.float32, device=x.device) if store_residual else None
     rstd = _empty(M, dtype=torch.float32, device=x.device)
     BM, BN, nw = _tiles(N, 4096, 16, x.device)

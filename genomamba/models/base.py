@@ -11,10 +11,16 @@ Packed batches: `seq_idx` `[B, L]` int marks which sequence each position belong
 restarts at a change (Mamba: conv and scan state; transformer: a block-diagonal causal mask), so a
 sequence's logits are the same alone, padded or packed with others. A carried state belongs to the
 sequence at position 0 (seq_idx[:, 0]).
+
+Chunked inference: a model whose carried state is fixed in size (`_streams_fixed_state`: a causal
+stack of Mamba blocks) runs a forward that needs no gradient and is longer than `inference_chunk_tokens`
+(batch x length; GENOMAMBA_INFERENCE_CHUNK, 0 = one pass) chunk by chunk with the carried state: the
+same logits (to float rounding) in activation memory of one chunk rather than of the whole sequence.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -27,6 +33,8 @@ from genomamba.models.directory import load_state, read_typed_config, read_weigh
 from genomamba.pretrained import resolve_model_dir
 
 __all__ = ["CharLM", "tie_embedding_state"]
+
+INFERENCE_CHUNK_TOKENS = int(os.environ.get("GENOMAMBA_INFERENCE_CHUNK", 1 << 16))
 
 
 class CharLM(nn.Module):
@@ -56,13 +64,46 @@ class CharLM(nn.Module):
             new_state.append(s)
         return (self.norm_f(hidden) if residual is None else self.norm_f(hidden, residual)), new_state
 
+    # a forward without gradients longer than this many tokens (batch x length) runs in chunks (see
+    # the module docstring); 0 or None: one pass
+    inference_chunk_tokens: int | None = INFERENCE_CHUNK_TOKENS
+    inference_chunk_min_len = 1024  # positions a chunk takes at least, however large the batch
+
     def forward(self, tokens: torch.Tensor, state: list | None = None, return_state: bool = False,
                 seq_idx: torch.Tensor | None = None):
         """tokens `[B, L]` -> logits `[B, L, vocab]` (and the state to continue from, if asked);
         seq_idx `[B, L]` int: packed sequences."""
+        chunk = self._inference_chunk_len(tokens, seq_idx)
+        if chunk:
+            return self._chunked_forward(tokens, state, return_state, chunk)
         h, new_state = self.hidden_states(tokens, state, seq_idx)
         logits = self.lm_head(h)
         return (logits, new_state) if return_state else logits
+
+    @property
+    def _streams_fixed_state(self) -> bool:
+        """True when the carried state is fixed in size, so chunked inference bounds the memory."""
+        return False
+
+    def _inference_chunk_len(self, tokens: torch.Tensor, seq_idx: torch.Tensor | None) -> int | None:
+        """Positions a chunk of chunked inference takes, or None for one pass."""
+        if (not self.inference_chunk_tokens or torch.is_grad_enabled() or seq_idx is not None
+                or not self._streams_fixed_state):
+            return None
+        chunk = max(self.inference_chunk_min_len, self.inference_chunk_tokens // max(1, tokens.shape[0]))
+        return chunk if tokens.shape[1] > chunk else None
+
+    def _chunked_forward(self, tokens: torch.Tensor, state: list | None, return_state: bool, chunk: int):
+        """`forward` chunk by chunk with the carried state, the logits written into one tensor."""
+        logits = None
+        for s in range(0, tokens.shape[1], chunk):
+            h, state = self.hidden_states(tokens[:, s:s + chunk], state)
+            part = self.lm_head(h)
+            del h
+            if logits is None:
+                logits = part.new_empty(*tokens.shape, part.shape[-1])
+            logits[:, s:s + chunk] = part
+        return (logits, state) if return_state else logits
 
     @property
     def num_parameters(self) -> int:

@@ -93,6 +93,12 @@ class CharMambaLM(CharLM):
         """True when logits at t depend only on tokens <= t (so they predict token t+1)."""
         return not self.config.bidirectional
 
+    @property
+    def _streams_fixed_state(self) -> bool:
+        """A causal stack of Mamba blocks (no attention layer): its state is one fixed-size
+        `MixerState` a layer."""
+        return self.is_causal and not self.config.attn_layer_idx
+
     def allocate_state(self, batch: int, device=None) -> list[MixerState | KVCache]:
         return [layer.mixer.allocate_state(batch, device) for layer in self.layers]
 

@@ -25,6 +25,8 @@ class BiMambaMixer(MambaMixer):
     """x: `[B, L, d_model]` -> `[B, L, d_model]`, mixing in both directions. Takes a `MambaConfig` as
     `MambaMixer` does; the `_b` parameters are the right-to-left direction's."""
 
+    block_op = False  # its own forward: `forward_block` composes the norm and it
+
     def __init__(self, config: MambaConfig):
         super().__init__(config)
         self.x_proj_b = nn.Linear(self.d_inner, self.dt_rank + 2 * self.d_state, bias=False)

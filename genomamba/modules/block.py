@@ -28,6 +28,8 @@ class ResidualBlock(nn.Module):
         """hidden `[B, L, d_model]` (the previous mixer's output, or the embedding with residual None);
         returns this mixer's output, the residual stream r `[B, L, d_model]` fp32 and the mixer state.
         seq_idx `[B, L]` int: packed sequences, passed to the mixer."""
+        if isinstance(self.mixer, MambaMixer):  # one op with the norm (`MambaMixer.forward_block`)
+            return self.mixer.forward_block(hidden, residual, self.norm, state, seq_idx)
         normed, residual = self.norm(hidden, residual, prenorm=True)
         out, state = self.mixer(normed, state, seq_idx)
         return out, residual, state

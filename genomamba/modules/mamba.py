@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import nn
 
+from genomamba.modules.norm import RMSNorm
 from genomamba.ops import mamba_inner, mamba_step
+from genomamba.ops.mamba_block import mamba_block
 
 if TYPE_CHECKING:  # the config is read, not imported: modules stay below models
     from genomamba.models.config import MambaConfig
@@ -54,6 +56,8 @@ class MambaMixer(nn.Module):
             dt_init_floor, scan_backend are read; "auto" picks Triton on CUDA, numba (else torch) on the CPU).
     """
 
+    block_op = True  # `forward_block` may run the whole block as one op (a subclass with its own forward: False)
+
     def __init__(self, config: MambaConfig):
         super().__init__()
         self.d_model, self.d_state, self.d_conv = config.d_model, config.d_state, config.d_conv
@@ -78,6 +82,11 @@ class MambaMixer(nn.Module):
             torch.zeros(batch, self.d_inner, self.d_state, device=device, dtype=torch.float32),
         )
 
+    def _inner_weights(self) -> tuple:
+        """`mamba_inner`'s arguments after xz, before the states."""
+        return (self.conv1d.weight, self.conv1d.bias, self.x_proj.weight, self.dt_proj.weight, self.dt_proj.bias,
+                -torch.exp(self.A_log.float()), self.D, self.out_proj.weight, self.dt_rank, self.d_state)
+
     def forward(self, x: torch.Tensor, state: MixerState | None = None,
                 seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, MixerState]:
         """x: `[B, L, d_model]`; state from the previous chunk or None (zeros); seq_idx `[B, L]` int for
@@ -86,12 +95,30 @@ class MambaMixer(nn.Module):
         Returns the output `[B, L, d_model]` and the state after the last position (the last sequence's).
         """
         out, conv_state, ssm_state = mamba_inner(
-            self.in_proj(x), self.conv1d.weight, self.conv1d.bias, self.x_proj.weight, self.dt_proj.weight,
-            self.dt_proj.bias, -torch.exp(self.A_log.float()), self.D, self.out_proj.weight, self.dt_rank,
-            self.d_state, state.conv if state is not None else None, state.ssm if state is not None else None,
-            backend=self.scan_backend, seq_idx=seq_idx,
+            self.in_proj(x), *self._inner_weights(), state.conv if state is not None else None,
+            state.ssm if state is not None else None, backend=self.scan_backend, seq_idx=seq_idx,
         )
         return out, MixerState(conv_state, ssm_state)
+
+    def forward_block(self, hidden: torch.Tensor, residual: torch.Tensor | None, norm: RMSNorm,
+                      state: MixerState | None = None, seq_idx: torch.Tensor | None = None,
+                      ) -> tuple[torch.Tensor, torch.Tensor, MixerState]:
+        """The pre-norm block around this mixer: `forward(norm(r))` with r = hidden + residual (fp32).
+
+        Returns (output, r, state). One op (`genomamba.ops.mamba_block`): on Triton one autograd
+        function that saves only r for backward. A subclass with its own `forward` (`block_op`
+        False) or an in_proj that is not a plain bias-free nn.Linear (INT8) composes the norm and `forward`.
+        """
+        if not self.block_op or type(self.in_proj) is not nn.Linear or self.in_proj.bias is not None:
+            normed, r = norm(hidden, residual, prenorm=True)
+            out, state = self(normed, state, seq_idx)
+            return out, r, state
+        out, r, conv_state, ssm_state = mamba_block(
+            hidden, residual, norm.weight, norm.eps, self.in_proj.weight, *self._inner_weights(),
+            conv_state=state.conv if state is not None else None, ssm_state=state.ssm if state is not None else None,
+            backend=self.scan_backend, seq_idx=seq_idx,
+        )
+        return out, r, MixerState(conv_state, ssm_state)
 
     def step(self, x: torch.Tensor, state: MixerState) -> torch.Tensor:
         """One position: x `[B, d_model]` -> `[B, d_model]`, `state` (as `allocate_state` makes it)

@@ -1,0 +1,92 @@
+"""Chunked inference (`CharLM.forward` without gradients, longer than `inference_chunk_tokens`): a
+causal Mamba stack runs chunk by chunk with its carried state and gives the one-pass logits and
+state; with gradients, packed rows (seq_idx), a bidirectional model or a hybrid with attention it
+runs in one pass. On a GPU (`gpu` marker): the same logits at full size in less peak memory."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from genomamba.models import CharMambaLM, MambaConfig
+
+
+def _model(**kw) -> CharMambaLM:
+    torch.manual_seed(0)
+    model = CharMambaLM(MambaConfig(d_model=16, n_layer=2, d_state=4, **kw)).eval()
+    model.inference_chunk_min_len = 1
+    return model
+
+
+def _calls(model, monkeypatch) -> list[int]:
+    """Lengths of the `hidden_states` passes a forward makes."""
+    seen, real = [], model.hidden_states
+
+    def spy(tokens, *args, **kw):
+        seen.append(tokens.shape[1])
+        return real(tokens, *args, **kw)
+
+    monkeypatch.setattr(model, "hidden_states", spy)
+    return seen
+
+
+@pytest.mark.parametrize("with_state", [False, True], ids=["from-zero", "carried-state"])
+def test_chunked_inference_matches_one_pass(with_state, monkeypatch):
+    model = _model()
+    tokens = torch.randint(0, 5, (2, 53))
+    state = None
+    if with_state:
+        with torch.no_grad():
+            _, state = model(torch.randint(0, 5, (2, 9)), return_state=True)
+    with torch.no_grad():
+        model.inference_chunk_tokens = None
+        want, want_state = model(tokens, state, return_state=True)
+        model.inference_chunk_tokens = 2 * 16  # 16 positions a chunk at batch 2
+        seen = _calls(model, monkeypatch)
+        got, got_state = model(tokens, state, return_state=True)
+    assert seen == [16, 16, 16, 5]
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    for a, b in zip(got_state, want_state):
+        torch.testing.assert_close(a.conv, b.conv, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(a.ssm, b.ssm, rtol=1e-5, atol=1e-6)
+
+
+def test_one_pass_with_gradients_packed_rows_or_short_inputs(monkeypatch):
+    model = _model()
+    model.inference_chunk_tokens = 16
+    seen = _calls(model, monkeypatch)
+    tokens = torch.randint(0, 5, (1, 40))
+    model(tokens)  # grad enabled: training or a gradient of the inputs
+    with torch.no_grad():
+        model(tokens, seq_idx=torch.zeros_like(tokens))  # packed rows
+        model(tokens[:, :16])  # not longer than a chunk
+    assert seen == [40, 40, 16]
+
+
+@pytest.mark.parametrize("kw", [{"bidirectional": True}, {"attn_layer_idx": [1]}], ids=["bidirectional", "hybrid"])
+def test_models_without_a_fixed_causal_state_run_one_pass(kw, monkeypatch):
+    model = _model(**kw)
+    model.inference_chunk_tokens = 16
+    seen = _calls(model, monkeypatch)
+    with torch.no_grad():
+        model(torch.randint(0, 5, (1, 40)))
+    assert seen == [40]
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_chunked_inference_full_size_on_the_gpu():
+    torch.manual_seed(0)
+    model = CharMambaLM(MambaConfig(d_model=256, n_layer=2, d_state=16)).cuda().eval()
+    tokens = torch.randint(0, 4, (1, 1 << 18), device="cuda")
+    peaks, outs = [], []
+    for chunk in (None, 1 << 16):
+        model.inference_chunk_tokens = chunk
+        torch.cuda.reset_peak_memory_stats()
+        base = torch.cuda.memory_allocated()
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
+            outs.append(model(tokens).float())
+        peaks.append(torch.cuda.max_memory_allocated() - base)
+    err = (outs[0] - outs[1]).abs().max().item()
+    assert err <= 3e-2 * max(outs[0].abs().max().item(), 1.0), f"max abs diff {err:.3e}"
+    assert peaks[1] < 0.5 * peaks[0], f"peak {peaks[1] / 2**20:.0f} MiB chunked, {peaks[0] / 2**20:.0f} MiB one pass"
