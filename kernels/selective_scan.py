@@ -554,17 +554,21 @@ class _Cfg:
         self.num_warps, self.dpg = num_warps, dpg
         self.n_dblk = triton.cdiv(Dm, bd)
         self.n_tiles = triton.cdiv(L, self.BLOCK_L)
-        # backward: one fp32 state checkpoint per CKPT_TILES tiles (~_CKPT_STEPS steps) keeps its
-        # memory below mamba-ssm's; the tiles in between are rescanned into a per-program scratch
-        self.CKPT_TILES = max(1, _CKPT_STEPS // self.BLOCK_L)
+        # backward: one fp32 state checkpoint per CKPT_TILES tiles (~_env_int("CKPT_STEPS") steps) keeps
+        # its memory below mamba-ssm's; the tiles in between are rescanned into a per-program scratch
+        self.CKPT_TILES = max(1, _env_int("CKPT_STEPS") // self.BLOCK_L)
         self.n_ck = triton.cdiv(self.n_tiles, self.CKPT_TILES)
 
 
 # (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweep in
 # benchmarks/kernels/bench_selective_scan.py --tune; the interpreter uses small tiles.
 _FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 4, 1), (16, 4, 1), (4, 16, 4)
-_CKPT_STEPS = int(os.environ.get("GENOMAMBA_SCAN_CKPT_STEPS", 64))
-_BWD_WARPS_PER_SM = int(os.environ.get("GENOMAMBA_SCAN_BWD_WARPS_PER_SM", 8))
+_ENV_INT_DEFAULTS = {"CKPT_STEPS": 64, "BWD_WARPS_PER_SM": 8}
+
+
+def _env_int(name: str) -> int:
+    """GENOMAMBA_SCAN_{CKPT_STEPS,BWD_WARPS_PER_SM}, read at each plan (benchmark sweeps), or the default."""
+    return int(os.environ.get(f"GENOMAMBA_SCAN_{name}", _ENV_INT_DEFAULTS[name]))
 
 
 def _env_cfg(prefix: str, default: tuple[int, int, int]) -> tuple[int, int, int]:
@@ -604,10 +608,10 @@ class _Plan:
         self.chunk_len = units_per_chunk * unit
         self.n_chunks = triton.cdiv(n_units, units_per_chunk)
         # The backward's chunks join bwd_mult forward chunks: its per-program scratch grows with the
-        # number of programs, so it runs fewer, longer ones (~_BWD_WARPS_PER_SM warps per SM).
+        # number of programs, so it runs fewer, longer ones (~BWD_WARPS_PER_SM warps per SM).
         mult = int(os.environ.get("GENOMAMBA_SCAN_BWD_MULT", 0))
         if not mult and cuda and chunk_size is None:
-            want = max(1, triton.cdiv(_BWD_WARPS_PER_SM * _num_sms(device) // self.b.num_warps, Bsz * self.b.n_dblk))
+            want = max(1, triton.cdiv(_env_int("BWD_WARPS_PER_SM") * _num_sms(device) // self.b.num_warps, Bsz * self.b.n_dblk))
             mult = max(1, self.n_chunks // want)
         self.bwd_mult = max(1, min(mult or 1, self.n_chunks))
         # L2 prefetch distance in steps (0: off). Only on CUDA (the interpreter runs no inline asm),

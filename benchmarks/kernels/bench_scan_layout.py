@@ -27,6 +27,17 @@ VARIANTS = {  # name -> environment of the channel-last genomamba run
     "cl_pf0": {"GENOMAMBA_SCAN_PREFETCH": "0"},
     "cl_pf64": {"GENOMAMBA_SCAN_PREFETCH": "64"},
     "cl_pf128": {"GENOMAMBA_SCAN_PREFETCH": "128"},
+    # the backward's state checkpoint spacing (default 64 steps) and tiles (default 16x4x1), and its
+    # programs per SM (default 8 warps)
+    "ck16": {"GENOMAMBA_SCAN_CKPT_STEPS": "16"},
+    "ck32": {"GENOMAMBA_SCAN_CKPT_STEPS": "32"},
+    "ck128": {"GENOMAMBA_SCAN_CKPT_STEPS": "128"},
+    "bwd32x4x1": {"GENOMAMBA_SCAN_BWD": "32x4x1"},
+    "bwd16x8x1": {"GENOMAMBA_SCAN_BWD": "16x8x1"},
+    "bwd32x2x1": {"GENOMAMBA_SCAN_BWD": "32x2x1"},
+    "bwd16x4x2": {"GENOMAMBA_SCAN_BWD": "16x4x2"},
+    "wps16": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "16"},
+    "wps4": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "4"},
 }
 R = 16  # dt_rank of d_model 256
 
