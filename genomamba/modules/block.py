@@ -12,7 +12,8 @@ from genomamba.modules.norm import RMSNorm
 class ResidualBlock(nn.Module):
     """(hidden, residual) -> (mixer(norm(r)), r) with r = hidden + residual, added and normed in one
     fused op (`RMSNorm` with a residual); r is fp32. Stacked, the running sum of the embedding and
-    every mixer's output is the same as x + mixer(norm(x)) block after block."""
+    every mixer's output is the same as x + mixer(norm(x)) block after block. A Mamba mixer runs the
+    norm with itself (`MambaMixer.forward_block`: on Triton one autograd function saving only r)."""
 
     residual_stream = True  # CharLM.hidden_states passes (hidden, residual, state) through it
 

@@ -47,7 +47,8 @@ class MambaMixer(nn.Module):
     output is split into views, the causal conv reads its half in place and the scan takes the
     `[B, D, L]` transposes as strided views, so no transpose, cat or contiguous copy runs between the
     matmuls; on Triton the interior is one autograd function that recomputes the conv output and
-    delta in backward instead of saving them. On the CPU (numba) a call that needs no gradient
+    delta in backward instead of saving them, and inside a block (`forward_block`) the norm and
+    in_proj join it, so only the block's fp32 residual stream is saved. On the CPU (numba) a call that needs no gradient
     (scoring, prefill, embeddings) runs channel-last numba kernels on those views
     (`genomamba.ops.mamba_inner_numba`); training composes the ops, which copy to `[B, D, L]`.
 
