@@ -563,7 +563,7 @@ class _Cfg:
 # (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweep in
 # benchmarks/kernels/bench_selective_scan.py --tune; the interpreter uses small tiles.
 _FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 4, 1), (16, 4, 1), (4, 16, 4)
-_ENV_INT_DEFAULTS = {"CKPT_STEPS": 64, "BWD_WARPS_PER_SM": 8}
+_ENV_INT_DEFAULTS = {"CKPT_STEPS": 64, "BWD_WARPS_PER_SM": 16}  # BENCHMARKS.md section 7d
 
 
 def _env_int(name: str) -> int:

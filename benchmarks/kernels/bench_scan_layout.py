@@ -28,7 +28,7 @@ VARIANTS = {  # name -> environment of the channel-last genomamba run
     "cl_pf64": {"GENOMAMBA_SCAN_PREFETCH": "64"},
     "cl_pf128": {"GENOMAMBA_SCAN_PREFETCH": "128"},
     # the backward's state checkpoint spacing (default 64 steps) and tiles (default 16x4x1), and its
-    # programs per SM (default 8 warps)
+    # programs per SM (default 16 warps)
     "ck16": {"GENOMAMBA_SCAN_CKPT_STEPS": "16"},
     "ck32": {"GENOMAMBA_SCAN_CKPT_STEPS": "32"},
     "ck128": {"GENOMAMBA_SCAN_CKPT_STEPS": "128"},
@@ -38,6 +38,11 @@ VARIANTS = {  # name -> environment of the channel-last genomamba run
     "bwd16x4x2": {"GENOMAMBA_SCAN_BWD": "16x4x2"},
     "wps16": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "16"},
     "wps4": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "4"},
+    "wps8": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "8"},
+    "wps32": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "32"},
+    "wps64": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "64"},
+    "wps16_ck32": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "16", "GENOMAMBA_SCAN_CKPT_STEPS": "32"},
+    "wps32_ck32": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "32", "GENOMAMBA_SCAN_CKPT_STEPS": "32"},
 }
 R = 16  # dt_rank of d_model 256
 

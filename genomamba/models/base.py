@@ -34,7 +34,7 @@ from genomamba.pretrained import resolve_model_dir
 
 __all__ = ["CharLM", "tie_embedding_state"]
 
-INFERENCE_CHUNK_TOKENS = int(os.environ.get("GENOMAMBA_INFERENCE_CHUNK", 1 << 16))
+INFERENCE_CHUNK_TOKENS = int(os.environ.get("GENOMAMBA_INFERENCE_CHUNK", 1 << 18))  # BENCHMARKS.md section 7d
 
 
 class CharLM(nn.Module):

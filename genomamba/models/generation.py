@@ -5,7 +5,7 @@ The step is generic over a `CharLM`'s layers: each layer's `forward(x, state)` a
 carried state (a Mamba mixer state, the transformer's KV cache, or any other layer's), with a fast
 path for Mamba blocks, `MambaMixer.step` (one fused Triton launch per layer on CUDA, states
 updated in place) and, in a stack of Mamba blocks, the residual add fused with the next RMSNorm.
-Opt-in (`fused=True`, GENOMAMBA_FUSED_DECODE=1; not yet timed on a GPU): the residual add, the next
+On CUDA by default (`fused=False` or GENOMAMBA_FUSED_DECODE=0 turn it off): the residual add, the next
 RMSNorm and the next linear layer (in_proj, or the LM head) as one op (`genomamba.ops.add_norm_linear`;
 the embedding lookup joins the first, the sampling of the next base the last), so a step is three
 launches per layer: that op, the mixer interior and out_proj. When every layer is a Mamba block the
@@ -100,10 +100,9 @@ class Decoder:
         batch_size: rows generated together (samples of one prompt).
         cuda_graph: None: on CUDA when every layer is a Mamba block; False: the plain loop.
         fused: the fused step of a Mamba stack (`genomamba.ops.add_norm_linear`) where the model
-            allows it (plain Linear and Embedding weights); None: the default (off, unless
-            GENOMAMBA_FUSED_DECODE=1 or `genomamba.ops.decode.set_fused_decode(True)`: it has
-            run through Triton's interpreter only, not yet been timed on a GPU); False: the
-            unfused step.
+            allows it (plain Linear and Embedding weights); None: the default (on CUDA, unless
+            GENOMAMBA_FUSED_DECODE=0 or `genomamba.ops.decode.set_fused_decode(False)`; on the
+            CPU the unfused step, which is the same ops there); False: the unfused step.
     """
 
     @torch.inference_mode()
@@ -118,8 +117,9 @@ class Decoder:
         # every layer a Mamba block: a fixed-size state, and the fused step (`_mamba_stack_step`)
         self.fixed_state = (isinstance(model, CharLM) and all(_fast_block(layer) for layer in model.layers)
                             and isinstance(model.norm_f, RMSNorm))
-        self.fused = (self.fixed_state and (fused_decode_enabled() if fused is None else fused)
-                      and _plain_weights(model))
+        if fused is None:
+            fused = fused_decode_enabled() and self.device.type == "cuda"
+        self.fused = self.fixed_state and fused and _plain_weights(model)
         if cuda_graph is None:
             cuda_graph = self.device.type == "cuda" and self.fixed_state
         if cuda_graph and not (self.device.type == "cuda" and self.fixed_state):

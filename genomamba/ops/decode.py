@@ -6,9 +6,9 @@ and before the first block the embedding lookup too. `add_norm_linear_ref` is th
 `add_rms_norm_ref`, then `F.linear`, then optionally `sample_next`, the next base drawn from the
 LM head's logits; `sample_next`, the sampling rule, lives here too) and the CPU path; `add_norm_linear` runs the one-launch Triton
 kernel (`genomamba_kernels.add_norm_linear_triton`) where the backend resolves to Triton. The
-Decoder's fused path is off by default until it has been timed and checked on a GPU (so far it has run
-through Triton's interpreter only): GENOMAMBA_FUSED_DECODE=1 (read once, at import),
-`set_fused_decode(True)` or `Decoder(..., fused=True)` turn it on.
+Decoder's fused path is on by default on CUDA (timed and checked on an H200, BENCHMARKS.md section 9);
+GENOMAMBA_FUSED_DECODE=0 (read once, at import), `set_fused_decode(False)` or `Decoder(..., fused=False)`
+turn it off.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from genomamba.ops.selective_scan import resolve_backend
 
 NUCLEOTIDES = 4  # tokens 0-3: A C G T, the only ones sampled
 
-_fused = os.environ.get("GENOMAMBA_FUSED_DECODE", "0") == "1"
+_fused = os.environ.get("GENOMAMBA_FUSED_DECODE", "1") != "0"
 
 
 def set_fused_decode(enabled: bool) -> None:

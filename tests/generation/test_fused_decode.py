@@ -51,13 +51,13 @@ def test_fused_generate_matches_unfused(sampling, backend):
 
 def test_fused_switch_and_fallback():
     model = tiny_mamba()
-    assert not Decoder(model, 1).fused  # off by default until timed on a GPU
-    set_fused_decode(True)
+    assert not Decoder(model, 1).fused  # on the CPU the default is the unfused step
+    assert Decoder(model, 1, fused=True).fused
+    set_fused_decode(False)
     try:
-        assert Decoder(model, 1).fused
-        assert not Decoder(model, 1, fused=False).fused
+        assert not Decoder(model, 1, fused=None).fused
     finally:
-        set_fused_decode(False)
+        set_fused_decode(True)
     assert not Decoder(quantize_int8(tiny_mamba()), 1).fused  # INT8 projections: the unfused step
 
 
