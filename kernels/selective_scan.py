@@ -391,8 +391,13 @@ def _selective_scan_chunk_state_kernel(
     n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
     pdn = offs_n[:, None] + offs_d[None, :] * N
     cs = ((pid_b * n_chunks + pid_c) * D) * N
-    if BWD:  # a backward chunk spans hs_mult forward chunks
-        h = tl.load(hs_ptr + ((pid_b * n_chunks_hs + pid_c * hs_mult) * D) * N + pdn, mask=mdn, other=0.0)
+    if BWD:  # a backward chunk spans hs_mult forward chunks: it starts, in scan order, at the first of
+        # them, or (REVERSE) at the last
+        if REVERSE:
+            c_hs = tl.minimum(pid_c * hs_mult + hs_mult - 1, n_chunks_hs - 1)
+        else:
+            c_hs = pid_c * hs_mult
+        h = tl.load(hs_ptr + ((pid_b * n_chunks_hs + c_hs) * D) * N + pdn, mask=mdn, other=0.0)
     else:
         h = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     h, p, gp = _fwd_sweep(
@@ -563,7 +568,7 @@ class _Cfg:
 # (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweep in
 # benchmarks/kernels/bench_selective_scan.py --tune; the interpreter uses small tiles.
 _FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 4, 1), (16, 4, 1), (4, 16, 4)
-_ENV_INT_DEFAULTS = {"CKPT_STEPS": 64, "BWD_WARPS_PER_SM": 16}  # BENCHMARKS.md section 7d
+_ENV_INT_DEFAULTS = {"CKPT_STEPS": 32, "BWD_WARPS_PER_SM": 32}  # BENCHMARKS.md section 7d
 
 
 def _env_int(name: str) -> int:

@@ -27,8 +27,8 @@ VARIANTS = {  # name -> environment of the channel-last genomamba run
     "cl_pf0": {"GENOMAMBA_SCAN_PREFETCH": "0"},
     "cl_pf64": {"GENOMAMBA_SCAN_PREFETCH": "64"},
     "cl_pf128": {"GENOMAMBA_SCAN_PREFETCH": "128"},
-    # the backward's state checkpoint spacing (default 64 steps) and tiles (default 16x4x1), and its
-    # programs per SM (default 16 warps)
+    # the backward's state checkpoint spacing and tiles (default 16x4x1), and its
+    # programs per SM (defaults: 32-step checkpoints, 32 warps a SM)
     "ck16": {"GENOMAMBA_SCAN_CKPT_STEPS": "16"},
     "ck32": {"GENOMAMBA_SCAN_CKPT_STEPS": "32"},
     "ck128": {"GENOMAMBA_SCAN_CKPT_STEPS": "128"},

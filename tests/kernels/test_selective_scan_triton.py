@@ -143,3 +143,28 @@ def test_backward_chunks_span_forward_chunks(reverse, device, monkeypatch):
     """B2-L61-D8-N4-fp32: 4 forward chunks, backward chunks of 2 (the GPU path for small grids)."""
     monkeypatch.setenv("GENOMAMBA_SCAN_BWD_MULT", "2")
     run_case(2, 8, 4, 61, torch.float32, device, reverse=reverse, init=True, varlen=True, chunk_size=16)
+
+
+@pytest.mark.parametrize("ckpt_steps", [16, 48], ids=["one-tile", "three-tiles"])
+def test_backward_checkpoint_spacings(ckpt_steps, device, monkeypatch):
+    """B2-L61-D8-N4-fp32 with a state checkpoint every tile (no rescan scratch) or every three tiles
+    (the interpreter's tiles are 16 steps; the GPU's default is 32-step checkpoints of 4-step tiles)."""
+    monkeypatch.setenv("GENOMAMBA_SCAN_CKPT_STEPS", str(ckpt_steps))
+    run_case(2, 8, 4, 61, torch.float32, device, reverse=ckpt_steps == 48, init=True, varlen=True, chunk_size=32)
+
+
+def test_reverse_backward_chunks_span_forward_chunks_with_a_partial_last(device, monkeypatch):
+    """B1-L97-D8-N4-fp32, reverse: 4 forward chunks, backward chunks of 3 (the last spans one): each
+    backward chunk starts, in scan order, from the state entering its last forward chunk."""
+    monkeypatch.setenv("GENOMAMBA_SCAN_BWD_MULT", "3")
+    run_case(1, 8, 4, 97, torch.float32, device, reverse=True, init=True, chunk_size=16)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_backward_chunks_span_forward_chunks_gpu(reverse, monkeypatch):
+    """B1-L8191-D32-N16-fp32 in 9 forward chunks, backward chunks of 4 (the last spans one)."""
+    monkeypatch.setenv("GENOMAMBA_SCAN_BWD_MULT", "4")
+    run_case(1, 32, 16, 8191, torch.float32, torch.device("cuda"), reverse=reverse, varlen=True, chunk_size=1000,
+             init=True)

@@ -11,6 +11,9 @@ from genomamba.modules import BiMambaMixer, MambaMixer
 
 pytest.importorskip("triton")
 
+# the fused path compiled on a GPU, through Triton's interpreter elsewhere
+DEV = "cuda" if torch.cuda.is_available() else "cpu"
+
 
 def _pair(mixer_cls, backend, **cfg):
     """Two mixers with the same weights, one on `backend`, one on the torch path."""
@@ -49,8 +52,9 @@ def test_mixer_takes_its_shape_from_the_config():
 @pytest.mark.parametrize("L", [1, 19])
 def test_fused_mixer_matches_torch_path_with_carried_state(L):
     a, b = _pair(MambaMixer, "triton", d_model=8, d_state=4, expand=2)
-    x = torch.randn(2, L, 8)
-    s0a, s0b = a.allocate_state(2), b.allocate_state(2)
+    a, b = a.to(DEV), b.to(DEV)
+    x = torch.randn(2, L, 8, device=DEV)
+    s0a, s0b = a.allocate_state(2, DEV), b.allocate_state(2, DEV)
     s0a = s0b = type(s0a)(torch.randn_like(s0a.conv), torch.randn_like(s0a.ssm))
     sa, sb = _compare(a, b, x, torch.float32, s0a, s0b)
     for name, ta, tb in zip(("conv", "ssm"), sa, sb):
@@ -59,7 +63,7 @@ def test_fused_mixer_matches_torch_path_with_carried_state(L):
 
 def test_fused_bimamba_matches_torch_path():
     a, b = _pair(BiMambaMixer, "triton", d_model=8, d_state=4)
-    _compare(a, b, torch.randn(2, 13, 8), torch.float32)
+    _compare(a.to(DEV), b.to(DEV), torch.randn(2, 13, 8, device=DEV), torch.float32)
 
 
 @pytest.mark.gpu
