@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib
 import json
 import math
 import time
@@ -74,23 +73,23 @@ def build(name: str, device: torch.device, n_layer: int = N_LAYER) -> torch.nn.M
 def fused_add_norm(name: str, model):
     """The variant's switches for the duration (unfused: the add-norm's reference; composed: the block's
     ops composed and inference in one pass; onepass: inference in one pass); yields the add-norm's."""
-    from genomamba.ops import add_norm
+    from genomamba.ops.add_norm import fused_add_norm_enabled, set_fused_add_norm
+    from genomamba.ops.mamba_block import fused_block_enabled, set_fused_block
 
-    mamba_block = importlib.import_module("genomamba.ops.mamba_block")  # the module (the package exports the op)
-    before, block_before = add_norm._fused, mamba_block._fused
+    before, block_before = fused_add_norm_enabled(), fused_block_enabled()
     if name == "genomamba_unfused":
-        add_norm.set_fused_add_norm(False)
+        set_fused_add_norm(False)
     if name == "genomamba_composed":
-        mamba_block.set_fused_block(False)
+        set_fused_block(False)
     if name in ("genomamba_composed", "genomamba_onepass"):
         model.inference_chunk_tokens = None
     if name.startswith(CHUNK_VARIANT):
         model.inference_chunk_tokens = int(name[len(CHUNK_VARIANT):])
     try:
-        yield add_norm._fused
+        yield fused_add_norm_enabled()
     finally:
-        add_norm.set_fused_add_norm(before)
-        mamba_block.set_fused_block(block_before)
+        set_fused_add_norm(before)
+        set_fused_block(block_before)
 
 
 def logits_of(model, tokens):

@@ -108,6 +108,16 @@ def _add_rms_norm_fwd(x, residual, weight, eps, store_residual, out_dtype=None):
     return y, r, rstd
 
 
+def _add_rms_norm_fwd_rows(x, residual, weight, eps, keep_r):
+    """`_add_rms_norm_fwd` on `[..., N]` x and residual: (y `[M, N]`, r `[M, N]` fp32, rstd). r is
+    written when `keep_r`; an fp32 x with no residual is r itself (x's rows, never copied)."""
+    x2 = _rows(x)
+    alias = residual is None and x.dtype == torch.float32
+    res2 = None if residual is None else _rows(residual)
+    y, r, rstd = _add_rms_norm_fwd(x2, res2, weight, eps, keep_r and not alias)
+    return y, (x2 if alias else r), rstd
+
+
 def _add_rms_norm_bwd(r, weight, rstd, dy, dres_out, x_dtype, res_dtype):
     """(dx in x_dtype, dresidual in res_dtype or None (no residual came in), dweight fp32 `[N]`)."""
     M, N = r.shape
@@ -135,15 +145,10 @@ class AddRMSNormFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, residual, weight, eps, prenorm):
         shape = x.shape
-        x2 = _rows(x)
-        res2 = None if residual is None else _rows(residual)
         needs_grad = any(ctx.needs_input_grad[:3])
-        # r is written when it is returned or needed by the backward; an fp32 x with no residual is r
-        alias = residual is None and x.dtype == torch.float32
         w = weight.contiguous()
-        y, r, rstd = _add_rms_norm_fwd(x2, res2, w, eps, (prenorm or needs_grad) and not alias)
-        if alias:
-            r = x2
+        # r is written when it is returned or needed by the backward
+        y, r, rstd = _add_rms_norm_fwd_rows(x, residual, w, eps, prenorm or needs_grad)
         if needs_grad:
             ctx.save_for_backward(r, w, rstd)
             ctx.meta = (shape, x.dtype, None if residual is None else residual.dtype, weight.dtype)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from genomamba_kernels.layer_norm import _add_rms_norm_bwd, _add_rms_norm_fwd, _rows
+from genomamba_kernels.layer_norm import _add_rms_norm_bwd, _add_rms_norm_fwd, _add_rms_norm_fwd_rows, _rows
 from genomamba_kernels.mamba_inner import InnerSaved, inner_backward, inner_forward
 
 
@@ -31,12 +31,8 @@ class MambaBlockFn(torch.autograd.Function):
     def forward(ctx, hidden, residual, norm_w, eps, in_proj_w, conv_w, conv_b, x_proj_w, dt_proj_w, dt_bias, A, D,
                 out_proj_w, conv_state, ssm_state, dt_rank, d_state, seq_idx):
         shape = hidden.shape
-        x2 = _rows(hidden)
-        alias = residual is None and hidden.dtype == torch.float32  # r is hidden itself
         w = norm_w.contiguous()
-        normed, r, rstd = _add_rms_norm_fwd(x2, None if residual is None else _rows(residual), w, eps, not alias)
-        if alias:
-            r = x2
+        normed, r, rstd = _add_rms_norm_fwd_rows(hidden, residual, w, eps, True)
         cdt = _compute_dtype(hidden)
         xz = F.linear(normed.view(shape).to(cdt), in_proj_w.to(cdt))
         del normed

@@ -31,7 +31,8 @@ from genomamba_kernels.selective_scan import (
 
 
 class InnerSaved(NamedTuple):
-    """What the backward needs besides xz: the small tensors and the metadata."""
+    """What the interior's backward needs besides xz: its weights, the carried states in, x_proj's
+    output, the chunk-start states and seq_idx."""
 
     w2: torch.Tensor  # conv weight `[Di, K]`
     conv_b: torch.Tensor | None

@@ -616,7 +616,8 @@ class _Plan:
         # number of programs, so it runs fewer, longer ones (~BWD_WARPS_PER_SM warps per SM).
         mult = int(os.environ.get("GENOMAMBA_SCAN_BWD_MULT", 0))
         if not mult and cuda and chunk_size is None:
-            want = max(1, triton.cdiv(_env_int("BWD_WARPS_PER_SM") * _num_sms(device) // self.b.num_warps, Bsz * self.b.n_dblk))
+            warps = _env_int("BWD_WARPS_PER_SM") * _num_sms(device)
+            want = max(1, triton.cdiv(warps // self.b.num_warps, Bsz * self.b.n_dblk))
             mult = max(1, self.n_chunks // want)
         self.bwd_mult = max(1, min(mult or 1, self.n_chunks))
         # L2 prefetch distance in steps (0: off). Only on CUDA (the interpreter runs no inline asm),

@@ -27,6 +27,10 @@ def set_fused_add_norm(enabled: bool) -> None:
     _fused = bool(enabled)
 
 
+def fused_add_norm_enabled() -> bool:
+    return _fused
+
+
 def add_rms_norm_ref(
     x: torch.Tensor,
     residual: torch.Tensor | None,

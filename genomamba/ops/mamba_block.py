@@ -16,8 +16,7 @@ import os
 
 import torch.nn.functional as F
 
-from genomamba.ops import add_norm
-from genomamba.ops.add_norm import add_rms_norm, add_rms_norm_ref
+from genomamba.ops.add_norm import add_rms_norm, add_rms_norm_ref, fused_add_norm_enabled
 from genomamba.ops.mamba_inner import _needs_grad, mamba_inner, mamba_inner_ref
 from genomamba.ops.selective_scan import resolve_backend
 
@@ -28,6 +27,10 @@ def set_fused_block(enabled: bool) -> None:
     """Use the block's fused autograd function on Triton (True, the default) or compose the ops (False)."""
     global _fused
     _fused = bool(enabled)
+
+
+def fused_block_enabled() -> bool:
+    return _fused
 
 
 def mamba_block_ref(hidden, residual, norm_weight, eps, in_proj_weight, *inner, conv_state=None, ssm_state=None,
@@ -51,7 +54,7 @@ def mamba_block(hidden, residual, norm_weight, eps, in_proj_weight, *inner, conv
     """`mamba_block_ref`'s function: the fused autograd function on Triton (carried states that need no
     gradient), else the composed dispatching ops."""
     name = resolve_backend(backend, hidden.device)
-    if name == "triton" and _fused and add_norm._fused and not _needs_grad(conv_state, ssm_state):
+    if name == "triton" and _fused and fused_add_norm_enabled() and not _needs_grad(conv_state, ssm_state):
         from genomamba_kernels import mamba_block_triton
 
         return mamba_block_triton(hidden, residual, norm_weight, eps, in_proj_weight, *inner, conv_state, ssm_state,
