@@ -216,27 +216,36 @@ def bench_add_norm(M: int, device: torch.device) -> list[dict]:
 
 
 def profile_layer(out: Path, L: int, device: torch.device) -> str:
-    """torch.profiler table (CUDA time) of one genomamba layer forward + backward, B=1."""
+    """torch.profiler tables (CUDA time) of one genomamba layer, B=1: forward + backward in training,
+    and the forward alone under inference mode (profile_layer.txt)."""
     from torch.profiler import ProfilerActivity, profile
 
     model = build("genomamba", device, n_layer=1).train()
     tokens = torch.randint(0, 5, (1, L + 1), device=device)
 
-    def step():
+    def train_step():
         with torch.autocast(device.type, dtype=torch.bfloat16):
             logits = logits_of(model, tokens[:, :-1])
         F.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten()).backward()
 
-    step()
+    def infer_step():
+        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16):
+            logits_of(model, tokens[:, :-1])
+
     activities = [ProfilerActivity.CUDA] if device.type == "cuda" else [ProfilerActivity.CPU]
-    with profile(activities=activities) as prof:
-        step()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
     sort = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
-    table = prof.key_averages().table(sort_by=sort, row_limit=30, max_name_column_width=70)
-    (out / "profile_layer.txt").write_text(f"one genomamba layer (1-layer CharMambaLM), B=1 L={L}, fwd+bwd\n{table}\n")
-    return table
+    tables = []
+    for title, step, mode in (("fwd+bwd", train_step, True), ("forward only (inference mode)", infer_step, False)):
+        model.train(mode)
+        step()
+        with profile(activities=activities) as prof:
+            step()
+            if device.type == "cuda":
+                torch.cuda.synchronize()
+        table = prof.key_averages().table(sort_by=sort, row_limit=30, max_name_column_width=70)
+        tables.append(f"one genomamba layer (1-layer CharMambaLM), B=1 L={L}, {title}\n{table}\n")
+    (out / "profile_layer.txt").write_text("\n".join(tables))
+    return "\n".join(tables)
 
 
 def ratios(results: list[dict]) -> list[dict]:

@@ -2,18 +2,20 @@
 
 The sequence is cut into chunks so that batch 1 at L=131072 still fills the GPU:
   1. `_selective_scan_chunk_state_kernel`: per (d-block, chunk, batch), the chunk's end state from
-     a zero start and its total decay prod(exp(delta A)) (skipped with a single chunk);
+     a zero start and its total decay exp(A sum(delta)) (skipped with a single chunk);
   2. `_chunk_combine_kernel`: a short sequential pass over chunks -> each chunk's start state;
   3. `_selective_scan_fwd_kernel`: rescans each chunk from its start state and writes y.
-Tiles are `[BLOCK_L, N, BLOCK_D]` with one channel per lane and the state and steps in-thread, so
-the scan (`tl.associative_scan` on h = a h + b) and the sums over N need no shuffles; tile
-positions are kept in scan order (reversed addresses when `reverse`) because Triton lowers
-reverse scans with warp shuffles. The backward stores nothing per step: from the saved
-chunk-start states it rescans each chunk, keeping one fp32 state per 64 steps
-(`_selective_scan_bwd_ckpt` mode of the chunk-state kernel, which also forms each chunk's local
-adjoint), combines adjoints across chunks right to left, then `_selective_scan_bwd_kernel`
-rescans each group of tiles into a per-program scratch and runs the adjoint recurrence tile by
-tile against scan order. `seq_idx` resets multiply that step's decay by zero. The state is fp32
+States are fp32 `[N, D]` tiles, channels fastest, one channel per lane with its N states in-thread,
+so h = a h + b and y = sum_n C h need no shuffles. The forward passes load a tile of BLOCK_L steps
+(`[BLOCK_D, BLOCK_L]`, steps in-thread) and then step through it (a step's column is a register
+pick), storing y once per tile: every load of the tile is in flight before any store. The backward
+stores nothing per step: from the saved chunk-start states it rescans each chunk, keeping one fp32
+state per 32 steps (`BWD` mode of the chunk-state kernel, which also forms each chunk's local
+adjoint), combines adjoints across chunks right to left, then `_selective_scan_bwd_kernel` rescans
+each group of tiles (`[BLOCK_L, N, BLOCK_D]` tiles, `tl.associative_scan` in-thread) into a
+per-program scratch and runs the adjoint recurrence tile by tile against scan order. Tile
+positions are kept in scan order (reversed addresses when `reverse`): Triton lowers reverse scans
+with warp shuffles. `seq_idx` resets multiply that step's decay by zero. The state is fp32
 whatever the input dtype. Imports torch and triton only.
 """
 
@@ -138,32 +140,33 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n
 @triton.jit
 def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bias,
                offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd, stride_zl,
-               stride_bn, stride_bl, DN, N,
+               stride_bn, stride_bl, DN, Dm,
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
                STORE_CKPT: tl.constexpr, ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
                BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr):
-    """Scans one chunk in scan order from state h.
+    """Scans one chunk in scan order from state h `[BN, BD]`.
 
-    Returns the end state, the chunk's total decay and (ADJ) the chunk's local adjoint
-    sum_t (prod of a from the chunk's first step to t) * dy_t C_t.
+    Per tile: its u, delta, z (and dy) as `[BD, BL]` loads, then BL unrolled steps h = a h + b on
+    the state (each lane one channel and its N states: no shuffles, no scan temporaries, 200
+    registers against the 3-D scan tile's 241), y stored once per tile. Returns the end state, the
+    chunk's total decay and (ADJ) the chunk's local adjoint sum_t (prod of a from the chunk's first
+    step to t) * dy_t C_t. Checkpoints (STORE_CKPT) and L2 prefetches are per tile.
     """
-    LAST: tl.constexpr = BLOCK_L - 1
-    # Tile position i holds step t0 + i (t0 + BLOCK_L-1-i when REVERSE): positions are always in
-    # scan order, so no scan runs with reverse=True (Triton lowers that with warp shuffles).
     if REVERSE:
         offs_t = BLOCK_L - 1 - offs_l
     else:
         offs_t = offs_l
     p = tl.full([BLOCK_N, BLOCK_D], 1.0, tl.float32)
     gp = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
+    sdl = tl.zeros_like(Dv)  # sum of delta over the chunk: its total decay is exp2(A2 * sdl)
+    alive = 1.0  # 0.0 once a packed sequence starts inside the chunk
     mdn = mask_n[:, None] & mask_d[None, :]
     for k in range(n_tiles):
         if REVERSE:
             t0 = c_start + (n_tiles - 1 - k) * BLOCK_L
         else:
             t0 = c_start + k * BLOCK_L
-        t = t0 + offs_t
         if STORE_CKPT:
             # the state entering each group of CKPT_TILES tiles in scan order
             if REVERSE:
@@ -171,44 +174,84 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             else:
                 at_group_start = (t0 // BLOCK_L) % CKPT_TILES == 0
             if at_group_start:
-                tl.store(ck_b + (t0 // (BLOCK_L * CKPT_TILES)) * DN + offs_n[:, None] + offs_d[None, :] * N, h,
+                tl.store(ck_b + (t0 // (BLOCK_L * CKPT_TILES)) * DN + offs_n[:, None] * Dm + offs_d[None, :], h,
                          mask=mdn)
         PF_OFF: tl.constexpr = -PF if REVERSE else PF  # prefetch ahead in scan order
-        if WRITE_Y or ADJ:
-            _pf_rows(C_b, t, PF_OFF, L, stride_bl)
-            if HAS_Z:
-                _pf_tile(z_b, t, offs_d, mask_d, PF_OFF, L, stride_zl, stride_zd)
+        if PF != 0:
+            t = t0 + offs_t
+            _pf_tile(u_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
+            _pf_tile(dl_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
+            _pf_rows(B_b, t, PF_OFF, L, stride_bl)
+            if WRITE_Y or ADJ:
+                _pf_rows(C_b, t, PF_OFF, L, stride_bl)
+                if HAS_Z:
+                    _pf_tile(z_b, t, offs_d, mask_d, PF_OFF, L, stride_zl, stride_zd)
+            if ADJ:
+                _pf_tile(dout_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
+        # the tile's inputs first (nothing is stored before they are read: the loads overlap), then
+        # step by step on [BN, BD]; a step's column of a [BD, BL] tile is a register pick (L is in-thread)
+        t = t0 + offs_t
+        ml = t < L
+        m2 = mask_d[:, None] & ml[None, :]  # [BD, BL] tiles: channels first
+        p2 = offs_d[:, None] * stride_ud + t[None, :] * stride_ul
+        u2 = tl.load(u_b + p2, mask=m2, other=0.0).to(tl.float32)
+        dl2 = tl.load(dl_b + p2, mask=m2, other=0.0).to(tl.float32)
+        if HAS_BIAS:
+            dl2 = dl2 + bias[:, None]
+        if SOFTPLUS:
+            dl2 = _softplus(dl2)
+        dl2 = tl.where(m2, dl2, 0.0)
+        w2 = dl2 * u2
+        if (WRITE_Y or ADJ) and HAS_Z:
+            z2 = tl.load(z_b + offs_d[:, None] * stride_zd + t[None, :] * stride_zl, mask=m2, other=0.0).to(tl.float32)
         if ADJ:
-            _pf_tile(dout_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
-        u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
-            u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn, stride_bl,
-            HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, PF_OFF)
-        acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
-        if WRITE_Y or ADJ:
-            Ct = tl.load(C_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn,
-                         mask=(t < L)[:, None] & mask_n[None, :], other=0.0).to(tl.float32)
+            dy2 = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
+            if HAS_Z:
+                dy2 = dy2 * z2 * _sigmoid(z2)
+        if IS_VARLEN:
+            if REVERSE:
+                tp = t + 1
+            else:
+                tp = t - 1
+            inb = ml & (tp >= 0) & (tp < L)
+            s_cur = tl.load(seq_b + t, mask=ml, other=0)
+            s_prev = tl.load(seq_b + tp, mask=inb, other=0)
+            keep2 = tl.where(inb & (s_cur != s_prev), 0.0, 1.0)
+        y2 = tl.zeros([BLOCK_D, BLOCK_L], tl.float32)
+        for j in tl.static_range(BLOCK_L):  # position j = the tile's j-th step in scan order
+            tj = t0 + (BLOCK_L - 1 - j if REVERSE else j)
+            sel = (offs_l == j)[None, :]
+            dl_j = tl.sum(tl.where(sel, dl2, 0.0), axis=1)
+            w_j = tl.sum(tl.where(sel, w2, 0.0), axis=1)
+            okn = tl.zeros_like(offs_n) + tj < L
+            Bt = tl.load(B_b + tj * stride_bl + offs_n * stride_bn, mask=mask_n & okn, other=0.0).to(tl.float32)
+            a = tl.exp2(dl_j[None, :] * A2)
+            if IS_VARLEN:
+                keep = tl.sum(tl.where(offs_l == j, keep2, 0.0), axis=0)
+                a = a * keep
+                if not ADJ and not WRITE_Y:
+                    alive = alive * keep
+            h = a * h + w_j[None, :] * Bt[:, None]
+            if WRITE_Y or ADJ:
+                Ct = tl.load(C_b + tj * stride_bl + offs_n * stride_bn, mask=mask_n & okn, other=0.0).to(tl.float32)
+            if WRITE_Y:
+                y2 = tl.where(sel, tl.sum(h * Ct[:, None], axis=0)[:, None], y2)
+            if ADJ:
+                dy_j = tl.sum(tl.where(sel, dy2, 0.0), axis=1)
+                p = p * a
+                gp += p * (dy_j[None, :] * Ct[:, None])
+        if not ADJ and not WRITE_Y:
+            sdl += tl.sum(dl2, axis=1)
         if WRITE_Y:
-            hs = acum * h[None, :, :] + hb
-            y = tl.sum(hs * Ct[:, :, None], axis=1)
             if HAS_D:
-                y += Dv[None, :] * u
+                y2 += Dv[:, None] * u2
             if HAS_Z:
-                zz = tl.load(z_b + t[:, None] * stride_zl + offs_d[None, :] * stride_zd, mask=m2, other=0.0).to(tl.float32)
-                y = y * zz * _sigmoid(zz)
+                y2 = y2 * z2 * _sigmoid(z2)
             if ACCUM:
-                y += tl.load(y_b + p2, mask=m2, other=0.0).to(tl.float32)
-            tl.store(y_b + p2, y.to(y_b.dtype.element_ty), mask=m2)
-            h = _pick(hs, offs_l, LAST)
-        else:
-            h = _pick(acum, offs_l, LAST) * h + _pick(hb, offs_l, LAST)
-        if ADJ:
-            dy = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
-            if HAS_Z:
-                zz = tl.load(z_b + t[:, None] * stride_zl + offs_d[None, :] * stride_zd, mask=m2, other=0.0).to(tl.float32)
-                dy = dy * zz * _sigmoid(zz)
-            gp += p * tl.sum(acum * (dy[:, None, :] * Ct[:, :, None]), axis=0)
-        if not WRITE_Y:
-            p = p * _pick(acum, offs_l, LAST)
+                y2 += tl.load(y_b + p2, mask=m2, other=0.0).to(tl.float32)
+            tl.store(y_b + p2, y2.to(y_b.dtype.element_ty), mask=m2)
+    if not ADJ and not WRITE_Y:
+        p = tl.exp2(sdl[None, :] * A2) * alive
     return h, p, gp
 
 
@@ -216,7 +259,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
 def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b, sc_b,
                A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud,
                stride_ul, stride_zd, stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl,
-               DN, N,
+               DN, Dm,
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, ACCUM: tl.constexpr, STORE_Y: tl.constexpr,
                BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
@@ -256,7 +299,7 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
         else:
             g0 = c_start + (n_groups - 1 - gi) * GROUP
         nt = tl.minimum(CKPT_TILES, tl.cdiv(L - g0, BLOCK_L))
-        h = tl.load(ck_b + (g0 // GROUP) * DN + offs_n[:, None] + offs_d[None, :] * N, mask=mdn, other=0.0)
+        h = tl.load(ck_b + (g0 // GROUP) * DN + offs_n[:, None] * Dm + offs_d[None, :], mask=mdn, other=0.0)
         if CKPT_TILES > 1:
             for k in range(nt):
                 if REVERSE:
@@ -350,10 +393,11 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
 
 
 @triton.jit
-def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N,
+def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, Dm,
                  HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr):
+    # A is `[N, D]` (the kernels' state layout, channels fastest: see _prep)
     mdn = mask_n[:, None] & mask_d[None, :]
-    Af = tl.load(A_ptr + offs_n[:, None] + offs_d[None, :] * N, mask=mdn, other=0.0).to(tl.float32)
+    Af = tl.load(A_ptr + offs_n[:, None] * Dm + offs_d[None, :], mask=mdn, other=0.0).to(tl.float32)
     Dv = tl.zeros_like(offs_d).to(tl.float32)
     bias = tl.zeros_like(offs_d).to(tl.float32)
     if HAS_D:
@@ -386,10 +430,10 @@ def _selective_scan_chunk_state_kernel(
     mask_d, mask_n = offs_d < D, offs_n < N
     mdn = mask_n[:, None] & mask_d[None, :]
     grp = (pid_d * BLOCK_D) // dpg
-    Af, A2, Dv, bias = _load_params(A_ptr, A_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N, False, HAS_BIAS)
+    Af, A2, Dv, bias = _load_params(A_ptr, A_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, D, False, HAS_BIAS)
     c_start = pid_c * chunk_len
     n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
-    pdn = offs_n[:, None] + offs_d[None, :] * N
+    pnd = offs_n[:, None] * D + offs_d[None, :]  # states are [N, D]
     cs = ((pid_b * n_chunks + pid_c) * D) * N
     if BWD:  # a backward chunk spans hs_mult forward chunks: it starts, in scan order, at the first of
         # them, or (REVERSE) at the last
@@ -397,7 +441,7 @@ def _selective_scan_chunk_state_kernel(
             c_hs = tl.minimum(pid_c * hs_mult + hs_mult - 1, n_chunks_hs - 1)
         else:
             c_hs = pid_c * hs_mult
-        h = tl.load(hs_ptr + ((pid_b * n_chunks_hs + c_hs) * D) * N + pdn, mask=mdn, other=0.0)
+        h = tl.load(hs_ptr + ((pid_b * n_chunks_hs + c_hs) * D) * N + pnd, mask=mdn, other=0.0)
     else:
         h = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     h, p, gp = _fwd_sweep(
@@ -405,37 +449,47 @@ def _selective_scan_chunk_state_kernel(
         dout_ptr + pid_b * stride_ub, B_ptr + pid_b * stride_bb + grp * stride_bg,
         C_ptr + pid_b * stride_bb + grp * stride_bg, seq_ptr + pid_b * L, ck_ptr + pid_b * n_ck * D * N,
         A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
-        stride_zl, stride_bn, stride_bl, D * N, N,
+        stride_zl, stride_bn, stride_bl, D * N, D,
         False, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, False, BWD, BWD,
         BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF)
-    tl.store(P_ptr + cs + pdn, p, mask=mdn)
+    tl.store(P_ptr + cs + pnd, p, mask=mdn)
     if BWD:
-        tl.store(G_ptr + cs + pdn, gp, mask=mdn)
+        tl.store(G_ptr + cs + pnd, gp, mask=mdn)
     else:
-        tl.store(S_ptr + cs + pdn, h, mask=mdn)
+        tl.store(S_ptr + cs + pnd, h, mask=mdn)
 
 
 @triton.jit
 def _chunk_combine_kernel(S_ptr, P_ptr, init_ptr, out_ptr, DN, n_chunks,
-                          HAS_INIT: tl.constexpr, REVERSE: tl.constexpr, BLOCK: tl.constexpr):
-    """out[c] = state entering chunk c in scan order; h <- P[c] h + S[c]. S and out may alias."""
+                          HAS_INIT: tl.constexpr, REVERSE: tl.constexpr, BLOCK: tl.constexpr, UNROLL: tl.constexpr):
+    """out[c] = state entering chunk c in scan order; h <- P[c] h + S[c]. S and out may alias.
+
+    UNROLL chunks are loaded at once before any is stored: with one load after each store the
+    pass waited a memory round trip per chunk (S and out may alias, so nothing reorders them)."""
     pid, pid_b = tl.program_id(0), tl.program_id(1)
     offs = pid * BLOCK + tl.arange(0, BLOCK)
+    offs_u = tl.arange(0, UNROLL)
     m = offs < DN
     if HAS_INIT:
         h = tl.load(init_ptr + pid_b * DN + offs, mask=m, other=0.0).to(tl.float32)
     else:
         h = tl.zeros([BLOCK], tl.float32)
-    for k in range(n_chunks):
+    for k0 in range(0, n_chunks, UNROLL):
+        kk = k0 + offs_u
         if REVERSE:
-            c = n_chunks - 1 - k
+            c = n_chunks - 1 - kk
         else:
-            c = k
-        base = (pid_b * n_chunks + c) * DN + offs
-        s = tl.load(S_ptr + base, mask=m, other=0.0)
-        p = tl.load(P_ptr + base, mask=m, other=0.0)
-        tl.store(out_ptr + base, h, mask=m)
-        h = p * h + s
+            c = kk
+        m2 = (kk < n_chunks)[:, None] & m[None, :]
+        base = (pid_b * n_chunks + c)[:, None] * DN + offs[None, :]
+        s = tl.load(S_ptr + base, mask=m2, other=0.0)
+        p = tl.load(P_ptr + base, mask=m2, other=1.0)  # rows past the end are the identity, never stored
+        out = tl.zeros([UNROLL, BLOCK], tl.float32)
+        for i in tl.static_range(UNROLL):
+            sel = (offs_u == i)[:, None]
+            out = tl.where(sel, h[None, :], out)
+            h = tl.sum(tl.where(sel, p, 0.0), axis=0) * h + tl.sum(tl.where(sel, s, 0.0), axis=0)
+        tl.store(out_ptr + base, out, mask=m2)
 
 
 @triton.jit(do_not_specialize=_UNIT_STRIDES)
@@ -455,22 +509,22 @@ def _selective_scan_fwd_kernel(
     mask_d, mask_n = offs_d < D, offs_n < N
     mdn = mask_n[:, None] & mask_d[None, :]
     grp = (pid_d * BLOCK_D) // dpg
-    Af, A2, Dv, bias = _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
+    Af, A2, Dv, bias = _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, D, HAS_D, HAS_BIAS)
     c_start = pid_c * chunk_len
     n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
-    pdn = offs_n[:, None] + offs_d[None, :] * N
-    h = tl.load(hs_ptr + ((pid_b * n_chunks + pid_c) * D) * N + pdn, mask=mdn, other=0.0)
+    pnd = offs_n[:, None] * D + offs_d[None, :]  # states are [N, D]
+    h = tl.load(hs_ptr + ((pid_b * n_chunks + pid_c) * D) * N + pnd, mask=mdn, other=0.0)
     ub = pid_b * stride_ub
     h, p, gp = _fwd_sweep(
         h, u_ptr + ub, dl_ptr + ub, z_ptr + pid_b * stride_zb, y_ptr + ub, u_ptr,
         B_ptr + pid_b * stride_bb + grp * stride_bg, C_ptr + pid_b * stride_bb + grp * stride_bg,
         seq_ptr + pid_b * L, hs_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L,
-        stride_ud, stride_ul, stride_zd, stride_zl, stride_bn, stride_bl, D * N, N,
+        stride_ud, stride_ul, stride_zd, stride_zl, stride_bn, stride_bl, D * N, D,
         HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, True, ACCUM, False, False,
         BLOCK_D, BLOCK_N, BLOCK_L, 1, PF)
     if HAS_FINAL:
         if pid_c == (0 if REVERSE else n_chunks - 1):
-            tl.store(final_ptr + pid_b * D * N + pdn, h, mask=mdn)
+            tl.store(final_ptr + pid_b * D * N + pnd, h, mask=mdn)
 
 
 @triton.jit(do_not_specialize=_UNIT_STRIDES + ["stride_dzd", "stride_dbn"])
@@ -493,11 +547,11 @@ def _selective_scan_bwd_kernel(
     mask_d, mask_n = offs_d < D, offs_n < N
     mdn = mask_n[:, None] & mask_d[None, :]
     grp = (pid_d * BLOCK_D) // dpg
-    Af, A2, Dv, bias = _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, N, HAS_D, HAS_BIAS)
+    Af, A2, Dv, bias = _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, D, HAS_D, HAS_BIAS)
     c_start = pid_c * chunk_len
     n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
-    pdn = offs_n[:, None] + offs_d[None, :] * N
-    E = tl.load(E_ptr + ((pid_b * n_chunks + pid_c) * D) * N + pdn, mask=mdn, other=0.0)
+    pnd = offs_n[:, None] * D + offs_d[None, :]  # states are [N, D]
+    E = tl.load(E_ptr + ((pid_b * n_chunks + pid_c) * D) * N + pnd, mask=mdn, other=0.0)
     ub = pid_b * stride_ub
     bb = pid_b * stride_bb + grp * stride_bg
     dbb = pid_b * stride_dbb + grp * stride_dbg
@@ -506,16 +560,16 @@ def _selective_scan_bwd_kernel(
         dz_ptr + pid_b * stride_dzb, yo_ptr + ub, B_ptr + bb, C_ptr + bb, dB_ptr + dbb, dC_ptr + dbb, seq_ptr + pid_b * L, ck_ptr + pid_b * n_ck * D * N,
         sc_ptr + ((pid_b * n_chunks + pid_c) * tl.num_programs(0) + pid_d) * (CKPT_TILES * BLOCK_N * BLOCK_D),
         A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
-        stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl, D * N, N,
+        stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl, D * N, D,
         HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF)
-    tl.atomic_add(dA_ptr + pdn, dA_acc, mask=mdn)
+    tl.atomic_add(dA_ptr + pnd, dA_acc, mask=mdn)
     if HAS_D:
         tl.atomic_add(dD_ptr + offs_d, dD_acc, mask=mask_d)
     if HAS_BIAS:
         tl.atomic_add(dbias_ptr + offs_d, db_acc, mask=mask_d)
     if HAS_DH0:
         if pid_c == (n_chunks - 1 if REVERSE else 0):
-            tl.store(dh0_ptr + pid_b * D * N + pdn, E, mask=mdn)
+            tl.store(dh0_ptr + pid_b * D * N + pnd, E, mask=mdn)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -565,14 +619,14 @@ class _Cfg:
         self.n_ck = triton.cdiv(self.n_tiles, self.CKPT_TILES)
 
 
-# (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweep in
-# benchmarks/kernels/bench_selective_scan.py --tune; the interpreter uses small tiles.
-_FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 4, 1), (16, 4, 1), (4, 16, 4)
-_ENV_INT_DEFAULTS = {"CKPT_STEPS": 32, "BWD_WARPS_PER_SM": 32}  # BENCHMARKS.md section 7d
+# (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweeps of
+# benchmarks/kernels/bench_scan_layout.py (BENCHMARKS.md 7d, 7e); the interpreter uses small tiles.
+_FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1), (4, 16, 4)
+_ENV_INT_DEFAULTS = {"CKPT_STEPS": 32, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16}  # BENCHMARKS.md 7d, 7e
 
 
 def _env_int(name: str) -> int:
-    """GENOMAMBA_SCAN_{CKPT_STEPS,BWD_WARPS_PER_SM}, read at each plan (benchmark sweeps), or the default."""
+    """GENOMAMBA_SCAN_{CKPT_STEPS,BWD_WARPS_PER_SM,FWD_WARPS_PER_SM}, read at each plan (benchmark sweeps), or the default."""
     return int(os.environ.get(f"GENOMAMBA_SCAN_{name}", _ENV_INT_DEFAULTS[name]))
 
 
@@ -604,8 +658,8 @@ class _Plan:
         unit = max(self.f.BLOCK_L, self.b.BLOCK_L * self.b.CKPT_TILES)  # chunks: whole tiles/groups of both passes
         n_units = triton.cdiv(L, unit)
         if chunk_size is None:
-            # enough programs for ~32 resident warps per SM in the forward pass
-            target = 32 * _num_sms(device) // self.f.num_warps
+            # enough programs for ~FWD_WARPS_PER_SM warps per SM in the forward pass
+            target = _env_int("FWD_WARPS_PER_SM") * _num_sms(device) // self.f.num_warps
             nc = min(n_units, max(1, triton.cdiv(target, Bsz * self.f.n_dblk)))
         else:
             nc = triton.cdiv(L, max(chunk_size, 1))
@@ -665,17 +719,17 @@ def _zstrides(z: torch.Tensor | None) -> tuple[int, int, int]:
 
 
 def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, reverse):
-    """Passes 1-2: each chunk's start state `[B, nc, D, N]` fp32."""
+    """Passes 1-2: each chunk's start state `[B, nc, N, D]` fp32 (A, init prepared by `_prep`)."""
     Bsz, Dm, L = u.shape
-    N = A.shape[1]
+    N = A.shape[0]
     nc = plan.n_chunks
     if nc == 1:
-        hs = torch.zeros(Bsz, 1, Dm, N, device=u.device, dtype=torch.float32)
+        hs = torch.zeros(Bsz, 1, N, Dm, device=u.device, dtype=torch.float32)
         if init is not None:
             hs[:, 0] = init
         return hs
-    S = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
-    P = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
+    S = _empty(Bsz, nc, N, Dm, dtype=torch.float32, device=u.device)
+    P = _empty(Bsz, nc, N, Dm, dtype=torch.float32, device=u.device)
     dummy = u
     _selective_scan_chunk_state_kernel[(plan.f.n_dblk, nc, Bsz)](
         u, delta, A, B4, bias if bias is not None else dummy, seq if seq is not None else dummy,
@@ -689,11 +743,11 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
 
 
 def _combine(S, P, init, out, reverse):
-    Bsz, nc, Dm, N = S.shape
-    BLOCK = min(1024, triton.next_power_of_2(Dm * N))
+    Bsz, nc, N, Dm = S.shape
+    BLOCK = min(256, triton.next_power_of_2(Dm * N))
     _chunk_combine_kernel[(triton.cdiv(Dm * N, BLOCK), Bsz)](
         S, P, init if init is not None else S, out, Dm * N, nc,
-        HAS_INIT=init is not None, REVERSE=reverse, BLOCK=BLOCK, num_warps=4)
+        HAS_INIT=init is not None, REVERSE=reverse, BLOCK=BLOCK, UNROLL=8, num_warps=2)
 
 
 def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
@@ -710,8 +764,20 @@ def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
     if Dm % B4.shape[1]:
         raise ValueError(f"channels D={Dm} not divisible by groups G={B4.shape[1]}")
     seq = None if seq_idx is None else seq_idx.to(torch.int32).contiguous()
-    init = None if initial_state is None else initial_state.float().contiguous()
-    return u, delta, A.contiguous(), B4, C4, _contig(D), z, _contig(delta_bias), init, seq
+    init = None if initial_state is None else _to_nd(initial_state.float())
+    # the kernels keep states (and so A) as [N, D], channels fastest: a warp's lanes then hold
+    # channels, each lane all N states of its channel (no shuffles in the sums over N)
+    return u, delta, A.t().contiguous(), B4, C4, _contig(D), z, _contig(delta_bias), init, seq
+
+
+def _to_nd(x: torch.Tensor) -> torch.Tensor:
+    """A `[B, D, N]` state in the kernels' `[B, N, D]` layout (no copy for a `_from_nd` view)."""
+    return x.transpose(-1, -2).contiguous()
+
+
+def _from_nd(x: torch.Tensor) -> torch.Tensor:
+    """A kernel state `[..., N, D]` as the API's `[..., D, N]` (a transposed view)."""
+    return x.transpose(-1, -2)
 
 
 def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, init, seq, reverse,
@@ -719,10 +785,10 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
     """Runs passes 1-3. Returns y `[B, D, L]` (u's dtype; added into y_acc when given), the final
     state or None, and the chunk-start states `[B, nc, D, N]` the backward rescans from."""
     Bsz, Dm, L = u.shape
-    N = A.shape[1]
+    N = A.shape[0]
     hs = _chunk_start_states(u, delta, A, B4, delta_bias, seq, init, plan, delta_softplus, reverse)
     y = _empty_as(u, u.dtype) if y_acc is None else y_acc
-    final = _empty(Bsz, Dm, N, dtype=torch.float32, device=u.device) if return_final_state else None
+    final = _empty(Bsz, N, Dm, dtype=torch.float32, device=u.device) if return_final_state else None
     dummy = u
     _selective_scan_fwd_kernel[(plan.f.n_dblk, plan.n_chunks, Bsz)](
         u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
@@ -732,19 +798,19 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
         BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u), num_warps=plan.f.num_warps)
-    return y, final, hs
+    return y, None if final is None else _from_nd(final), hs
 
 
 def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, delta_softplus, reverse,
                     plan: _Plan):
-    """Backward passes 1-2: state checkpoints `[B, n_ck, D, N]` and the adjoint entering each
-    chunk from the end of its scan `[B, nc, D, N]`."""
+    """Backward passes 1-2: state checkpoints `[B, n_ck, N, D]` and the adjoint entering each
+    chunk from the end of its scan `[B, nc, N, D]`."""
     Bsz, Dm, L = u.shape
-    N = A.shape[1]
+    N = A.shape[0]
     nc = plan.n_chunks_b
-    ck = _empty(Bsz, plan.b.n_ck, Dm, N, dtype=torch.float32, device=u.device)
-    P = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
-    G = _empty(Bsz, nc, Dm, N, dtype=torch.float32, device=u.device)
+    ck = _empty(Bsz, plan.b.n_ck, N, Dm, dtype=torch.float32, device=u.device)
+    P = _empty(Bsz, nc, N, Dm, dtype=torch.float32, device=u.device)
+    G = _empty(Bsz, nc, N, Dm, dtype=torch.float32, device=u.device)
     dummy = u
     _selective_scan_chunk_state_kernel[(plan.b.n_dblk, nc, Bsz)](
         u, delta, A, B4, delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy,
@@ -777,9 +843,9 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
     given) du and dz are added into those tensors; dz_out, any strides, receives dz (e.g. a slice of
     a fused dxz); y_out, u's layout, receives the gated output y recomputed on the way (needs z)."""
     Bsz, Dm, L = u.shape
-    N = A.shape[1]
+    N = A.shape[0]
     dout = _match(dout, u)
-    dfinal = None if dfinal is None else dfinal.float().contiguous()
+    dfinal = None if dfinal is None else _to_nd(dfinal.float())
     ck, E = _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, delta_softplus, reverse,
                             plan)
     accum = du_acc is not None
@@ -790,11 +856,11 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
         dz = dz_acc if accum else dz_out if dz_out is not None else _empty_as(u, z.dtype)
     if y_out is not None and (z is None or y_out.stride() != u.stride()):
         raise ValueError("y_out needs the gate z and u's layout")
-    dA = torch.zeros(Dm, N, dtype=torch.float32, device=u.device)
+    dA = torch.zeros(N, Dm, dtype=torch.float32, device=u.device)
     dB, dC = _zeros_bc(B4), _zeros_bc(C4)
     dD = torch.zeros(Dm, dtype=torch.float32, device=u.device) if D is not None else None
     dbias = torch.zeros(Dm, dtype=torch.float32, device=u.device) if delta_bias is not None else None
-    dh0 = _empty(Bsz, Dm, N, dtype=torch.float32, device=u.device) if need_dh0 else None
+    dh0 = _empty(Bsz, N, Dm, dtype=torch.float32, device=u.device) if need_dh0 else None
     dummy = u
     _selective_scan_bwd_kernel[(plan.b.n_dblk, plan.n_chunks_b, Bsz)](
         u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
@@ -809,7 +875,7 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0, ACCUM=accum, STORE_Y=y_out is not None,
         BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L, CKPT_TILES=plan.b.CKPT_TILES,
         PF=_pf(plan, u), num_warps=plan.b.num_warps)
-    return du, ddelta, dA, dB, dC, dD, dz, dbias, dh0
+    return du, ddelta, _from_nd(dA), dB, dC, dD, dz, dbias, None if dh0 is None else _from_nd(dh0)
 
 
 class ScanDirection:

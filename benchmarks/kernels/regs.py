@@ -1,0 +1,83 @@
+"""Registers, spills and warp shuffles of the scan kernels for sm_90, compiled here (no GPU needed).
+
+    python benchmarks/kernels/regs.py fwd 32x8x1 32x4x1 ...   # BLOCK_DxBLOCK_LxWARPS
+    python benchmarks/kernels/regs.py bwd 16x4x1 --ckpt-tiles 8
+    PYTHONPATH=/tmp/t36 python benchmarks/kernels/regs.py ...  # pip install --target /tmp/t36 triton==3.6.0
+
+Kernels: fwd, state (the forward's chunk-state pass), state_bwd (its backward mode), bwd. Pointers
+are bf16 (u, delta, z, B, C, y, dy, du) or fp32 (states, A, D, bias, grads of B/C), ints
+unspecialised (the channel-last launch's strides are not 1-specialised either). Occupancy is the
+warps a SM that fit in its 64 K registers. The figures depend on the Triton version: the GPU image
+has Triton 3.6 (the old forward took 241 registers there, 166 under 3.9), so compare under 3.6.
+A `shfl` in a kernel whose lanes each hold a channel means a layout put N or L across lanes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import os
+import re
+import subprocess
+import tempfile
+
+import triton
+from genomamba_kernels import selective_scan as ss
+from triton.backends.compiler import GPUTarget
+from triton.compiler import ASTSource
+
+CUOBJDUMP = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
+FP32 = {"A_ptr", "D_ptr", "bias_ptr", "hs_ptr", "final_ptr", "S_ptr", "P_ptr", "G_ptr", "ck_ptr", "sc_ptr", "E_ptr",
+        "dA_ptr", "dB_ptr", "dC_ptr", "dD_ptr", "dbias_ptr", "dh0_ptr"}
+
+
+def compile_kernel(fn, constexprs: dict, num_warps: int):
+    names = list(inspect.signature(fn.fn).parameters)
+    sig = {}
+    for n in names:
+        if n in constexprs:
+            sig[n] = "constexpr"
+        elif n.endswith("_ptr"):
+            sig[n] = "*i32" if n == "seq_ptr" else "*fp32" if n in FP32 else "*bf16"
+        else:
+            sig[n] = "i32"
+    src = ASTSource(fn, sig, constexprs={(names.index(k),): v for k, v in constexprs.items()})
+    k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": num_warps})
+    with tempfile.TemporaryDirectory() as d:  # resource usage of the cubin Triton built
+        cubin = os.path.join(d, "k.cubin")
+        with open(cubin, "wb") as f:
+            f.write(k.asm["cubin"])
+        out = subprocess.run([CUOBJDUMP, "--dump-resource-usage", cubin], capture_output=True, text=True, check=True).stdout
+    regs = int(re.search(r"REG:(\d+)", out).group(1))
+    stack = int(re.search(r"STACK:(\d+)", out).group(1))
+    return regs, stack, len(re.findall(r"shfl\.sync", k.asm["ptx"]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("kernel", choices=["fwd", "state", "state_bwd", "bwd"])
+    ap.add_argument("cfgs", nargs="+")
+    ap.add_argument("--ckpt-tiles", type=int, default=8)
+    ap.add_argument("--pf", type=int, default=64)
+    a = ap.parse_args()
+    common = {"HAS_Z": True, "HAS_BIAS": True, "SOFTPLUS": True, "IS_VARLEN": False, "REVERSE": False, "BLOCK_N": 16,
+              "PF": a.pf}
+    for c in a.cfgs:
+        bd, bl, w = (int(x) for x in c.split("x"))
+        t = dict(common, BLOCK_D=bd, BLOCK_L=bl)
+        if a.kernel == "fwd":
+            fn, ce = ss._selective_scan_fwd_kernel, dict(t, HAS_D=True, HAS_FINAL=False, ACCUM=False)
+        elif a.kernel == "state":
+            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, HAS_Z=False, BWD=False, CKPT_TILES=1)
+        elif a.kernel == "state_bwd":
+            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=a.ckpt_tiles)
+        else:
+            fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
+                                                          CKPT_TILES=a.ckpt_tiles)
+        regs, stack, shfl = compile_kernel(fn, ce, w)
+        warps = min(64, (65536 // (max(regs, 1) * 32)) // w * w)
+        print(f"{a.kernel} {c}: {regs} registers, {stack} bytes of stack (spills), {shfl} shfl in the PTX, ~{warps} warps/SM")
+
+
+if __name__ == "__main__":
+    main()
