@@ -97,6 +97,20 @@ def _pf_cur(C_b, dout_b, z_b, t, offs_d, mask_d, L, stride_bl, stride_ul, stride
 
 
 @triton.jit
+def _seq_keep(seq_b, t, ml, L, REVERSE: tl.constexpr):
+    """1.0 per step of t, or 0.0 where a packed sequence starts (seq_idx differs from the step
+    before in scan order): the factor that resets the state there."""
+    if REVERSE:
+        tp = t + 1
+    else:
+        tp = t - 1
+    inb = ml & (tp >= 0) & (tp < L)
+    s_cur = tl.load(seq_b + t, mask=ml, other=0)
+    s_prev = tl.load(seq_b + tp, mask=inb, other=0)
+    return tl.where(inb & (s_cur != s_prev), 0.0, 1.0)
+
+
+@triton.jit
 def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud,
                  stride_ul, stride_bn, stride_bl, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
                  REVERSE: tl.constexpr, PF_OFF: tl.constexpr):
@@ -124,15 +138,7 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n
                  other=0.0).to(tl.float32)
     a = tl.exp2(dl[:, None, :] * A2[None, :, :])
     if IS_VARLEN:
-        if REVERSE:
-            tp = t + 1
-        else:
-            tp = t - 1
-        inb = ml & (tp >= 0) & (tp < L)
-        s_cur = tl.load(seq_b + t, mask=ml, other=0)
-        s_prev = tl.load(seq_b + tp, mask=inb, other=0)
-        keep = tl.where(inb & (s_cur != s_prev), 0.0, 1.0)
-        a = a * keep[:, None, None]
+        a = a * _seq_keep(seq_b, t, ml, L, REVERSE)[:, None, None]
     b = (dl * u)[:, None, :] * Bt[:, :, None]
     return u, dl_pre, dl, Bt, a, b, m2, p2
 
@@ -209,14 +215,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             if HAS_Z:
                 dy2 = dy2 * z2 * _sigmoid(z2)
         if IS_VARLEN:
-            if REVERSE:
-                tp = t + 1
-            else:
-                tp = t - 1
-            inb = ml & (tp >= 0) & (tp < L)
-            s_cur = tl.load(seq_b + t, mask=ml, other=0)
-            s_prev = tl.load(seq_b + tp, mask=inb, other=0)
-            keep2 = tl.where(inb & (s_cur != s_prev), 0.0, 1.0)
+            keep2 = _seq_keep(seq_b, t, ml, L, REVERSE)
         y2 = tl.zeros([BLOCK_D, BLOCK_L], tl.float32)
         for j in tl.static_range(BLOCK_L):  # position j = the tile's j-th step in scan order
             tj = t0 + (BLOCK_L - 1 - j if REVERSE else j)
