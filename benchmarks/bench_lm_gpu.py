@@ -244,8 +244,9 @@ def profile_layer(out: Path, L: int, device: torch.device) -> str:
                 torch.cuda.synchronize()
         table = prof.key_averages().table(sort_by=sort, row_limit=30, max_name_column_width=70)
         tables.append(f"one genomamba layer (1-layer CharMambaLM), B=1 L={L}, {title}\n{table}\n")
-    (out / "profile_layer.txt").write_text("\n".join(tables))
-    return "\n".join(tables)
+    text = "\n".join(tables)
+    (out / "profile_layer.txt").write_text(text)
+    return text
 
 
 def ratios(results: list[dict]) -> list[dict]:

@@ -111,6 +111,21 @@ def _seq_keep(seq_b, t, ml, L, REVERSE: tl.constexpr):
 
 
 @triton.jit
+def _load_u_delta(u_b, dl_b, p, m, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """u and delta at offsets p (mask m) as fp32: (u, delta + bias, softplus of it, 0 where masked).
+    bias comes broadcast to p's shape."""
+    u = tl.load(u_b + p, mask=m, other=0.0).to(tl.float32)
+    dl_pre = tl.load(dl_b + p, mask=m, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        dl_pre = dl_pre + bias
+    if SOFTPLUS:
+        dl = _softplus(dl_pre)
+    else:
+        dl = dl_pre
+    return u, dl_pre, tl.where(m, dl, 0.0)
+
+
+@triton.jit
 def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud,
                  stride_ul, stride_bn, stride_bl, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
                  REVERSE: tl.constexpr, PF_OFF: tl.constexpr):
@@ -125,15 +140,7 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n
     ml = t < L
     m2 = ml[:, None] & mask_d[None, :]
     p2 = t[:, None] * stride_ul + offs_d[None, :] * stride_ud
-    u = tl.load(u_b + p2, mask=m2, other=0.0).to(tl.float32)
-    dl_pre = tl.load(dl_b + p2, mask=m2, other=0.0).to(tl.float32)
-    if HAS_BIAS:
-        dl_pre = dl_pre + bias[None, :]
-    if SOFTPLUS:
-        dl = _softplus(dl_pre)
-    else:
-        dl = dl_pre
-    dl = tl.where(m2, dl, 0.0)
+    u, dl_pre, dl = _load_u_delta(u_b, dl_b, p2, m2, bias[None, :], HAS_BIAS, SOFTPLUS)
     Bt = tl.load(B_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn, mask=ml[:, None] & mask_n[None, :],
                  other=0.0).to(tl.float32)
     a = tl.exp2(dl[:, None, :] * A2[None, :, :])
@@ -200,13 +207,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
         ml = t < L
         m2 = mask_d[:, None] & ml[None, :]  # [BD, BL] tiles: channels first
         p2 = offs_d[:, None] * stride_ud + t[None, :] * stride_ul
-        u2 = tl.load(u_b + p2, mask=m2, other=0.0).to(tl.float32)
-        dl2 = tl.load(dl_b + p2, mask=m2, other=0.0).to(tl.float32)
-        if HAS_BIAS:
-            dl2 = dl2 + bias[:, None]
-        if SOFTPLUS:
-            dl2 = _softplus(dl2)
-        dl2 = tl.where(m2, dl2, 0.0)
+        u2, _, dl2 = _load_u_delta(u_b, dl_b, p2, m2, bias[:, None], HAS_BIAS, SOFTPLUS)
         w2 = dl2 * u2
         if (WRITE_Y or ADJ) and HAS_Z:
             z2 = tl.load(z_b + offs_d[:, None] * stride_zd + t[None, :] * stride_zl, mask=m2, other=0.0).to(tl.float32)
@@ -222,7 +223,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             sel = (offs_l == j)[None, :]
             dl_j = tl.sum(tl.where(sel, dl2, 0.0), axis=1)
             w_j = tl.sum(tl.where(sel, w2, 0.0), axis=1)
-            okn = tl.zeros_like(offs_n) + tj < L
+            okn = tl.zeros_like(offs_n) + tj < L  # a vector mask: the interpreter takes no scalar & vector
             Bt = tl.load(B_b + tj * stride_bl + offs_n * stride_bn, mask=mask_n & okn, other=0.0).to(tl.float32)
             a = tl.exp2(dl_j[None, :] * A2)
             if IS_VARLEN:
@@ -770,19 +771,20 @@ def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
 
 
 def _to_nd(x: torch.Tensor) -> torch.Tensor:
-    """A `[B, D, N]` state in the kernels' `[B, N, D]` layout (no copy for a `_from_nd` view)."""
+    """A `[..., D, N]` state in the kernels' `[..., N, D]` layout (a small copy)."""
     return x.transpose(-1, -2).contiguous()
 
 
 def _from_nd(x: torch.Tensor) -> torch.Tensor:
-    """A kernel state `[..., N, D]` as the API's `[..., D, N]` (a transposed view)."""
-    return x.transpose(-1, -2)
+    """A kernel state `[..., N, D]` as the API's contiguous `[..., D, N]` (a small copy: callers
+    such as `mamba_step` need a unit last stride)."""
+    return x.transpose(-1, -2).contiguous()
 
 
 def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, init, seq, reverse,
                         return_final_state, plan: _Plan, y_acc: torch.Tensor | None = None):
     """Runs passes 1-3. Returns y `[B, D, L]` (u's dtype; added into y_acc when given), the final
-    state or None, and the chunk-start states `[B, nc, D, N]` the backward rescans from."""
+    state or None, and the chunk-start states `[B, nc, N, D]` the backward rescans from."""
     Bsz, Dm, L = u.shape
     N = A.shape[0]
     hs = _chunk_start_states(u, delta, A, B4, delta_bias, seq, init, plan, delta_softplus, reverse)

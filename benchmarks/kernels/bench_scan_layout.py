@@ -44,20 +44,20 @@ VARIANTS = {  # name -> environment of the channel-last genomamba run
     "wps16_ck32": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "16", "GENOMAMBA_SCAN_CKPT_STEPS": "32"},
     "wps32_ck32": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "32", "GENOMAMBA_SCAN_CKPT_STEPS": "32"},
     # the forward's tiles (default 32x8x1) and its programs per SM (default 16 warps a SM)
+    "fwd32x1x1": {"GENOMAMBA_SCAN_FWD": "32x1x1"},
     "fwd32x2x1": {"GENOMAMBA_SCAN_FWD": "32x2x1"},
+    "fwd32x4x1": {"GENOMAMBA_SCAN_FWD": "32x4x1"},
+    "fwd32x8x1": {"GENOMAMBA_SCAN_FWD": "32x8x1"},
+    "fwd32x16x1": {"GENOMAMBA_SCAN_FWD": "32x16x1"},
     "fwd16x2x1": {"GENOMAMBA_SCAN_FWD": "16x2x1"},
     "fwd16x4x1": {"GENOMAMBA_SCAN_FWD": "16x4x1"},
     "fwd64x2x2": {"GENOMAMBA_SCAN_FWD": "64x2x2"},
     "fwps8": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "8"},
+    "fwps12": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "12"},
     "fwps16": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "16"},
+    "fwps24": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "24"},
     "fwps32": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "32"},
     "fwps64": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "64"},
-    "fwps12": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "12"},
-    "fwps24": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "24"},
-    "fwd32x8x1": {"GENOMAMBA_SCAN_FWD": "32x8x1"},
-    "fwd32x1x1": {"GENOMAMBA_SCAN_FWD": "32x1x1"},
-    "fwd32x4x1": {"GENOMAMBA_SCAN_FWD": "32x4x1"},
-    "fwd32x16x1": {"GENOMAMBA_SCAN_FWD": "32x16x1"},
 }
 R = 16  # dt_rank of d_model 256
 

@@ -121,6 +121,17 @@ def test_no_final_state_returns_tensor(device):
     assert isinstance(y, torch.Tensor) and y.shape == (1, 4, 19)
 
 
+def test_final_state_and_state_grads_keep_the_api_layout(device):
+    """The kernels hold states as [N, D]; what the API returns is a contiguous [B, D, N] final state (a
+    `mamba_step` after a prefill needs its unit last stride) and [D, N] / [B, D, N] grads of A and h0."""
+    x, kw = make_inputs(2, 8, 4, 37, torch.float32, device, init=True)
+    leaves = [x["A"].requires_grad_(), kw["initial_state"].requires_grad_()]
+    y, h = selective_scan_triton(*(x[k] for k in ("u", "delta", "A", "B", "C")), **kw, return_final_state=True)
+    assert h.shape == (2, 8, 4) and h.is_contiguous()
+    dA, dh0 = torch.autograd.grad(y.sum() + h.sum(), leaves)
+    assert dA.shape == (8, 4) and dA.is_contiguous() and dh0.shape == (2, 8, 4) and dh0.is_contiguous()
+
+
 GPU_CASES = [
     ("B2-L4099-D64-N16-bf16", 2, 64, 16, 4099, "bf16", {}),
     ("B2-L4099-D64-N16-fp32-h0", 2, 64, 16, 4099, "fp32", {"init": True}),
