@@ -112,8 +112,10 @@ class CausalSelfAttention(nn.Module):
         self.proj = nn.Linear(d_model, d_model, bias=False)
 
     def allocate_state(self, batch: int, device=None, dtype: torch.dtype | None = None) -> KVCache:
-        """An empty cache (no positions seen); it fills as chunks go through."""
+        """An empty cache (no positions seen; on the layer's device unless `device` says otherwise); it
+        fills as chunks go through."""
         dtype = dtype or self.qkv.weight.dtype
+        device = self.qkv.weight.device if device is None else device
         shape = (batch, self.n_head, 0, self.head_dim)
         return KVCache(torch.empty(shape, device=device, dtype=dtype), torch.empty(shape, device=device, dtype=dtype), 0)
 

@@ -78,6 +78,8 @@ class MambaMixer(nn.Module):
         init_dt_proj(self.dt_proj, self.dt_rank, config.dt_min, config.dt_max, config.dt_init_floor)
 
     def allocate_state(self, batch: int, device=None, dtype=torch.float32) -> MixerState:
+        """A zero state for `batch` rows, on the mixer's device unless `device` says otherwise."""
+        device = self.A_log.device if device is None else device
         return MixerState(
             torch.zeros(batch, self.d_inner, self.d_conv - 1, device=device, dtype=dtype),
             torch.zeros(batch, self.d_inner, self.d_state, device=device, dtype=torch.float32),

@@ -25,15 +25,18 @@ def _run(mixer, x, seq_idx, state, dy):
 def test_fused_mixer_with_seq_idx_matches_torch_path(mixer_cls):
     torch.manual_seed(0)
     cfg = dict(d_model=8, d_state=4, expand=2)
-    a, b = mixer_cls(MambaConfig(scan_backend="triton", **cfg)), mixer_cls(MambaConfig(scan_backend="torch", **cfg))
+    dev = "cuda" if torch.cuda.is_available() else "cpu"  # Triton runs on CUDA tensors, or the interpreter's
+    a = mixer_cls(MambaConfig(scan_backend="triton", **cfg)).to(dev)
+    b = mixer_cls(MambaConfig(scan_backend="torch", **cfg)).to(dev)
     b.load_state_dict(a.state_dict())
-    x, dy = torch.randn(2, 17, 8), torch.randn(2, 17, 8)
+    x, dy = torch.randn(2, 17, 8, device=dev), torch.randn(2, 17, 8, device=dev)
+    seq_idx = SEQ_IDX.to(dev)
     state = None
     if mixer_cls is MambaMixer:
         s0 = a.allocate_state(2)
         state = type(s0)(torch.randn_like(s0.conv), torch.randn_like(s0.ssm))
-    ya, sa, dxa, ga = _run(a, x, SEQ_IDX, state, dy)
-    yb, sb, dxb, gb = _run(b, x, SEQ_IDX, state, dy)
+    ya, sa, dxa, ga = _run(a, x, seq_idx, state, dy)
+    yb, sb, dxb, gb = _run(b, x, seq_idx, state, dy)
     torch.testing.assert_close(ya, yb, rtol=2e-4, atol=2e-4)
     torch.testing.assert_close(dxa, dxb, rtol=2e-4, atol=2e-4)
     for n in gb:
