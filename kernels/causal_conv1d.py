@@ -317,7 +317,10 @@ def _blocks(x: torch.Tensor) -> tuple[int, int, int]:
 
 
 _KERNEL_DEFAULT = {"GENOMAMBA_CONV_FWD": "old", "GENOMAMBA_CONV_BWD": "old"}  # "new" once measured on the GPU
-_ROWS_TILE = (128, 8, 1)  # the rows kernels on CUDA: BLOCK_D, ROWS (steps unrolled a loop trip), num_warps
+# the rows kernels on CUDA: (BLOCK_D, ROWS = steps unrolled a loop trip, num_warps) and chunks sized for
+# _ROWS_PROGS_PER_SM programs a SM (tiles from benchmarks/kernels/bench_conv.py --tiles on an H200)
+_ROWS_TILE = {"fwd": (512, 4, 4), "bwd": (256, 4, 2)}
+_ROWS_PROGS_PER_SM = 8
 
 
 def _rows_kernel(var: str, K: int) -> bool:
@@ -329,14 +332,14 @@ def _rows_kernel(var: str, K: int) -> bool:
     return choice == "new" and K <= 4
 
 
-def _rows_cfg(x: torch.Tensor, steps: int) -> tuple[int, int, int, int]:
-    """(BLOCK_D, ROWS, CH, num_warps) of a rows launch over `steps` positions a row: chunks of CH steps
-    (a multiple of ROWS) sized for about 8 programs a SM, so a program amortises its warm-up and atomics."""
+def _rows_cfg(x: torch.Tensor, steps: int, which: str) -> tuple[int, int, int, int]:
+    """(BLOCK_D, ROWS, CH, num_warps) of a rows launch ("fwd" or "bwd") over `steps` positions a row:
+    chunks of CH steps (a multiple of ROWS), few enough that a program amortises its warm-up and atomics."""
     Bsz, _, D = x.shape
     if x.device.type != "cuda":
         return 8, 4, 8, 1  # the interpreter: small blocks, several chunks a row
-    bd, rows, nw = _ROWS_TILE
-    progs = 8 * _num_sms(x.device)
+    bd, rows, nw = _ROWS_TILE[which]
+    progs = _ROWS_PROGS_PER_SM * _num_sms(x.device)
     ch = triton.cdiv(Bsz * triton.cdiv(D, bd) * steps, progs * rows) * rows
     return bd, rows, max(ch, 4 * rows), nw
 
@@ -357,7 +360,7 @@ def _causal_conv1d_fwd(x, weight, bias, state, silu, seq=None):
                state.stride(1) if state is not None else 0)
     flags = _flags(K, bias, state, seq, silu)
     if _rows_kernel("GENOMAMBA_CONV_FWD", K):
-        bd, rows, ch, nw = _rows_cfg(x, L)
+        bd, rows, ch, nw = _rows_cfg(x, L, "fwd")
         _causal_conv1d_fwd_rows_kernel[(triton.cdiv(L, ch), triton.cdiv(D, bd), Bsz)](
             *args, ch, *strides, **flags, ROWS=rows, BLOCK_D=bd, num_warps=nw)
         return out
@@ -386,7 +389,7 @@ def _causal_conv1d_bwd(x, weight, bias, state, dout, silu, dx=None, seq=None):
                state.stride(1) if state is not None else 0, dx.stride(0), dx.stride(1))
     flags = _flags(K, bias, state, seq, silu)
     if _rows_kernel("GENOMAMBA_CONV_BWD", K):
-        bd, rows, ch, nw = _rows_cfg(x, L + 3)
+        bd, rows, ch, nw = _rows_cfg(x, L + 3, "bwd")
         _causal_conv1d_bwd_rows_kernel[(triton.cdiv(L + 3, ch), triton.cdiv(D, bd), Bsz)](
             *args, ch, *strides, **flags, ROWS=rows, BLOCK_D=bd, num_warps=nw)
     else:

@@ -12,7 +12,8 @@ out or dx written once) over the device copy bandwidth measured in this run.
     PYTHONPATH=/tmp/t36 python benchmarks/kernels/bench_conv.py --regs  # registers/spills for sm_90, no GPU
 
 (`/tmp/gk/genomamba_kernels` -> `kernels/` when the package is not pip-installed.) --tiles sweeps the
-rows kernels' BLOCK_DxROWSxWARPS on CUDA (the first is the one in the table's plain rows).
+rows kernels' BLOCK_DxROWSxWARPS[xPROGRAMS_PER_SM] on CUDA, both directions alike (a plain
+`ours new` row: the module's tiles); with --regs it adds those tiles to the compile check.
 """
 
 from __future__ import annotations
@@ -31,13 +32,14 @@ def parse() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
     ap.add_argument("--quick", action="store_true", help="one tiny shape (the CPU smoke test)")
-    ap.add_argument("--tiles", default=None, help="rows-kernel tiles BDxROWSxWARPS, comma separated")
+    ap.add_argument("--tiles", default=None, help="rows-kernel tiles BDxROWSxWARPS[xPROGS_PER_SM], comma separated")
     ap.add_argument("--regs", action="store_true", help="only print registers and spills compiled for sm_90")
     ap.add_argument("--out", default=None, help="write the markdown table here (and a .json beside it)")
     return ap.parse_args()
 
 
 ARGS = parse()
+TILES = [tuple(int(v) for v in t.split("x")) for t in ARGS.tiles.split(",")] if ARGS.tiles else []
 if ARGS.device == "cpu":
     os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is imported
 
@@ -65,11 +67,11 @@ def regs() -> None:
     cuobjdump = os.path.join(os.path.dirname(triton.__file__), "backends", "nvidia", "bin", "cuobjdump")
     fp32 = {"w_ptr", "bias_ptr", "dw_ptr", "dbias_ptr"}
     flags = {"K": K, "HAS_BIAS": True, "HAS_STATE": False, "HAS_SEQ": False, "SILU": True}
-    bd, rows, nw = cc._ROWS_TILE
     kernels = [("fwd old", cc._causal_conv1d_fwd_kernel, {"BLOCK_L": 64, "BLOCK_D": 64}, 4),
-               ("bwd old", cc._causal_conv1d_bwd_kernel, {"BLOCK_L": 64, "BLOCK_D": 64}, 4),
-               ("fwd new", cc._causal_conv1d_fwd_rows_kernel, {"ROWS": rows, "BLOCK_D": bd}, nw),
-               ("bwd new", cc._causal_conv1d_bwd_rows_kernel, {"ROWS": rows, "BLOCK_D": bd}, nw)]
+               ("bwd old", cc._causal_conv1d_bwd_kernel, {"BLOCK_L": 64, "BLOCK_D": 64}, 4)]
+    for which, fn in [("fwd", cc._causal_conv1d_fwd_rows_kernel), ("bwd", cc._causal_conv1d_bwd_rows_kernel)]:
+        for bd, rows, nw in [cc._ROWS_TILE[which], *TILES]:
+            kernels.append((f"{which} new", fn, {"ROWS": rows, "BLOCK_D": bd}, nw))
     for name, fn, tile, warps in kernels:
         ce = dict(flags, **tile, stride_xd=1)
         names = list(inspect.signature(fn.fn).parameters)
@@ -134,7 +136,8 @@ def bench_shape(Bsz, L, D, device, bench, tiles) -> list[dict]:
         for tile in (tiles if choice == "new" else [None]):
             os.environ["GENOMAMBA_CONV_FWD"] = os.environ["GENOMAMBA_CONV_BWD"] = choice
             if tile is not None:
-                cc._ROWS_TILE = tile
+                cc._ROWS_TILE = {"fwd": tile[:3], "bwd": tile[:3]}
+                cc._ROWS_PROGS_PER_SM = tile[3] if len(tile) > 3 else 8
             run(f"ours {choice}", lambda: cc._causal_conv1d_fwd(x, w, b, None, True),
                 lambda: cc._causal_conv1d_bwd(x, w, b, None, dout, True, dx=dxz[..., :D]),
                 None if tile is None else "x".join(map(str, tile)))
@@ -166,9 +169,9 @@ def main():
     device = ARGS.device
     if device == "cuda" and not torch.cuda.is_available():
         raise SystemExit("no CUDA device: use --device cpu --quick for the smoke test")
-    tiles = [tuple(int(v) for v in t.split("x")) for t in ARGS.tiles.split(",")] if ARGS.tiles else [cc._ROWS_TILE]
+    tiles = TILES or [None]  # None: the module's tiles (and on the CPU the interpreter's)
     if device != "cuda":
-        tiles = [None]  # the interpreter has its own tiles
+        tiles = [None]
     shapes = [(1, 37, 16)] if ARGS.quick else SHAPES
     bw = copy_bandwidth(device)
     bench = timer(device)
