@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= outputs/demo
+TEST_WORKERS ?= auto
 
 .PHONY: install demo test bench-cpu clean
 
@@ -30,7 +31,9 @@ demo: install
 	@$(PY) workflows/scripts/demo_summary.py summary $(DEMO_DIR)
 
 test: install
-	$(PY) -m pytest -q
+	@# across $(TEST_WORKERS) pytest-xdist workers; then the longer end-to-end tests marked `slow`
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m slow
 
 bench-cpu: install
 	$(PY) benchmarks/bench_loader.py

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from genomamba.models import CharMambaLM
@@ -39,6 +40,7 @@ def _close(a: Path, b: Path) -> None:
         torch.testing.assert_close(wa[k], wb[k], rtol=1e-4, atol=1e-5, msg=lambda m: f"{k}: {m}")
 
 
+@pytest.mark.slow  # three training runs, two of them two-process (~60 s): `make test` runs it in its second step
 def test_ddp_on_cpu_shards_matches_one_process_and_resumes(tmp_path):
     ddp, one, resumed = tmp_path / "ddp", tmp_path / "one", tmp_path / "resumed"
     proc = _run(ddp, *DDP, "data.batch_size=2")

@@ -44,6 +44,7 @@ def test_notebooks_found():
     assert NOTEBOOKS, "no notebooks/*.ipynb"
 
 
+@pytest.mark.slow  # a kernel per notebook (~25 s each): `make test` runs them in its second step
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path, monkeypatch):
     # the kernel inherits the environment: its temporary directories land in tmp_path

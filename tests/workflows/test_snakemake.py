@@ -59,6 +59,7 @@ def test_invalid_config_is_rejected(tmp_path):
     assert "baseline" in proc.stdout + proc.stderr, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # a real pipeline run (~65 s): `make test` runs it in its second step
 def test_tiny_end_to_end(tmp_path):
     snakemake(tmp_path, "--configfile", str(TINY), "--cores", "1", timeout=300)
     for model in ("mamba", "markov"):
