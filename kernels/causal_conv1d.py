@@ -192,6 +192,29 @@ def _dpre(xa3, xa2, xa1, xn, dout, w0, w1, w2, w3, bias, SILU: tl.constexpr):
 
 
 @triton.jit
+def _rows_prologue(w_ptr, bias_ptr, x_b, st_b, seq_b, pid_c, CH, BACK: tl.constexpr, offs_d, mask_d, L,
+                   stride_xl, stride_xd, stride_sd, K: tl.constexpr, HAS_BIAS: tl.constexpr,
+                   HAS_STATE: tl.constexpr, HAS_SEQ: tl.constexpr):
+    """The rows kernels' shared prologue: taps padded to 4, the bias (zeros without one), the first step
+    c0 = pid_c CH and the 3-row window of x and seq_idx at c0-BACK .. c0-BACK+2 (fwd BACK=3; bwd 6, before
+    its 3-step warm-up). One copy so the kernels cannot drift apart; BACK is a constexpr and c0 is
+    computed where the kernels had it, so they compile as before (same registers, no spills added)."""
+    w0, w1 = _w_tap(w_ptr, offs_d, mask_d, 0, K), _w_tap(w_ptr, offs_d, mask_d, 1, K)
+    w2, w3 = _w_tap(w_ptr, offs_d, mask_d, 2, K), _w_tap(w_ptr, offs_d, mask_d, 3, K)
+    bias = tl.zeros(offs_d.shape, tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    c0 = pid_c * CH
+    x3 = _x_row(x_b, st_b, c0 - BACK, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K, HAS_STATE)
+    x2 = _x_row(x_b, st_b, c0 - (BACK - 1), offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K, HAS_STATE)
+    x1 = _x_row(x_b, st_b, c0 - (BACK - 2), offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K, HAS_STATE)
+    q3 = _seq_row(seq_b, c0 - BACK, L, HAS_SEQ)
+    q2 = _seq_row(seq_b, c0 - (BACK - 1), L, HAS_SEQ)
+    q1 = _seq_row(seq_b, c0 - (BACK - 2), L, HAS_SEQ)
+    return c0, w0, w1, w2, w3, bias, x3, x2, x1, q3, q2, q1
+
+
+@triton.jit
 def _causal_conv1d_fwd_rows_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, seq_ptr, out_ptr, L, D, CH, stride_xb,
                                    stride_xl, stride_xd, stride_sb, stride_sd, K: tl.constexpr,
                                    HAS_BIAS: tl.constexpr, HAS_STATE: tl.constexpr, HAS_SEQ: tl.constexpr,
@@ -203,17 +226,9 @@ def _causal_conv1d_fwd_rows_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, seq_ptr, out_
     mask_d = offs_d < D
     x_b, st_b, seq_b = x_ptr + pid_b * stride_xb, st_ptr + pid_b * stride_sb, seq_ptr + pid_b * L
     out_b = out_ptr + pid_b * L * D
-    w0, w1 = _w_tap(w_ptr, offs_d, mask_d, 0, K), _w_tap(w_ptr, offs_d, mask_d, 1, K)
-    w2, w3 = _w_tap(w_ptr, offs_d, mask_d, 2, K), _w_tap(w_ptr, offs_d, mask_d, 3, K)
-    bias = tl.zeros([BLOCK_D], tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    c0 = pid_c * CH
-    x3 = _x_row(x_b, st_b, c0 - 3, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K, HAS_STATE)
-    x2 = _x_row(x_b, st_b, c0 - 2, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K, HAS_STATE)
-    x1 = _x_row(x_b, st_b, c0 - 1, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K, HAS_STATE)
-    q3, q2, q1 = _seq_row(seq_b, c0 - 3, L, HAS_SEQ), _seq_row(seq_b, c0 - 2, L, HAS_SEQ), _seq_row(seq_b, c0 - 1, L,
-                                                                                                  HAS_SEQ)
+    c0, w0, w1, w2, w3, bias, x3, x2, x1, q3, q2, q1 = _rows_prologue(
+        w_ptr, bias_ptr, x_b, st_b, seq_b, pid_c, CH, 3, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd,
+        K, HAS_BIAS, HAS_STATE, HAS_SEQ)
     for it in range((tl.minimum(c0 + CH, L) - c0 + ROWS - 1) // ROWS):
         xs, qs = (), ()
         for r in tl.static_range(ROWS):  # every load of the trip before any store (which may alias, to ptxas)
@@ -247,17 +262,9 @@ def _causal_conv1d_bwd_rows_kernel(x_ptr, w_ptr, bias_ptr, st_ptr, seq_ptr, dout
     mask_d = offs_d < D
     x_b, st_b, seq_b = x_ptr + pid_b * stride_xb, st_ptr + pid_b * stride_sb, seq_ptr + pid_b * L
     do_b, dx_b, dst_b = dout_ptr + pid_b * L * D, dx_ptr + pid_b * stride_dxb, dst_ptr + pid_b * D * (K - 1)
-    w0, w1 = _w_tap(w_ptr, offs_d, mask_d, 0, K), _w_tap(w_ptr, offs_d, mask_d, 1, K)
-    w2, w3 = _w_tap(w_ptr, offs_d, mask_d, 2, K), _w_tap(w_ptr, offs_d, mask_d, 3, K)
-    bias = tl.zeros([BLOCK_D], tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    c0 = pid_c * CH
-    x3 = _x_row(x_b, st_b, c0 - 6, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K, HAS_STATE)
-    x2 = _x_row(x_b, st_b, c0 - 5, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K, HAS_STATE)
-    x1 = _x_row(x_b, st_b, c0 - 4, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd, K, HAS_STATE)
-    q3, q2, q1 = _seq_row(seq_b, c0 - 6, L, HAS_SEQ), _seq_row(seq_b, c0 - 5, L, HAS_SEQ), _seq_row(seq_b, c0 - 4, L,
-                                                                                                  HAS_SEQ)
+    c0, w0, w1, w2, w3, bias, x3, x2, x1, q3, q2, q1 = _rows_prologue(
+        w_ptr, bias_ptr, x_b, st_b, seq_b, pid_c, CH, 6, offs_d, mask_d, L, stride_xl, stride_xd, stride_sd,
+        K, HAS_BIAS, HAS_STATE, HAS_SEQ)
     d2 = tl.zeros([BLOCK_D], tl.float32)
     d1 = tl.zeros([BLOCK_D], tl.float32)
     for r in tl.static_range(3):  # the warm-up: dpre at c0-3 .. c0-1, no outputs
