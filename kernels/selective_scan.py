@@ -45,12 +45,6 @@ def _lin_combine(a1, b1, a2, b2):
 
 
 @triton.jit
-def _pick(x, offs_l, IDX: tl.constexpr):
-    # x[IDX] of a [BL, BN, BD] tile.
-    return tl.sum(tl.where((offs_l == IDX)[:, None, None], x, 0.0), axis=0)
-
-
-@triton.jit
 def _softplus(v):
     return tl.where(v <= 20.0, tl.log(1.0 + tl.exp(v)), v)
 
@@ -85,15 +79,23 @@ def _pf_tile(base, t, offs_d, mask_d, OFF: tl.constexpr, L, stride_l, stride_d):
 
 
 @triton.jit
-def _pf_cur(C_b, dout_b, z_b, t, offs_d, mask_d, L, stride_bl, stride_ul, stride_ud, stride_zl, stride_zd,
+def _pf_tile3(base, t, d2, mask_d, OFF: tl.constexpr, L, stride_l, stride_d):
+    # _pf_tile for the backward's `[BL, DI, DO]` tiles (channels d2 `[DI, DO]`)
+    if OFF != 0:
+        tp = tl.minimum(tl.maximum(t + OFF, 0), L - 1)
+        _prefetch(base + tp[:, None, None] * stride_l + tl.where(mask_d, d2, 0)[None, :, :] * stride_d)
+
+
+@triton.jit
+def _pf_cur(C_b, dout_b, z_b, t, d2, mask_d, L, stride_bl, stride_ul, stride_ud, stride_zl, stride_zd,
             HAS_Z: tl.constexpr):
     # prefetch the tile's own C, dy and z (offset 0: read soon after, by the backward's walk back)
     tp = tl.minimum(t, L - 1)
     _prefetch(C_b + tp * stride_bl)
-    dd = tl.where(mask_d, offs_d, 0)[None, :]
-    _prefetch(dout_b + tp[:, None] * stride_ul + dd * stride_ud)
+    dd = tl.where(mask_d, d2, 0)[None, :, :]
+    _prefetch(dout_b + tp[:, None, None] * stride_ul + dd * stride_ud)
     if HAS_Z:
-        _prefetch(z_b + tp[:, None] * stride_zl + dd * stride_zd)
+        _prefetch(z_b + tp[:, None, None] * stride_zl + dd * stride_zd)
 
 
 @triton.jit
@@ -126,27 +128,28 @@ def _load_u_delta(u_b, dl_b, p, m, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.co
 
 
 @triton.jit
-def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud,
+def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud,
                  stride_ul, stride_bn, stride_bl, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
                  REVERSE: tl.constexpr, PF_OFF: tl.constexpr):
-    """Loads one tile and forms a = exp(delta A) (times the seq_idx keep) and b = delta u B.
+    """Loads one backward tile and forms a = exp(delta A) (times the seq_idx keep) and b = delta u B.
 
+    Tiles are `[BL, DI, BN, DO]` (see `_selective_scan_bwd_kernel`); u and delta `[BL, DI, DO]`, B `[BL, BN]`.
     Padded steps (t >= L) get a = 1, b = 0: the identity, so carries pass through them.
     PF_OFF != 0 prefetches the u, delta and B of the tile PF_OFF steps away.
     """
-    _pf_tile(u_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
-    _pf_tile(dl_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
+    _pf_tile3(u_b, t, d2, mask_d, PF_OFF, L, stride_ul, stride_ud)
+    _pf_tile3(dl_b, t, d2, mask_d, PF_OFF, L, stride_ul, stride_ud)
     _pf_rows(B_b, t, PF_OFF, L, stride_bl)
     ml = t < L
-    m2 = ml[:, None] & mask_d[None, :]
-    p2 = t[:, None] * stride_ul + offs_d[None, :] * stride_ud
-    u, dl_pre, dl = _load_u_delta(u_b, dl_b, p2, m2, bias[None, :], HAS_BIAS, SOFTPLUS)
+    m2 = ml[:, None, None] & mask_d[None, :, :]
+    p2 = t[:, None, None] * stride_ul + d2[None, :, :] * stride_ud
+    u, dl_pre, dl = _load_u_delta(u_b, dl_b, p2, m2, bias[None, :, :], HAS_BIAS, SOFTPLUS)
     Bt = tl.load(B_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn, mask=ml[:, None] & mask_n[None, :],
                  other=0.0).to(tl.float32)
-    a = tl.exp2(dl[:, None, :] * A2[None, :, :])
+    a = tl.exp2(dl[:, :, None, :] * A2[None, :, :, :])
     if IS_VARLEN:
-        a = a * _seq_keep(seq_b, t, ml, L, REVERSE)[:, None, None]
-    b = (dl * u)[:, None, :] * Bt[:, :, None]
+        a = a * _seq_keep(seq_b, t, ml, L, REVERSE)[:, None, None, None]
+    b = (dl * u)[:, :, None, :] * Bt[:, None, :, None]
     return u, dl_pre, dl, Bt, a, b, m2, p2
 
 
@@ -256,23 +259,35 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
 
 
 @triton.jit
+def _state_offsets(p, DO: tl.constexpr):
+    """Offsets `[DI, BN, DO]` of a backward state, channels contiguous. The hint that N varies faster
+    than DI (not true of the addresses; it only orders the layout: the vector width follows DO) makes
+    the coalescer give state loads the compute tiles' layout (lanes over DO, then N; DI in-thread)
+    instead of putting DI across lanes and converting every state through shuffles."""
+    return tl.max_contiguous(p, [1, 2, DO])
+
+
+@triton.jit
 def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b, sc_b,
-               A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud,
+               A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud,
                stride_ul, stride_zd, stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl,
                DN, Dm,
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, ACCUM: tl.constexpr, STORE_Y: tl.constexpr,
-               BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr,
-               PF: tl.constexpr):
+               DI: tl.constexpr, DO: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
+               CKPT_TILES: tl.constexpr, PF: tl.constexpr):
     """Adjoint scan over one chunk against scan order, from the adjoint E flowing in at its end.
 
-    The state is checkpointed every CKPT_TILES tiles; each group of tiles is first rescanned in
-    scan order into the program's scratch sc (one state per tile, L1/L2-resident), then walked
-    backwards. Returns the adjoint flowing out of the chunk's start (dL/dh before its first step)
-    and this program's partial sums of dA, dD and d delta_bias. STORE_Y also writes the gated output
-    y (recomputed here for dz) into yo, for a caller that did not keep it (the out_proj weight grad).
-    PF != 0: the rescan of a group prefetches the next group's u, delta and B and this group's C, dy
-    and z (the walk back then hits the cache); without groups the walk back prefetches PF steps ahead.
+    Tiles are `[BL, DI, BN, DO]`, states `[DI, BN, DO]` (channel d2 = DO i + o): the lanes hold DO
+    channels and N, each lane DI channels, so the channel sums of dB and dC add DI values in-thread
+    before they shuffle. The state is checkpointed every CKPT_TILES tiles; each group of tiles is
+    first rescanned in scan order into the program's scratch sc (one state per tile, L1/L2-resident),
+    then walked backwards. Returns the adjoint flowing out of the chunk's start (dL/dh before its
+    first step) and this program's partial sums of dA, dD and d delta_bias. STORE_Y also writes the
+    gated output y (recomputed here for dz) into yo, for a caller that did not keep it (the out_proj
+    weight grad). PF != 0: the rescan of a group prefetches the next group's u, delta and B and this
+    group's C, dy and z (the walk back then hits the cache); without groups the walk back prefetches
+    PF steps ahead.
     """
     LAST: tl.constexpr = BLOCK_L - 1
     if REVERSE:  # positions in scan order, as in _fwd_sweep
@@ -287,11 +302,14 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
     else:
         PF_NEXT: tl.constexpr = 0
         PF_WALK: tl.constexpr = PF if REVERSE else -PF
-    mdn = mask_n[:, None] & mask_d[None, :]
-    pdn_loc = offs_n[:, None] * BLOCK_D + (offs_d % BLOCK_D)[None, :]
-    dA_acc = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
-    dD_acc = tl.zeros([BLOCK_D], tl.float32)
-    db_acc = tl.zeros([BLOCK_D], tl.float32)
+    offs_i = tl.arange(0, DI)
+    offs_o = tl.arange(0, DO)
+    mdn = mask_d[:, None, :] & mask_n[None, :, None]
+    pdn_ck = _state_offsets(offs_n[None, :, None] * Dm + d2[:, None, :], DO)  # `[DI, BN, DO]` in an `[N, D]` array
+    pdn_loc = _state_offsets((offs_i[:, None, None] * BLOCK_N + offs_n[None, :, None]) * DO + offs_o[None, None, :], DO)
+    dA_acc = tl.zeros([DI, BLOCK_N, DO], tl.float32)
+    dD_acc = tl.zeros([DI, DO], tl.float32)
+    db_acc = tl.zeros([DI, DO], tl.float32)
     n_groups = tl.cdiv(n_tiles, CKPT_TILES)
     for gi in range(n_groups):
         if REVERSE:
@@ -299,7 +317,7 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
         else:
             g0 = c_start + (n_groups - 1 - gi) * GROUP
         nt = tl.minimum(CKPT_TILES, tl.cdiv(L - g0, BLOCK_L))
-        h = tl.load(ck_b + (g0 // GROUP) * DN + offs_n[:, None] * Dm + offs_d[None, :], mask=mdn, other=0.0)
+        h = tl.load(ck_b + (g0 // GROUP) * DN + pdn_ck, mask=mdn, other=0.0)
         if CKPT_TILES > 1:
             for k in range(nt):
                 if REVERSE:
@@ -307,15 +325,16 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
                 else:
                     kk = k
                 t = g0 + kk * BLOCK_L + offs_t
-                tl.store(sc_b + kk * BLOCK_N * BLOCK_D + pdn_loc, h)
+                tl.store(sc_b + kk * BLOCK_N * DI * DO + pdn_loc, h)
                 if PF != 0:  # this group's other inputs, read by the walk back below
-                    _pf_cur(C_b, dout_b, z_b, t, offs_d, mask_d, L, stride_bl, stride_ul, stride_ud, stride_zl,
+                    _pf_cur(C_b, dout_b, z_b, t, d2, mask_d, L, stride_bl, stride_ul, stride_ud, stride_zl,
                             stride_zd, HAS_Z)
                 u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
-                    u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn, stride_bl,
-                    HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, PF_NEXT)
+                    u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn,
+                    stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, PF_NEXT)
                 acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
-                h = _pick(acum, offs_l, LAST) * h + _pick(hb, offs_l, LAST)
+                last = (offs_l == LAST)[:, None, None, None]
+                h = tl.sum(tl.where(last, acum, 0.0), axis=0) * h + tl.sum(tl.where(last, hb, 0.0), axis=0)
             tl.debug_barrier()
         for k in range(nt):
             if REVERSE:
@@ -325,33 +344,34 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
             t = g0 + kk * BLOCK_L + offs_t
             ml = t < L
             if CKPT_TILES > 1:
-                h0 = tl.load(sc_b + kk * BLOCK_N * BLOCK_D + pdn_loc)
+                h0 = tl.load(sc_b + kk * BLOCK_N * DI * DO + pdn_loc)
             else:
                 h0 = h
             if PF_WALK != 0:
                 _pf_rows(C_b, t, PF_WALK, L, stride_bl)
-                _pf_tile(dout_b, t, offs_d, mask_d, PF_WALK, L, stride_ul, stride_ud)
+                _pf_tile3(dout_b, t, d2, mask_d, PF_WALK, L, stride_ul, stride_ud)
                 if HAS_Z:
-                    _pf_tile(z_b, t, offs_d, mask_d, PF_WALK, L, stride_zl, stride_zd)
+                    _pf_tile3(z_b, t, d2, mask_d, PF_WALK, L, stride_zl, stride_zd)
             u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
-                u_b, dl_b, B_b, seq_b, A2, bias, offs_d, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn, stride_bl,
-                HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, PF_WALK)
+                u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn,
+                stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, PF_WALK)
             mnl = ml[:, None] & mask_n[None, :]
             pbn = t[:, None] * stride_bl + offs_n[None, :] * stride_bn
             pdb = t[:, None] * stride_dbl + offs_n[None, :] * stride_dbn
-            Ct = tl.load(C_b + pbn, mask=mnl, other=0.0).to(tl.float32)
+            Ct = tl.load(C_b + pbn, mask=mnl, other=0.0).to(tl.float32)[:, None, :, None]
             dout = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
             acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
-            hs = acum * h0[None, :, :] + hb
+            hs = acum * h0[None, :, :, :] + hb
             if HAS_Z:
-                y = tl.sum(hs * Ct[:, :, None], axis=1)
+                y = tl.sum(hs * Ct, axis=2)
                 if HAS_D:
-                    y += Dv[None, :] * u
-                zz = tl.load(z_b + t[:, None] * stride_zl + offs_d[None, :] * stride_zd, mask=m2, other=0.0).to(tl.float32)
+                    y += Dv[None, :, :] * u
+                pz = t[:, None, None] * stride_zl + d2[None, :, :] * stride_zd
+                zz = tl.load(z_b + pz, mask=m2, other=0.0).to(tl.float32)
                 sg = _sigmoid(zz)
                 dy = dout * zz * sg
                 dz = dout * y * sg * (1.0 + zz * (1.0 - sg))
-                pdz = t[:, None] * stride_dzl + offs_d[None, :] * stride_dzd
+                pdz = t[:, None, None] * stride_dzl + d2[None, :, :] * stride_dzd
                 if ACCUM:
                     dz += tl.load(dz_b + pdz, mask=m2, other=0.0).to(tl.float32)
                 tl.store(dz_b + pdz, dz.to(dz_b.dtype.element_ty), mask=m2)
@@ -359,24 +379,25 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
                     tl.store(yo_b + p2, (y * zz * sg).to(yo_b.dtype.element_ty), mask=m2)
             else:
                 dy = dout
-            c = dy[:, None, :] * Ct[:, :, None]
+            c = dy[:, :, None, :] * Ct
             # adjoint g_i = c_i + a_{i+1} g_{i+1}, against scan order, unrolled over the (in-thread)
             # positions: the selects fold to register moves, where a reverse scan costs shuffles
             g = tl.zeros_like(c)
             for j in tl.static_range(BLOCK_L):
-                sel = (offs_l == BLOCK_L - 1 - j)[:, None, None]
+                sel = (offs_l == BLOCK_L - 1 - j)[:, None, None, None]
                 g_i = tl.sum(tl.where(sel, c, 0.0), axis=0) + E
-                g = tl.where(sel, g_i[None, :, :], g)
+                g = tl.where(sel, g_i[None, :, :, :], g)
                 E = tl.sum(tl.where(sel, a, 0.0), axis=0) * g_i
             hm = hs - b  # a_t h_{t-1}, without shifting the tile
-            gB = tl.sum(g * Bt[:, :, None], axis=1)
+            Bt4 = Bt[:, None, :, None]
+            gB = tl.sum(g * Bt4, axis=2)
             gha = g * hm
             du = dl * gB
             if HAS_D:
-                du += Dv[None, :] * dy
+                du += Dv[None, :, :] * dy
                 dD_acc += tl.sum(dy * u, axis=0)
-            ddl = u * gB + tl.sum(gha * Af[None, :, :], axis=1)
-            dA_acc += tl.sum(gha * dl[:, None, :], axis=0)
+            ddl = u * gB + tl.sum(gha * Af[None, :, :, :], axis=2)
+            dA_acc += tl.sum(gha * dl[:, :, None, :], axis=0)
             if SOFTPLUS:
                 ddl = ddl * _sigmoid(dl_pre)
             ddl = tl.where(m2, ddl, 0.0)
@@ -385,8 +406,11 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
                 du += tl.load(du_b + p2, mask=m2, other=0.0).to(tl.float32)
             tl.store(du_b + p2, du.to(du_b.dtype.element_ty), mask=m2)
             tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty), mask=m2)
-            tl.atomic_add(dB_b + pdb, tl.sum(g * (dl * u)[:, None, :], axis=2), mask=mnl, sem="relaxed")
-            tl.atomic_add(dC_b + pdb, tl.sum(dy[:, None, :] * hs, axis=2), mask=mnl, sem="relaxed")
+            # channel sums: the DI channels in-thread first, then the DO lanes
+            tl.atomic_add(dB_b + pdb, tl.sum(tl.sum(g * (dl * u)[:, :, None, :], axis=1), axis=2), mask=mnl,
+                          sem="relaxed")
+            tl.atomic_add(dC_b + pdb, tl.sum(tl.sum(dy[:, :, None, :] * hs, axis=1), axis=2), mask=mnl,
+                          sem="relaxed")
         if CKPT_TILES > 1:
             tl.debug_barrier()  # the next group overwrites the scratch
     return E, dA_acc, dD_acc, db_acc
@@ -537,36 +561,49 @@ def _selective_scan_bwd_kernel(
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_DH0: tl.constexpr, ACCUM: tl.constexpr,
     STORE_Y: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr,
+    BLOCK_D: tl.constexpr, DI: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
+    CKPT_TILES: tl.constexpr, PF: tl.constexpr,
 ):
-    """Backward pass 3: adjoint scan per chunk; writes (ACCUM: adds into) du and dz."""
+    """Backward pass 3: adjoint scan per chunk; writes (ACCUM: adds into) du and dz.
+
+    A d-block's BLOCK_D channels are held as `[DI, DO]` (DO = BLOCK_D / DI): DI of them per lane."""
+    DO: tl.constexpr = BLOCK_D // DI
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
-    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    d2 = pid_d * BLOCK_D + tl.arange(0, DI)[:, None] * DO + tl.arange(0, DO)[None, :]
     offs_n = tl.arange(0, BLOCK_N)
     offs_l = tl.arange(0, BLOCK_L)
-    mask_d, mask_n = offs_d < D, offs_n < N
-    mdn = mask_n[:, None] & mask_d[None, :]
+    mask_d, mask_n = d2 < D, offs_n < N
+    mdn = mask_d[:, None, :] & mask_n[None, :, None]
     grp = (pid_d * BLOCK_D) // dpg
-    Af, A2, Dv, bias = _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, D, HAS_D, HAS_BIAS)
+    pnd = _state_offsets(offs_n[None, :, None] * D + d2[:, None, :], DO)  # states are [N, D]
+    Af = tl.load(A_ptr + pnd, mask=mdn, other=0.0).to(tl.float32)
+    A2 = Af * 1.4426950408889634
+    Dv = tl.zeros([DI, DO], tl.float32)
+    bias = tl.zeros([DI, DO], tl.float32)
+    if HAS_D:
+        Dv = tl.load(D_ptr + d2, mask=mask_d, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + d2, mask=mask_d, other=0.0).to(tl.float32)
     c_start = pid_c * chunk_len
     n_tiles = tl.cdiv(tl.minimum(c_start + chunk_len, L) - c_start, BLOCK_L)
-    pnd = offs_n[:, None] * D + offs_d[None, :]  # states are [N, D]
     E = tl.load(E_ptr + ((pid_b * n_chunks + pid_c) * D) * N + pnd, mask=mdn, other=0.0)
     ub = pid_b * stride_ub
     bb = pid_b * stride_bb + grp * stride_bg
     dbb = pid_b * stride_dbb + grp * stride_dbg
     E, dA_acc, dD_acc, db_acc = _bwd_sweep(
         E, u_ptr + ub, dl_ptr + ub, z_ptr + pid_b * stride_zb, dout_ptr + ub, du_ptr + ub, ddl_ptr + ub,
-        dz_ptr + pid_b * stride_dzb, yo_ptr + ub, B_ptr + bb, C_ptr + bb, dB_ptr + dbb, dC_ptr + dbb, seq_ptr + pid_b * L, ck_ptr + pid_b * n_ck * D * N,
+        dz_ptr + pid_b * stride_dzb, yo_ptr + ub, B_ptr + bb, C_ptr + bb, dB_ptr + dbb, dC_ptr + dbb, seq_ptr + pid_b * L,
+        ck_ptr + pid_b * n_ck * D * N,
         sc_ptr + ((pid_b * n_chunks + pid_c) * tl.num_programs(0) + pid_d) * (CKPT_TILES * BLOCK_N * BLOCK_D),
-        A2, Af, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
+        A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
         stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl, D * N, D,
-        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF)
+        HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, DI, DO, BLOCK_N, BLOCK_L, CKPT_TILES,
+        PF)
     tl.atomic_add(dA_ptr + pnd, dA_acc, mask=mdn)
     if HAS_D:
-        tl.atomic_add(dD_ptr + offs_d, dD_acc, mask=mask_d)
+        tl.atomic_add(dD_ptr + d2, dD_acc, mask=mask_d)
     if HAS_BIAS:
-        tl.atomic_add(dbias_ptr + offs_d, db_acc, mask=mask_d)
+        tl.atomic_add(dbias_ptr + d2, db_acc, mask=mask_d)
     if HAS_DH0:
         if pid_c == (n_chunks - 1 if REVERSE else 0):
             tl.store(dh0_ptr + pid_b * D * N + pnd, E, mask=mdn)
@@ -601,7 +638,7 @@ def _num_sms(device: torch.device) -> int:
 class _Cfg:
     """Tile sizes of one pass (forward or backward)."""
 
-    def __init__(self, Dm, N, L, G, block_d, block_l, num_warps):
+    def __init__(self, Dm, N, L, G, block_d, block_l, num_warps, di=1):
         dpg = Dm // G
         bd = 1
         while bd * 2 <= block_d and (G == 1 or dpg % (bd * 2) == 0):  # a d-block never straddles groups
@@ -611,6 +648,7 @@ class _Cfg:
         self.BLOCK_D, self.BLOCK_N = bd, triton.next_power_of_2(N)
         self.BLOCK_L = min(block_l, max(16, triton.next_power_of_2(L)))
         self.num_warps, self.dpg = num_warps, dpg
+        self.DI = min(di, bd)  # backward: channels per lane (a power of two, so it divides BLOCK_D)
         self.n_dblk = triton.cdiv(Dm, bd)
         self.n_tiles = triton.cdiv(L, self.BLOCK_L)
         # backward: one fp32 state checkpoint per CKPT_TILES tiles (~_env_int("CKPT_STEPS") steps) keeps
@@ -621,7 +659,7 @@ class _Cfg:
 
 # (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweeps of
 # benchmarks/kernels/bench_scan_layout.py (BENCHMARKS.md 7d, 7e); the interpreter uses small tiles.
-_FWD_CFG, _BWD_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1), (4, 16, 4)
+_FWD_CFG, _BWD_CFG, _CKPT_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1), (16, 4, 1), (4, 16, 4, 2)
 _ENV_INT_DEFAULTS = {"CKPT_STEPS": 32, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16}  # BENCHMARKS.md 7d, 7e
 
 
@@ -630,8 +668,9 @@ def _env_int(name: str) -> int:
     return int(os.environ.get(f"GENOMAMBA_SCAN_{name}", _ENV_INT_DEFAULTS[name]))
 
 
-def _env_cfg(prefix: str, default: tuple[int, int, int]) -> tuple[int, int, int]:
-    """GENOMAMBA_SCAN_{FWD,BWD}=BLOCK_DxBLOCK_LxWARPS overrides a pass's tiles (benchmark sweeps)."""
+def _env_cfg(prefix: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """GENOMAMBA_SCAN_{FWD,BWD,CKPT_PASS}=BLOCK_DxBLOCK_LxWARPS[xDI] overrides a pass's tiles (benchmark
+    sweeps; DI, the backward's channels per lane, defaults to 1)."""
     v = os.environ.get(f"GENOMAMBA_SCAN_{prefix}")
     return tuple(int(x) for x in v.split("x")) if v else default
 
@@ -655,6 +694,7 @@ class _Plan:
         cuda = device.type == "cuda"
         self.f = _Cfg(Dm, N, L, G, *_env_cfg("FWD", _FWD_CFG if cuda else _CPU_CFG))
         self.b = _Cfg(Dm, N, L, G, *_env_cfg("BWD", _BWD_CFG if cuda else _CPU_CFG))
+        self.k = self._ckpt_cfg(Dm, N, L, G, _env_cfg("CKPT_PASS", _CKPT_CFG if cuda else _CPU_CFG))
         unit = max(self.f.BLOCK_L, self.b.BLOCK_L * self.b.CKPT_TILES)  # chunks: whole tiles/groups of both passes
         n_units = triton.cdiv(L, unit)
         if chunk_size is None:
@@ -679,6 +719,16 @@ class _Plan:
         self.pf = _prefetch_steps() if cuda else 0
         self.chunk_len_b = self.chunk_len * self.bwd_mult
         self.n_chunks_b = triton.cdiv(self.n_chunks, self.bwd_mult)
+
+    def _ckpt_cfg(self, Dm, N, L, G, cfg) -> _Cfg:
+        """Tiles of the backward's checkpoint pass: its own (it keeps no adjoint tiles, so smaller
+        d-blocks fit in fewer registers), provided its tiles divide the backward's checkpoint groups;
+        else the backward's."""
+        k, group = _Cfg(Dm, N, L, G, *cfg), self.b.BLOCK_L * self.b.CKPT_TILES
+        if group % k.BLOCK_L:
+            return self.b
+        k.CKPT_TILES, k.n_ck = group // k.BLOCK_L, self.b.n_ck
+        return k
 
 
 def _bc4(x: torch.Tensor) -> torch.Tensor:
@@ -813,15 +863,15 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
     P = _empty(Bsz, nc, N, Dm, dtype=torch.float32, device=u.device)
     G = _empty(Bsz, nc, N, Dm, dtype=torch.float32, device=u.device)
     dummy = u
-    _selective_scan_chunk_state_kernel[(plan.b.n_dblk, nc, Bsz)](
+    k = plan.k
+    _selective_scan_chunk_state_kernel[(k.n_dblk, nc, Bsz)](
         u, delta, A, B4, delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy,
         dout, z if z is not None else dummy, C4, hs, dummy, P, G, ck,
-        L, Dm, N, plan.b.dpg, plan.chunk_len_b, nc, plan.n_chunks, plan.bwd_mult, *u.stride(), *_zstrides(z),
-        *B4.stride(), plan.b.n_ck,
+        L, Dm, N, k.dpg, plan.chunk_len_b, nc, plan.n_chunks, plan.bwd_mult, *u.stride(), *_zstrides(z),
+        *B4.stride(), k.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
-        REVERSE=reverse, BWD=True, BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
-        CKPT_TILES=plan.b.CKPT_TILES, PF=_pf(plan, u),
-        num_warps=plan.b.num_warps)
+        REVERSE=reverse, BWD=True, BLOCK_D=k.BLOCK_D, BLOCK_N=k.BLOCK_N, BLOCK_L=k.BLOCK_L,
+        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), num_warps=k.num_warps)
     _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
     return ck, G
 
@@ -874,7 +924,8 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
         *_zstrides(dz), *B4.stride(), *dB.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0, ACCUM=accum, STORE_Y=y_out is not None,
-        BLOCK_D=plan.b.BLOCK_D, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L, CKPT_TILES=plan.b.CKPT_TILES,
+        BLOCK_D=plan.b.BLOCK_D, DI=plan.b.DI, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
+        CKPT_TILES=plan.b.CKPT_TILES,
         PF=_pf(plan, u), num_warps=plan.b.num_warps)
     return du, ddelta, _from_nd(dA), dB, dC, dD, dz, dbias, None if dh0 is None else _from_nd(dh0)
 

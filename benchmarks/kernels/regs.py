@@ -1,7 +1,7 @@
 """Registers, spills and warp shuffles of the scan kernels for sm_90, compiled here (no GPU needed).
 
     python benchmarks/kernels/regs.py fwd 32x8x1 32x4x1 ...   # BLOCK_DxBLOCK_LxWARPS
-    python benchmarks/kernels/regs.py bwd 16x4x1 --ckpt-tiles 8
+    python benchmarks/kernels/regs.py bwd 16x4x1 32x2x1x2 --ckpt-tiles 8  # BDxBLxWARPS[xDI]
     PYTHONPATH=/tmp/t36 python benchmarks/kernels/regs.py ...  # pip install --target /tmp/t36 triton==3.6.0
 
 Kernels: fwd, state (the forward's chunk-state pass), state_bwd (its backward mode), bwd. Pointers
@@ -31,7 +31,7 @@ FP32 = {"A_ptr", "D_ptr", "bias_ptr", "hs_ptr", "final_ptr", "S_ptr", "P_ptr", "
         "dA_ptr", "dB_ptr", "dC_ptr", "dD_ptr", "dbias_ptr", "dh0_ptr"}
 
 
-def compile_kernel(fn, constexprs: dict, num_warps: int):
+def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = None):
     names = list(inspect.signature(fn.fn).parameters)
     sig = {}
     for n in names:
@@ -42,7 +42,7 @@ def compile_kernel(fn, constexprs: dict, num_warps: int):
         else:
             sig[n] = "i32"
     src = ASTSource(fn, sig, constexprs={(names.index(k),): v for k, v in constexprs.items()})
-    k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": num_warps})
+    k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": num_warps, **({"maxnreg": maxnreg} if maxnreg else {})})
     with tempfile.TemporaryDirectory() as d:  # resource usage of the cubin Triton built
         cubin = os.path.join(d, "k.cubin")
         with open(cubin, "wb") as f:
@@ -59,11 +59,12 @@ def main():
     ap.add_argument("cfgs", nargs="+")
     ap.add_argument("--ckpt-tiles", type=int, default=8)
     ap.add_argument("--pf", type=int, default=64)
+    ap.add_argument("--maxnreg", type=int, default=None, help="cap registers a thread (ptxas spills beyond it)")
     a = ap.parse_args()
     common = {"HAS_Z": True, "HAS_BIAS": True, "SOFTPLUS": True, "IS_VARLEN": False, "REVERSE": False, "BLOCK_N": 16,
               "PF": a.pf}
     for c in a.cfgs:
-        bd, bl, w = (int(x) for x in c.split("x"))
+        bd, bl, w, *di = (int(x) for x in c.split("x"))
         t = dict(common, BLOCK_D=bd, BLOCK_L=bl)
         if a.kernel == "fwd":
             fn, ce = ss._selective_scan_fwd_kernel, dict(t, HAS_D=True, HAS_FINAL=False, ACCUM=False)
@@ -73,8 +74,8 @@ def main():
             fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=a.ckpt_tiles)
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
-                                                          CKPT_TILES=a.ckpt_tiles)
-        regs, stack, shfl = compile_kernel(fn, ce, w)
+                                                          CKPT_TILES=a.ckpt_tiles, DI=di[0] if di else 1)
+        regs, stack, shfl = compile_kernel(fn, ce, w, a.maxnreg)
         warps = min(64, (65536 // (max(regs, 1) * 32)) // w * w)
         print(f"{a.kernel} {c}: {regs} registers, {stack} bytes of stack (spills), {shfl} shfl in the PTX, ~{warps} warps/SM")
 

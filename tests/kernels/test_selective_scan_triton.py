@@ -164,6 +164,30 @@ def test_backward_checkpoint_spacings(ckpt_steps, device, monkeypatch):
     run_case(2, 8, 4, 61, torch.float32, device, reverse=ckpt_steps == 48, init=True, varlen=True, chunk_size=32)
 
 
+@pytest.mark.parametrize("bwd,ckpt_pass", [("4x16x4x1", ""), ("8x8x1x4", "2x8x1"), ("4x32x1x2", "8x16x1")],
+                         ids=["bwd-one-channel-a-lane", "bwd-four-a-lane-ckpt-pass-8-steps", "bwd-32-step-tiles"])
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_backward_tile_settings(bwd, ckpt_pass, reverse, device, monkeypatch):
+    """B2-L61-D8-N4-fp32 under other backward tiles (GENOMAMBA_SCAN_BWD=BDxBLxWARPSxDI: DI channels a
+    lane) and checkpoint-pass tiles (GENOMAMBA_SCAN_CKPT_PASS) than the interpreter's default."""
+    monkeypatch.setenv("GENOMAMBA_SCAN_BWD", bwd)
+    if ckpt_pass:
+        monkeypatch.setenv("GENOMAMBA_SCAN_CKPT_PASS", ckpt_pass)
+    run_case(2, 8, 4, 61, torch.float32, device, reverse=reverse, init=True, varlen=True, chunk_size=32)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("bwd,ckpt_pass", [("16x4x1x1", "16x4x1"), ("32x1x1x4", "8x4x1"), ("16x2x1x2", "8x2x1"),
+                                           ("32x2x1x4", "4x8x1")])
+def test_backward_tile_settings_gpu(bwd, ckpt_pass, monkeypatch):
+    """B2-L4099-D64-N16-bf16, channel-last, reverse, seq_idx: the backward tile candidates on the GPU."""
+    monkeypatch.setenv("GENOMAMBA_SCAN_BWD", bwd)
+    monkeypatch.setenv("GENOMAMBA_SCAN_CKPT_PASS", ckpt_pass)
+    run_case(2, 64, 16, 4099, torch.bfloat16, torch.device("cuda"), layout="channel_last", reverse=True, varlen=True,
+             init=True)
+
+
 def test_reverse_backward_chunks_span_forward_chunks_with_a_partial_last(device, monkeypatch):
     """B1-L97-D8-N4-fp32, reverse: 4 forward chunks, backward chunks of 3 (the last spans one): each
     backward chunk starts, in scan order, from the state entering its last forward chunk."""
