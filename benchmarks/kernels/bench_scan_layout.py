@@ -67,6 +67,8 @@ VARIANTS = {  # name -> environment of the channel-last genomamba run
     "b32x2x1x4": {"GENOMAMBA_SCAN_BWD": "32x2x1x4"},
     "b32x2x1x2": {"GENOMAMBA_SCAN_BWD": "32x2x1x2"},
     "b16x4x1x2": {"GENOMAMBA_SCAN_BWD": "16x4x1x2"},
+    "b16x4x1_r168": {"GENOMAMBA_SCAN_BWD_MAXNREG": "168"},
+    "b32x1x1x4_r168": {"GENOMAMBA_SCAN_BWD": "32x1x1x4", "GENOMAMBA_SCAN_BWD_MAXNREG": "168"},
     "fwd8x4x1": {"GENOMAMBA_SCAN_FWD": "8x4x1"},
     "fwd8x8x1": {"GENOMAMBA_SCAN_FWD": "8x8x1"},
     "fwd16x8x1": {"GENOMAMBA_SCAN_FWD": "16x8x1"},
