@@ -675,11 +675,11 @@ def _env_cfg(prefix: str, default: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(int(x) for x in v.split("x")) if v else default
 
 
-def _reg_cap(prefix: str) -> dict:
-    """GENOMAMBA_SCAN_{prefix}_MAXNREG=R caps a kernel's registers a thread (more warps fit a SM; ptxas
-    spills beyond R): a launch option for benchmark sweeps, none by default."""
+def _reg_cap(prefix: str, x: torch.Tensor) -> dict:
+    """GENOMAMBA_SCAN_{prefix}_MAXNREG=R caps a CUDA kernel's registers a thread (more warps fit a SM;
+    ptxas spills beyond R): a launch option for benchmark sweeps, none by default."""
     v = os.environ.get(f"GENOMAMBA_SCAN_{prefix}_MAXNREG")
-    return {"maxnreg": int(v)} if v else {}
+    return {"maxnreg": int(v)} if v and x.is_cuda else {}
 
 
 def _pf(plan: "_Plan", u: torch.Tensor) -> int:
@@ -933,7 +933,7 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0, ACCUM=accum, STORE_Y=y_out is not None,
         BLOCK_D=plan.b.BLOCK_D, DI=plan.b.DI, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
         CKPT_TILES=plan.b.CKPT_TILES,
-        PF=_pf(plan, u), num_warps=plan.b.num_warps, **_reg_cap("BWD"))
+        PF=_pf(plan, u), num_warps=plan.b.num_warps, **_reg_cap("BWD", u))
     return du, ddelta, _from_nd(dA), dB, dC, dD, dz, dbias, None if dh0 is None else _from_nd(dh0)
 
 
