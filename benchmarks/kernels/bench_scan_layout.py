@@ -29,6 +29,11 @@ VARIANTS = {  # name -> environment of the channel-last genomamba run
     "cl_pf128": {"GENOMAMBA_SCAN_PREFETCH": "128"},
     # the backward's state checkpoint spacing and tiles (default 16x4x1), and its
     # programs per SM (defaults: 32-step checkpoints, 32 warps a SM)
+    "ck4": {"GENOMAMBA_SCAN_CKPT_STEPS": "4"},  # a checkpoint a tile: no group rescan in the backward
+    "ck4_ckp8x4x1": {"GENOMAMBA_SCAN_CKPT_STEPS": "4", "GENOMAMBA_SCAN_CKPT_PASS": "8x4x1"},
+    "ck8": {"GENOMAMBA_SCAN_CKPT_STEPS": "8"},
+    "ck8_b32x2x1x4": {"GENOMAMBA_SCAN_CKPT_STEPS": "8", "GENOMAMBA_SCAN_BWD": "32x2x1x4"},
+    "ck2_b32x1x1x4": {"GENOMAMBA_SCAN_CKPT_STEPS": "2", "GENOMAMBA_SCAN_BWD": "32x1x1x4"},
     "ck16": {"GENOMAMBA_SCAN_CKPT_STEPS": "16"},
     "ck32": {"GENOMAMBA_SCAN_CKPT_STEPS": "32"},
     "ck128": {"GENOMAMBA_SCAN_CKPT_STEPS": "128"},
@@ -73,6 +78,9 @@ VARIANTS = {  # name -> environment of the channel-last genomamba run
     "fwd8x8x1": {"GENOMAMBA_SCAN_FWD": "8x8x1"},
     "fwd16x8x1": {"GENOMAMBA_SCAN_FWD": "16x8x1"},
     "fwd8x8x1_fwps32": {"GENOMAMBA_SCAN_FWD": "8x8x1", "GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "32"},
+    "fwd8x4x1_fwps32": {"GENOMAMBA_SCAN_FWD": "8x4x1", "GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "32"},
+    "fwps10": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "10"},  # 32x8x1 takes 200 registers: 10 warps fit a SM
+    "fwps20": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "20"},
     "fwps8": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "8"},
     "fwps12": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "12"},
     "fwps16": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "16"},
