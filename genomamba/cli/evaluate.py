@@ -8,6 +8,8 @@ label is not a positive value); with several positive values their union is repo
 `a+b`. Rows are ALT alleles: a Number=A score of a multi-allelic record gives one row per ALT
 (a label with as many comma-separated values as ALTs is split the same way). Rows with a
 missing score (`.`: REF mismatch, unknown contig, symbolic ALT) are left out and counted.
+A positive value that labels no row, or negatives that select none, is an error naming the
+label's values (a typo would otherwise give no metrics).
 
 Sign: a damaging variant makes the alt sequence less likely, so by default LOWER scores are
 taken to mean positive (AUROC and AUPRC are computed on `-score`); `--higher-is-positive`
@@ -48,10 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from genomamba.errors import GenomambaError
     from genomamba.evaluation import evaluate, summary_lines, write_evaluation
 
-    split = lambda s: [v for v in s.split(",") if v]  # noqa: E731
-    try:
-        metrics, fig = evaluate(args.scored, args.label, split(args.positive),
-                                split(args.negative) if args.negative else None, split(args.scores),
+    try:  # evaluate splits the comma-separated values itself (genomamba.evaluation.report.split_values)
+        metrics, fig = evaluate(args.scored, args.label, args.positive, args.negative or None, args.scores,
                                 args.higher_is_positive)
         paths = write_evaluation(metrics, fig, args.outdir)
     except (GenomambaError, FileNotFoundError) as e:
