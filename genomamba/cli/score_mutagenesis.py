@@ -27,6 +27,7 @@ __all__ = ["register", "run"]
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `mutagenesis` subcommand to a `genomamba-score` parser."""
     from genomamba.cli.args import add_model_dir_argument, int_at_least, positive_int
+    from genomamba.cli.score_vcf import RULES_HELP
 
     p = subparsers.add_parser("mutagenesis", help="score all 3 SNVs at every position of a region: TSV and heatmap",
                               description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -43,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward call")
     p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, ...")
     p.add_argument("--log-base", choices=("e", "2"), default="e", help="scores in nats (e) or bits (2)")
-    p.add_argument("--rules", default=None, help="comma-separated score names (default: all, GM_LLR,GM_DELTA)")
+    p.add_argument("--rules", default=None, help=RULES_HELP)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 

@@ -27,7 +27,15 @@ import argparse
 import sys
 import time
 
-__all__ = ["register", "run"]
+__all__ = ["register", "run", "RULES_HELP"]
+
+# the --rules help of `vcf` and `mutagenesis` (a plain string: building the parser imports no torch;
+# the names are genomamba.scoring.zero_shot.RULES, which a test holds this to)
+RULES_HELP = (
+    "comma-separated scoring rules (default: all: GM_LLR,GM_DELTA). For an SNV GM_DELTA = GM_LLR / "
+    "(window - 1), window - 1 being the bases scored, so both rank SNVs identically (not so for indels, "
+    "nor where the window holds N or is longer than the contig)"
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--head", default=None, metavar="HEAD_DIR",
                    help="variant-effect head directory (from genomamba-train experiment=vep_*): adds GM_HEAD, the "
                         "head's positive-class probability per ALT (and GM_HEAD_<class> for a multi-class head)")
-    p.add_argument("--rules", default=None, help="comma-separated score names (default: all, GM_LLR,GM_DELTA)")
+    p.add_argument("--rules", default=None, help=RULES_HELP)
     p.add_argument("--resume", action="store_true",
                    help="continue the partial output an interrupted run left: keep its records, score the rest")
     p.add_argument("--no-state-cache", dest="state_cache", action="store_false",
