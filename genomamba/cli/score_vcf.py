@@ -27,7 +27,7 @@ import argparse
 import sys
 import time
 
-__all__ = ["register", "run", "RULES_HELP"]
+__all__ = ["RULES_HELP", "register", "run"]
 
 # the --rules help of `vcf` and `mutagenesis` (a plain string: building the parser imports no torch;
 # the names are genomamba.scoring.zero_shot.RULES, which a test holds this to)

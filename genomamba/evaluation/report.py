@@ -20,7 +20,7 @@ from genomamba.evaluation.metrics import evaluate_scores, jsonable
 from genomamba.evaluation.plots import plot_roc, save_figure
 from genomamba.evaluation.scored import read_scored
 
-__all__ = ["evaluate", "write_evaluation", "split_values"]
+__all__ = ["evaluate", "split_values", "write_evaluation"]
 
 
 def evaluate(
