@@ -259,15 +259,6 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
 
 
 @triton.jit
-def _state_offsets(p, DO: tl.constexpr):
-    """Offsets `[DI, BN, DO]` of a backward state, channels contiguous. The hint that N varies faster
-    than DI (not true of the addresses; it only orders the layout: the vector width follows DO) makes
-    the coalescer give state loads the compute tiles' layout (lanes over DO, then N; DI in-thread)
-    instead of putting DI across lanes and converting every state through shuffles."""
-    return tl.max_contiguous(p, [1, 2, DO])
-
-
-@triton.jit
 def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b, sc_b,
                A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud,
                stride_ul, stride_zd, stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl,
@@ -305,8 +296,8 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
     offs_i = tl.arange(0, DI)
     offs_o = tl.arange(0, DO)
     mdn = mask_d[:, None, :] & mask_n[None, :, None]
-    pdn_ck = _state_offsets(offs_n[None, :, None] * Dm + d2[:, None, :], DO)  # `[DI, BN, DO]` in an `[N, D]` array
-    pdn_loc = _state_offsets((offs_i[:, None, None] * BLOCK_N + offs_n[None, :, None]) * DO + offs_o[None, None, :], DO)
+    pdn_ck = offs_n[None, :, None] * Dm + d2[:, None, :]  # `[DI, BN, DO]` in an `[N, D]` array
+    pdn_loc = (offs_i[:, None, None] * BLOCK_N + offs_n[None, :, None]) * DO + offs_o[None, None, :]
     dA_acc = tl.zeros([DI, BLOCK_N, DO], tl.float32)
     dD_acc = tl.zeros([DI, DO], tl.float32)
     db_acc = tl.zeros([DI, DO], tl.float32)
@@ -575,7 +566,7 @@ def _selective_scan_bwd_kernel(
     mask_d, mask_n = d2 < D, offs_n < N
     mdn = mask_d[:, None, :] & mask_n[None, :, None]
     grp = (pid_d * BLOCK_D) // dpg
-    pnd = _state_offsets(offs_n[None, :, None] * D + d2[:, None, :], DO)  # states are [N, D]
+    pnd = offs_n[None, :, None] * D + d2[:, None, :]  # states are [N, D]
     Af = tl.load(A_ptr + pnd, mask=mdn, other=0.0).to(tl.float32)
     A2 = Af * 1.4426950408889634
     Dv = tl.zeros([DI, DO], tl.float32)
@@ -657,9 +648,10 @@ class _Cfg:
         self.n_ck = triton.cdiv(self.n_tiles, self.CKPT_TILES)
 
 
-# (BLOCK_D, BLOCK_L, num_warps) of the forward and backward passes on CUDA, from the sweeps of
-# benchmarks/kernels/bench_scan_layout.py (BENCHMARKS.md 7d, 7e); the interpreter uses small tiles.
-_FWD_CFG, _BWD_CFG, _CKPT_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1), (16, 4, 1), (4, 16, 4, 2)
+# (BLOCK_D, BLOCK_L, num_warps[, DI]) of the forward pass, the backward (2 channels a lane) and its checkpoint
+# pass on CUDA, from the sweeps of benchmarks/kernels/bench_scan_layout.py (BENCHMARKS.md 7d, 7e, 7g); the
+# interpreter uses small tiles (DI=2, so the CPU tests cover the multi-channel lanes).
+_FWD_CFG, _BWD_CFG, _CKPT_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1, 2), (8, 4, 1), (4, 16, 4, 2)
 _ENV_INT_DEFAULTS = {"CKPT_STEPS": 32, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16}  # BENCHMARKS.md 7d, 7e
 
 

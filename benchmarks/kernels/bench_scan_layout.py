@@ -8,7 +8,7 @@ channel-last slices), and variants of the channel-last run set by environment va
 (GENOMAMBA_SCAN_PREFETCH, GENOMAMBA_SCAN_FWD / _BWD tiles). Times are medians of do_bench in ms, bf16,
 delta_softplus, D, z and delta_bias; fwd+bwd takes the grads of u, delta, z, B, C (no accumulation).
 
-    PYTHONPATH=.:/tmp/gk python benchmarks/kernels/bench_scan_layout.py [--out results.md]
+    python benchmarks/kernels/bench_scan_layout.py [--shapes 2,1,0] [--variants BWD=16x4x1x2+CKPT_PASS=8x4x1] [--out results.md]
 """
 
 from __future__ import annotations
@@ -23,71 +23,24 @@ from triton.testing import do_bench
 from genomamba_kernels import selective_scan_triton
 
 SHAPES = [(1, 512, 16, 1 << 20), (64, 512, 16, 8192), (1, 512, 16, 131072)]
-VARIANTS = {  # name -> environment of the channel-last genomamba run
-    "cl_pf0": {"GENOMAMBA_SCAN_PREFETCH": "0"},
-    "cl_pf64": {"GENOMAMBA_SCAN_PREFETCH": "64"},
-    "cl_pf128": {"GENOMAMBA_SCAN_PREFETCH": "128"},
-    # the backward's state checkpoint spacing and tiles (default 16x4x1), and its
-    # programs per SM (defaults: 32-step checkpoints, 32 warps a SM)
-    "ck4": {"GENOMAMBA_SCAN_CKPT_STEPS": "4"},  # a checkpoint a tile: no group rescan in the backward
-    "ck4_ckp8x4x1": {"GENOMAMBA_SCAN_CKPT_STEPS": "4", "GENOMAMBA_SCAN_CKPT_PASS": "8x4x1"},
-    "ck8": {"GENOMAMBA_SCAN_CKPT_STEPS": "8"},
-    "ck8_b32x2x1x4": {"GENOMAMBA_SCAN_CKPT_STEPS": "8", "GENOMAMBA_SCAN_BWD": "32x2x1x4"},
-    "ck2_b32x1x1x4": {"GENOMAMBA_SCAN_CKPT_STEPS": "2", "GENOMAMBA_SCAN_BWD": "32x1x1x4"},
-    "ck16": {"GENOMAMBA_SCAN_CKPT_STEPS": "16"},
-    "ck32": {"GENOMAMBA_SCAN_CKPT_STEPS": "32"},
-    "ck128": {"GENOMAMBA_SCAN_CKPT_STEPS": "128"},
-    "bwd32x4x1": {"GENOMAMBA_SCAN_BWD": "32x4x1"},
-    "bwd16x8x1": {"GENOMAMBA_SCAN_BWD": "16x8x1"},
-    "bwd32x2x1": {"GENOMAMBA_SCAN_BWD": "32x2x1"},
-    "bwd16x4x2": {"GENOMAMBA_SCAN_BWD": "16x4x2"},
-    "wps16": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "16"},
-    "wps4": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "4"},
-    "wps8": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "8"},
-    "wps32": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "32"},
-    "wps64": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "64"},
-    "wps16_ck32": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "16", "GENOMAMBA_SCAN_CKPT_STEPS": "32"},
-    "wps32_ck32": {"GENOMAMBA_SCAN_BWD_WARPS_PER_SM": "32", "GENOMAMBA_SCAN_CKPT_STEPS": "32"},
-    # the forward's tiles (default 32x8x1) and its programs per SM (default 16 warps a SM)
-    "fwd32x1x1": {"GENOMAMBA_SCAN_FWD": "32x1x1"},
-    "fwd32x2x1": {"GENOMAMBA_SCAN_FWD": "32x2x1"},
-    "fwd32x4x1": {"GENOMAMBA_SCAN_FWD": "32x4x1"},
-    "fwd32x8x1": {"GENOMAMBA_SCAN_FWD": "32x8x1"},
-    "fwd32x16x1": {"GENOMAMBA_SCAN_FWD": "32x16x1"},
-    "fwd16x2x1": {"GENOMAMBA_SCAN_FWD": "16x2x1"},
-    "fwd16x4x1": {"GENOMAMBA_SCAN_FWD": "16x4x1"},
-    "fwd64x2x2": {"GENOMAMBA_SCAN_FWD": "64x2x2"},
-    # the backward's checkpoint pass (default: the backward's tiles, 16x4x1); its BLOCK_L must divide 32
-    "ck8x4x1": {"GENOMAMBA_SCAN_CKPT_PASS": "8x4x1"},
-    "ck8x2x1": {"GENOMAMBA_SCAN_CKPT_PASS": "8x2x1"},
-    "ck4x8x1": {"GENOMAMBA_SCAN_CKPT_PASS": "4x8x1"},
-    "ck16x8x1": {"GENOMAMBA_SCAN_CKPT_PASS": "16x8x1"},
-    # backward tiles BDxBLxWARPSxDI (DI channels a lane: the channel sums of dB and dC add DI values
-    # in-thread before any shuffle), with the checkpoint pass's tiles and spacing
-    "b32x1x1x4": {"GENOMAMBA_SCAN_BWD": "32x1x1x4"},
-    "b32x1x1x4_ck16": {"GENOMAMBA_SCAN_BWD": "32x1x1x4", "GENOMAMBA_SCAN_CKPT_STEPS": "16"},
-    "b32x1x1x4_ckp8x4x1": {"GENOMAMBA_SCAN_BWD": "32x1x1x4", "GENOMAMBA_SCAN_CKPT_PASS": "8x4x1"},
-    "b16x1x1x2": {"GENOMAMBA_SCAN_BWD": "16x1x1x2"},
-    "b16x2x1x2": {"GENOMAMBA_SCAN_BWD": "16x2x1x2"},
-    "b32x2x1x4": {"GENOMAMBA_SCAN_BWD": "32x2x1x4"},
-    "b32x2x1x2": {"GENOMAMBA_SCAN_BWD": "32x2x1x2"},
-    "b16x4x1x2": {"GENOMAMBA_SCAN_BWD": "16x4x1x2"},
-    "b16x4x1_r168": {"GENOMAMBA_SCAN_BWD_MAXNREG": "168"},
-    "b32x1x1x4_r168": {"GENOMAMBA_SCAN_BWD": "32x1x1x4", "GENOMAMBA_SCAN_BWD_MAXNREG": "168"},
-    "fwd8x4x1": {"GENOMAMBA_SCAN_FWD": "8x4x1"},
-    "fwd8x8x1": {"GENOMAMBA_SCAN_FWD": "8x8x1"},
-    "fwd16x8x1": {"GENOMAMBA_SCAN_FWD": "16x8x1"},
-    "fwd8x8x1_fwps32": {"GENOMAMBA_SCAN_FWD": "8x8x1", "GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "32"},
-    "fwd8x4x1_fwps32": {"GENOMAMBA_SCAN_FWD": "8x4x1", "GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "32"},
-    "fwps10": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "10"},  # 32x8x1 takes 200 registers: 10 warps fit a SM
-    "fwps20": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "20"},
-    "fwps8": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "8"},
-    "fwps12": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "12"},
-    "fwps16": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "16"},
-    "fwps24": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "24"},
-    "fwps32": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "32"},
-    "fwps64": {"GENOMAMBA_SCAN_FWD_WARPS_PER_SM": "64"},
-}
+# Variants of the channel-last run: `KEY=VALUE[+KEY=VALUE...]`, each KEY a GENOMAMBA_SCAN_<KEY> setting read
+# at launch by genomamba_kernels.selective_scan: BWD (BDxBLxWARPS[xDI], default 16x4x1), CKPT_PASS (the
+# checkpoint pass's tiles), CKPT_STEPS, BWD_WARPS_PER_SM, BWD_MAXNREG, FWD (default 32x8x1), FWD_WARPS_PER_SM,
+# PREFETCH. E.g. `--variants BWD=16x4x1x2,BWD=16x4x1x2+CKPT_PASS=8x4x1`.
+DEFAULT_VARIANTS = "BWD=16x4x1x2,CKPT_PASS=8x4x1,BWD=16x4x1x2+CKPT_PASS=8x4x1"
+
+
+def variant_env(spec: str) -> dict[str, str]:
+    """The environment of one variant spec, `KEY=VALUE[+KEY=VALUE...]` -> {GENOMAMBA_SCAN_KEY: VALUE}."""
+    env = {}
+    for part in spec.split("+"):
+        key, sep, value = part.partition("=")
+        if not sep or not key or not value:
+            raise SystemExit(f"--variants: {part!r} in {spec!r} is not KEY=VALUE")
+        env[f"GENOMAMBA_SCAN_{key.strip().upper()}"] = value.strip()
+    return env
+
+
 R = 16  # dt_rank of d_model 256
 
 
@@ -140,7 +93,7 @@ def times(fn, x, p) -> tuple[float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shapes", default="0,1,2", help="indices into SHAPES")
-    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--variants", default=DEFAULT_VARIANTS, help="comma-separated KEY=VALUE[+KEY=VALUE] specs")
     ap.add_argument("--out", default=None, help="write results.md and results.json beside it")
     args = ap.parse_args()
     rows = []
@@ -151,9 +104,10 @@ def main() -> None:
         mixer = dict(cl, u=contig["u"], delta=contig["delta"])  # MambaInnerFn's: z, B, C stay channel-last
         res = {"mamba_ssm (L-contig)": times(mamba, contig, p), "genomamba L-contig": times(ours, contig, p),
                "genomamba mixer layout": times(ours, mixer, p)}
-        for name in args.variants.split(","):
-            saved = {k: os.environ.get(k) for k in VARIANTS[name]}
-            os.environ.update(VARIANTS[name])
+        for name in filter(None, args.variants.split(",")):
+            env = variant_env(name)
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
             try:
                 res[f"genomamba {name}"] = times(ours, cl, p)
             finally:
@@ -162,7 +116,7 @@ def main() -> None:
         base = res["mamba_ssm (L-contig)"]
         for name, (f, fb) in res.items():
             rows.append(dict(shape=shape, impl=name, fwd_ms=f, fwd_bwd_ms=fb, fwd_x=base[0] / f, fwd_bwd_x=base[1] / fb))
-            print(f"{str(shape):28s} {name:34s} fwd {f:8.3f} ms ({base[0] / f:4.2f}x)  "
+            print(f"{str(shape):28s} {name:44s} fwd {f:8.3f} ms ({base[0] / f:4.2f}x)  "
                   f"fwd+bwd {fb:8.3f} ms ({base[1] / fb:4.2f}x)", flush=True)
         del cl, contig
         torch.cuda.empty_cache()
