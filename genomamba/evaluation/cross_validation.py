@@ -53,6 +53,7 @@ from genomamba.evaluation.metrics import (
     roc_points,
 )
 from genomamba.evaluation.plots import plot_roc, save_figure
+from genomamba.evaluation.report import split_values
 from genomamba.evaluation.progress import stage
 from genomamba.io.fasta import GenomeSet
 from genomamba.io.vcf import start_to_pos
@@ -168,7 +169,7 @@ def cross_validate_heads(
     if device is None and isinstance(model, torch.nn.Module):
         device = next(model.parameters()).device
     device = resolve_device(device)
-    positive, negative = _as_list(positive), _as_list(negative)
+    positive, negative = split_values(positive), None if negative is None else split_values(negative)
     mapping, class_names, _ = label_mapping(positive=positive, negative=negative)
     with GenomeSet([reference]) as genome:
         labelled, stats = read_labelled_variants(variants, label, mapping, genome, on_ref_mismatch, class_names)
@@ -302,12 +303,6 @@ def _cache_inputs(cache_dir, reference, labelled: Sequence[LabelledVariant], win
 
     return {"reference": file_sha256(reference), "variants": variants_digest(labelled), "n_variants": len(labelled),
             "window": int(window), "strands": strands, "genomamba": __version__}
-
-
-def _as_list(values: str | Sequence[str] | None) -> list[str] | None:
-    if values is None:
-        return None
-    return [values] if isinstance(values, str) else [str(v) for v in values]
 
 
 def _name(model) -> str:

@@ -104,3 +104,13 @@ def test_context_baseline_is_chance_on_random_labels(backbone, tmp_path):
     au = _auroc(backbone, fa, vcf, (3,))
     assert abs(au["context_k3"] - 0.5) < 0.12, au
 
+
+
+def test_comma_separated_classes_mean_what_a_list_means(backbone):
+    """`positive="nonsense,missense"` is two values (the rule of `evaluate` and the CLIs), not one unknown one."""
+    kw = dict(label="CONSEQUENCE", folds=2, block_size=50, window=16, head_epochs=0, gbm_iter=0,
+              context_baselines=(), progress=False, device="cpu")
+    a = cross_validate_heads(backbone, FA, LABELLED, positive="nonsense, missense", negative="synonymous", **kw)
+    b = cross_validate_heads(backbone, FA, LABELLED, positive=["nonsense", "missense"], negative=["synonymous"], **kw)
+    assert a.predictions.equals(b.predictions)
+    assert a.metrics["n_positive"] == 14 and len(a.predictions) == 22
