@@ -1,23 +1,28 @@
 # make demo   pretrain a small character-level Mamba on the bundled E. coli genome (CPU, minutes)
 # make test   run the test suite (CPU only)
-# Both create .venv and install everything on first use.
+# Both create .venv on first use: make demo installs the package, make test adds the test tools (.[dev]).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_DIR ?= outputs/demo
 TEST_WORKERS ?= auto
 
-.PHONY: install demo test bench-cpu clean
+.PHONY: install install-dev demo test bench-cpu clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# the CPU build first: a bare `pip install torch` pulls several GB of CUDA packages
 	$(PY) -m pip install -q torch==2.13.0 || $(PY) -m pip install -q torch
+	$(PY) -m pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 
 install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
 
 demo: install
 	$(VENV)/bin/genomamba-train experiment=pretrain_ecoli_tiny hydra.run.dir=$(DEMO_DIR)
@@ -30,7 +35,7 @@ demo: install
 	$(VENV)/bin/genomamba-score fasta $(DEMO_DIR)/model $(DEMO_DIR)/split/valid.fa -o $(DEMO_DIR)/valid_model.tsv -q
 	@$(PY) workflows/scripts/demo_summary.py summary $(DEMO_DIR)
 
-test: install
+test: install-dev
 	@# across $(TEST_WORKERS) pytest-xdist workers; then the longer end-to-end tests marked `slow`
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal
 	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist worksteal -m slow
