@@ -323,7 +323,9 @@ def _blocks(x: torch.Tensor) -> tuple[int, int, int]:
     return 64, 64, 4
 
 
-_KERNEL_DEFAULT = {"GENOMAMBA_CONV_FWD": "old", "GENOMAMBA_CONV_BWD": "new"}  # bwd: 0.16 vs 1.02 ms on an H200 (bench_conv.py); fwd new: timed, its tile not yet GPU-tested
+# the rows kernels by default (bench_conv.py on an H200, BENCHMARKS.md 7f): bwd 0.16 vs 1.02 ms, fwd 0.083 vs 0.110 ms;
+# their full-size GPU test against the tile kernels passed on an H100 (7g)
+_KERNEL_DEFAULT = {"GENOMAMBA_CONV_FWD": "new", "GENOMAMBA_CONV_BWD": "new"}
 # the rows kernels on CUDA: (BLOCK_D, ROWS = steps unrolled a loop trip, num_warps) and chunks sized for
 # _ROWS_PROGS_PER_SM programs a SM (tiles from benchmarks/kernels/bench_conv.py --tiles on an H200)
 _ROWS_TILE = {"fwd": (512, 4, 4), "bwd": (256, 4, 2)}
