@@ -53,8 +53,8 @@ from genomamba.evaluation.metrics import (
     roc_points,
 )
 from genomamba.evaluation.plots import plot_roc, save_figure
-from genomamba.evaluation.report import split_values
 from genomamba.evaluation.progress import stage
+from genomamba.evaluation.report import split_values
 from genomamba.io.fasta import GenomeSet
 from genomamba.io.vcf import start_to_pos
 from genomamba.models.lm import CharMambaLM

@@ -105,7 +105,6 @@ def test_context_baseline_is_chance_on_random_labels(backbone, tmp_path):
     assert abs(au["context_k3"] - 0.5) < 0.12, au
 
 
-
 def test_comma_separated_classes_mean_what_a_list_means(backbone):
     """`positive="nonsense,missense"` is two values (the rule of `evaluate` and the CLIs), not one unknown one."""
     kw = dict(label="CONSEQUENCE", folds=2, block_size=50, window=16, head_epochs=0, gbm_iter=0,
