@@ -215,35 +215,37 @@ def bench_add_norm(M: int, device: torch.device) -> list[dict]:
     return rows
 
 
-def profile_layer(out: Path, L: int, device: torch.device) -> str:
-    """torch.profiler tables (CUDA time) of one genomamba layer, B=1: forward + backward in training,
-    and the forward alone under inference mode (profile_layer.txt)."""
+def profile_layer(out: Path, B: int, L: int, device: torch.device, models: list[str]) -> str:
+    """torch.profiler tables (CUDA time) of one layer (a 1-layer model) of each of `models` at [B, L]:
+    forward + backward in training, and the forward alone under inference mode (profile_layer.txt)."""
     from torch.profiler import ProfilerActivity, profile
-
-    model = build("genomamba", device, n_layer=1).train()
-    tokens = torch.randint(0, 5, (1, L + 1), device=device)
-
-    def train_step():
-        with torch.autocast(device.type, dtype=torch.bfloat16):
-            logits = logits_of(model, tokens[:, :-1])
-        F.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten()).backward()
-
-    def infer_step():
-        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16):
-            logits_of(model, tokens[:, :-1])
 
     activities = [ProfilerActivity.CUDA] if device.type == "cuda" else [ProfilerActivity.CPU]
     sort = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
     tables = []
-    for title, step, mode in (("fwd+bwd", train_step, True), ("forward only (inference mode)", infer_step, False)):
-        model.train(mode)
-        step()
-        with profile(activities=activities) as prof:
+    for name in models:
+        model = build(name, device, n_layer=1).train()
+        tokens = torch.randint(0, 5, (B, L + 1), device=device)
+
+        def train_step():
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                logits = logits_of(model, tokens[:, :-1])
+            F.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten()).backward()
+
+        def infer_step():
+            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16):
+                logits_of(model, tokens[:, :-1])
+
+        for title, step, mode in (("fwd+bwd", train_step, True), ("forward only (inference mode)", infer_step, False)):
+            model.train(mode)
             step()
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-        table = prof.key_averages().table(sort_by=sort, row_limit=30, max_name_column_width=70)
-        tables.append(f"one genomamba layer (1-layer CharMambaLM), B=1 L={L}, {title}\n{table}\n")
+            with profile(activities=activities) as prof:
+                step()
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
+            table = prof.key_averages().table(sort_by=sort, row_limit=30, max_name_column_width=70)
+            tables.append(f"one {name} layer (1-layer model), B={B} L={L}, {title}\n{table}\n")
+        del model
     text = "\n".join(tables)
     (out / "profile_layer.txt").write_text(text)
     return text
@@ -289,7 +291,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--models", default=MODELS, help=f"comma-separated variants (default {MODELS})")
     ap.add_argument("--rep", type=int, default=12, help="timed steps per row (a quarter at >= 1M tokens)")
     ap.add_argument("--quick", action="store_true", help="small rows only (a smoke test)")
-    ap.add_argument("--profile-L", type=int, default=1 << 20)
+    ap.add_argument("--profile-L", type=int, default=1 << 20, help="length of the one-layer profile")
+    ap.add_argument("--profile-B", type=int, default=1, help="batch of the one-layer profile")
+    ap.add_argument("--profile-models", default="genomamba", help="comma-separated variants to profile")
     ap.add_argument("--norm-M", type=int, default=1 << 20, help="rows of the add + RMSNorm micro-benchmark (0: skip)")
     ap.add_argument("--device", default="cuda", help="cuda (the benchmark) or cpu (a smoke test of the script)")
     ap.add_argument("--tag", default="", help="label stored in results.json (e.g. before / after)")
@@ -303,10 +307,11 @@ def main(argv: list[str] | None = None) -> None:
     name = torch.cuda.get_device_name() if device.type == "cuda" else "cpu"
     t0 = time.time()
     results = []
-    for model in args.models.split(","):
+    for model in [m for m in args.models.split(",") if m]:  # empty: the profile alone
         results += bench_model(model, args.rep if device.type == "cuda" else 1, rows_train, rows_infer, device)
     norm_rows = bench_add_norm(4096 if args.quick else args.norm_M, device) if args.norm_M and device.type == "cuda" else []
-    table = profile_layer(args.out, (4096 if device.type == "cuda" else 64) if args.quick else args.profile_L, device)
+    table = profile_layer(args.out, args.profile_B, (4096 if device.type == "cuda" else 64) if args.quick else args.profile_L,
+                          device, args.profile_models.split(","))
     md = markdown(results, norm_rows, name)
     (args.out / "results.json").write_text(json.dumps(dict(tag=args.tag, device=name, results=results,
                                                            add_norm=norm_rows), indent=1))
