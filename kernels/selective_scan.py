@@ -2,7 +2,8 @@
 
 The sequence is cut into chunks so that batch 1 at L=131072 still fills the GPU:
   1. `_selective_scan_chunk_state_kernel`: per (d-block, chunk, batch), the chunk's end state from
-     a zero start and its total decay exp(A sum(delta)) (skipped with a single chunk);
+     a zero start and its total decay exp(A sum(delta)) (not for the last chunk in scan order, whose
+     end state starts no chunk; the pass is skipped with a single chunk);
   2. `_chunk_combine_kernel`: a short sequential pass over chunks -> each chunk's start state;
   3. `_selective_scan_fwd_kernel`: rescans each chunk from its start state and writes y.
 States are fp32 `[N, D]` tiles, channels fastest, one channel per lane with its N states in-thread,
@@ -429,16 +430,16 @@ def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, Dm,
 @triton.jit(do_not_specialize=_UNIT_STRIDES)
 def _selective_scan_chunk_state_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, seq_ptr, dout_ptr, z_ptr, C_ptr, hs_ptr, S_ptr, P_ptr, G_ptr,
-    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd,
+    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, c0, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd,
     stride_zl, stride_bb, stride_bg, stride_bn, stride_bl, n_ck,
     HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
     REVERSE: tl.constexpr, BWD: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr,
 ):
-    """Forward (BWD=False): chunk end state S from zero and total decay P.
+    """Forward (BWD=False): chunk end state S from zero and total decay P (chunk c0 + program_id(1)).
     Backward (BWD=True): rescan from the chunk-start state hs, store a state per tile in ck, and
     the chunk's local adjoint G and decay P."""
-    pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1) + c0, tl.program_id(2)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
     offs_l = tl.arange(0, BLOCK_L)
@@ -734,12 +735,17 @@ def _bc4(x: torch.Tensor) -> torch.Tensor:
     return x.unsqueeze(1) if x.dim() == 3 else x  # (B, N, L) -> (B, 1, N, L), a view
 
 
-def _dense(x: torch.Tensor) -> torch.Tensor:
-    """`[B, D, L]` as stored, when L-contiguous or D-contiguous (channel-last `[B, L, D]` transposed) and
-    dense; otherwise an L-contiguous copy. The kernels take either layout with no transpose."""
-    if x.stride(-1) != 1 and x.stride(1) == 1:
-        return x.transpose(1, 2).contiguous().transpose(1, 2)  # no copy when already dense channel-last
-    return x.contiguous()
+def _channel_last(x: torch.Tensor) -> torch.Tensor:
+    """`[B, D, L]` (or `[B, G, N, L]`) stored channel-last, `[B, L, D]` (`[B, L, G, N]`): x itself when it
+    is such a dense view (the mixer's), else a copy. The kernels' tiles put a
+    channel a lane, so L-contiguous inputs ran their forward at about half speed (BENCHMARKS.md 7g);
+    one transposing copy costs far less."""
+    perm = (0, x.dim() - 1, *range(1, x.dim() - 1))  # [B, D, L] -> [B, L, D]; [B, G, N, L] -> [B, L, G, N]
+    stored = x.permute(perm)
+    if stored.is_contiguous():
+        return x
+    inv = [perm.index(i) for i in range(x.dim())]
+    return stored.contiguous().permute(inv)
 
 
 def _match(x: torch.Tensor | None, ref: torch.Tensor) -> torch.Tensor | None:
@@ -780,10 +786,13 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
     S = _empty(Bsz, nc, N, Dm, dtype=torch.float32, device=u.device)
     P = _empty(Bsz, nc, N, Dm, dtype=torch.float32, device=u.device)
     dummy = u
-    _selective_scan_chunk_state_kernel[(plan.f.n_dblk, nc, Bsz)](
+    # the last chunk in scan order (the first in memory when reversed) starts no other chunk: its end
+    # state is not needed (the final state comes from pass 3), so pass 1 skips it; the combine reads
+    # its S and P only into the state after the end, which it never stores
+    _selective_scan_chunk_state_kernel[(plan.f.n_dblk, nc - 1, Bsz)](
         u, delta, A, B4, bias if bias is not None else dummy, seq if seq is not None else dummy,
         dummy, dummy, dummy, dummy, S, P, dummy, dummy,
-        L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, *u.stride(), 0, 0, 0, *B4.stride(), 0,
+        L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, 1 if reverse else 0, *u.stride(), 0, 0, 0, *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
         PF=_pf(plan, u), num_warps=plan.f.num_warps)
@@ -800,13 +809,15 @@ def _combine(S, P, init, out, reverse):
 
 
 def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
-    u = _dense(u)
-    delta = _match(delta, u)  # u, delta, y and their grads share one layout; z keeps its own strides
-    if z is not None and z.stride(1) != 1 and z.stride(2) != 1:
-        z = z.contiguous()
+    u = _channel_last(u)
+    delta = _match(delta, u)  # u, delta, y and their grads share one layout
+    if z is not None and z.stride(1) != 1:  # z may be a channel-last slice (of xz): kept as it is
+        z = _match(z, u)
     B4, C4 = _bc4(B), _bc4(C)
     if B4.shape != C4.shape:
         raise ValueError(f"B {tuple(B.shape)} and C {tuple(C.shape)} must have the same shape")
+    if B4.stride(2) != 1:  # B, C L-contiguous: channel-last too (slices of x_proj's output already are)
+        B4, C4 = _channel_last(B4), _channel_last(C4)
     if B4.stride() != C4.stride():  # the kernels read B and C with one set of strides
         B4, C4 = B4.contiguous(), C4.contiguous()
     Dm = u.shape[1]
@@ -866,7 +877,7 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
     _selective_scan_chunk_state_kernel[(k.n_dblk, nc, Bsz)](
         u, delta, A, B4, delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy,
         dout, z if z is not None else dummy, C4, hs, dummy, P, G, ck,
-        L, Dm, N, k.dpg, plan.chunk_len_b, nc, plan.n_chunks, plan.bwd_mult, *u.stride(), *_zstrides(z),
+        L, Dm, N, k.dpg, plan.chunk_len_b, nc, plan.n_chunks, plan.bwd_mult, 0, *u.stride(), *_zstrides(z),
         *B4.stride(), k.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=k.BLOCK_D, BLOCK_N=k.BLOCK_N, BLOCK_L=k.BLOCK_L,
@@ -1012,7 +1023,8 @@ def selective_scan_triton(
     h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t;  y_t = C_t h_t + D u_t;  y *= silu(z).
 
     Args:
-        u, delta: `[B, D, L]` (fp32, fp16 or bf16; L-contiguous is fastest).
+        u, delta: `[B, D, L]` (fp32, fp16 or bf16). The kernels run on channel-last `[B, L, D]` views
+            (the mixer's layout); other layouts are copied to it, and y and the grads come back in it.
         A: `[D, N]`. B, C: `[B, N, L]` or grouped `[B, G, N, L]`.
         D, delta_bias: `[D]`. z: `[B, D, L]` gate.
         delta_softplus: apply softplus to delta + delta_bias.
