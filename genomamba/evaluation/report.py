@@ -59,7 +59,7 @@ def evaluate(
     if isinstance(scores, pd.DataFrame):
         missing = [c for c in (label, *cols) if c not in scores.columns]
         if missing:
-            raise ConfigError(f"evaluate: DataFrame has no column(s) {missing} (columns: {list(scores.columns)})")
+            raise ConfigError(f"DataFrame has no column(s) {missing} (columns: {list(scores.columns)})")
         frame, source = scores, "<DataFrame>"
     else:
         frame, source = read_scored(scores, label, cols), str(scores)
@@ -103,15 +103,15 @@ def _check_classes(labels: Sequence[str | None], label: str, positives: list[str
     shown = present if len(present) <= 20 else [*present[:20], f"... ({len(present)} values)"]
     where = f"label {label!r} has values {shown}" if present else f"label {label!r} has no values in any row"
     if not positives:
-        raise ConfigError(f"evaluate: no positive label values given; {where}")
+        raise ConfigError(f"no positive label values given; {where}")
     absent = [p for p in positives if p not in present]
     if absent:
-        raise ConfigError(f"evaluate: positive value(s) {absent} select no rows; {where}")
+        raise ConfigError(f"positive value(s) {absent} select no rows; {where}")
     if negatives is not None:
         if not set(negatives) & set(present):
-            raise ConfigError(f"evaluate: negative value(s) {negatives} select no rows; {where}")
+            raise ConfigError(f"negative value(s) {negatives} select no rows; {where}")
     elif not set(present) - set(positives):
-        raise ConfigError(f"evaluate: no negative rows (every labelled row is positive); {where}")
+        raise ConfigError(f"no negative rows (every labelled row is positive); {where}")
 
 
 def _missing(v) -> bool:

@@ -64,5 +64,7 @@ def test_cli_reports_an_empty_class(tmp_path, capsys):
     args = parser.parse_args(["evaluate", str(p), "--label", "CSQ", "--positive", "nonsense", "-o", str(tmp_path / "e")])
     assert args.func(args) == 1
     err = capsys.readouterr().err
-    assert err.startswith("genomamba-score evaluate: error: evaluate: positive value(s) ['nonsense'] select no rows")
+    # the command is named once (it was "genomamba-score evaluate: error: evaluate: positive ...")
+    assert err.startswith("genomamba-score evaluate: error: positive value(s) ['nonsense'] select no rows")
+    assert err.count("evaluate") == 1
     assert "['mis', 'non', 'syn']" in err
