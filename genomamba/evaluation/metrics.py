@@ -99,11 +99,15 @@ def evaluate_scores(
 
 
 def summary_lines(metrics: dict) -> list[str]:
-    """One line per class and score of an `evaluate_scores` result."""
+    """One line per class and score of an `evaluate_scores` result, the class and score columns
+    padded to their longest name (a union class `a+b+c` is long), so the numbers line up."""
+    classes = metrics["classes"]
+    cw = max((len(c) for c in classes), default=0)
+    sw = max((len(s) for per in classes.values() for s in per), default=0)
     return [
-        f"{cname:>24} {sname:>10}: AUROC {_f4(m['auroc'])} AUPRC {_f4(m['auprc'])} (pos {m['n_pos']}, "
+        f"{cname:>{cw}} {sname:>{sw}}: AUROC {_f4(m['auroc'])} AUPRC {_f4(m['auprc'])} (pos {m['n_pos']}, "
         f"neg {m['n_neg']}, missing {m['n_missing']})"
-        for cname, per in metrics["classes"].items() for sname, m in per.items()
+        for cname, per in classes.items() for sname, m in per.items()
     ]
 
 

@@ -4,6 +4,7 @@ open-figure registry: safe in scripts, threads and notebooks). `save_figure` wri
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -14,6 +15,16 @@ from genomamba.atomic import atomic_path
 __all__ = ["plot_roc", "plot_mutagenesis", "save_figure"]
 
 Curve = tuple[Sequence[float], Sequence[float]]  # (false positive rates, true positive rates)
+
+PANEL_CHARS = 42  # title characters that fit one 4.5-inch ROC panel at 10 pt
+TITLE_CHARS = 70  # suptitle characters per panel at 9 pt
+
+
+def _wrap_title(text: str, width: int) -> str:
+    """`text` in lines of at most `width` characters, broken at spaces or after a `+` (a union
+    class such as `nonsense+missense+stop_lost` is one word otherwise), so a title is not cut off."""
+    lines = textwrap.wrap(text.replace("+", "+ "), width, break_on_hyphens=False)
+    return "\n".join(line.replace("+ ", "+") for line in lines)
 
 
 def plot_roc(panels: Mapping[str, Mapping[str, Curve]], title: str = "") -> Figure:
@@ -37,11 +48,12 @@ def plot_roc(panels: Mapping[str, Mapping[str, Curve]], title: str = "") -> Figu
             if len(fpr):
                 ax.plot(fpr, tpr, lw=1.5, label=label)
         ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=0.8, label="_chance")
-        ax.set(xlabel="false positive rate", ylabel="true positive rate", title=ptitle, xlim=(0, 1), ylim=(0, 1.01))
+        ax.set(xlabel="false positive rate", ylabel="true positive rate", xlim=(0, 1), ylim=(0, 1.01))
+        ax.set_title(_wrap_title(ptitle, PANEL_CHARS), fontsize=10)
         if any(len(fpr) for fpr, _ in curves.values()):
             ax.legend(loc="lower right", fontsize=7)
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(_wrap_title(title, TITLE_CHARS * n), fontsize=9)
     fig.tight_layout()
     return fig
 

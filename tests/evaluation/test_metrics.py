@@ -63,6 +63,16 @@ def test_evaluate_scores_classes_direction_and_counts():
     assert len(lines) == 3 and "AUROC 1.0000" in lines[0] and "missing 1" in lines[0]
 
 
+def test_summary_lines_line_up_with_a_long_union_label():
+    """Walk-through: a union label longer than 24 characters pushed its rows out of line."""
+    labels = ["nonsense", "missense", "stop_lost", "start_lost", "syn", "syn", "syn"]
+    values = {"GM_LLR": [-3.0, -2.0, -1.0, -0.5, 0.1, 0.2, 0.3], "GM_DELTA": [-1.0, -0.5, 0.0, 0.1, 0.2, 0.3, 0.4]}
+    m = evaluate_scores(labels, values, ["nonsense", "missense", "stop_lost", "start_lost"], ["syn"])
+    lines = summary_lines(m)
+    assert "nonsense+missense+stop_lost+start_lost" in m["classes"] and len(lines) == 10
+    assert len({line.index(": AUROC") for line in lines}) == 1, "\n".join(lines)
+
+
 def test_fold_summary_mean_sd_and_pooled():
     y = np.array([0, 1, 0, 1, 0, 1])
     oof = {"a": np.array([0.1, 0.9, 0.2, 0.8, 0.7, 0.3])}

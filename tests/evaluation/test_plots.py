@@ -29,3 +29,17 @@ def test_save_figure_writes_png_atomically(tmp_path):
     save_figure(fig, out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in out.parent.iterdir()] == ["roc.png"]  # no temporary file left behind
+
+
+def test_a_long_union_class_title_is_wrapped_inside_its_panel():
+    """Walk-through: the title of a union of several positive values ran off the panel."""
+    long = "nonsense+missense+stop_lost+start_lost+splice_donor vs synonymous"
+    fig = plot_roc({long: {"GM_LLR": ([0, 1], [0, 1])}}, title="a_long_scored_file_name.vcf.gz: " + "x " * 60)
+    (ax,) = fig.axes
+    assert ax.get_title().replace("\n", "") == long and "\n" in ax.get_title()
+    assert all(line.endswith(("+", "synonymous")) for line in ax.get_title().splitlines())  # broken after a +
+    renderer = fig.canvas.get_renderer()
+    fig.canvas.draw()
+    for text in (ax.title, fig._suptitle):
+        box = text.get_window_extent(renderer)
+        assert box.x0 >= 0 and box.x1 <= fig.bbox.x1 and box.y1 <= fig.bbox.y1, text.get_text()
