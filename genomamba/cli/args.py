@@ -40,3 +40,10 @@ def int_at_least(low: int):
 
 
 positive_int = int_at_least(1)
+
+
+def add_strands_argument(p, default: str, cost: str = " (twice the work)") -> None:
+    """`--strands forward|both` of vcf, mutagenesis and vep-cv: each choice said, and the default."""
+    p.add_argument("--strands", choices=("forward", "both"), default=default,
+                   help=f"forward: the given strand; both: averaged over the forward and reverse-complement "
+                        f"strands{cost} (default: {default})")

@@ -26,7 +26,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `mutagenesis` subcommand to a `genomamba-score` parser."""
-    from genomamba.cli.args import add_model_dir_argument, int_at_least, positive_int
+    from genomamba.cli.args import add_model_dir_argument, add_strands_argument, int_at_least, positive_int
     from genomamba.cli.score_vcf import RULES_HELP
 
     p = subparsers.add_parser("mutagenesis", help="score all 3 SNVs at every position of a region: TSV and heatmap",
@@ -39,8 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--plot-score", default="GM_LLR", help="the score the heatmap shows (default GM_LLR)")
     p.add_argument("--window", type=int_at_least(2), default=None,
                    help="window width in bp, >= 2 (default: the model's own, as genomamba-score vcf)")
-    p.add_argument("--strands", choices=("forward", "both"), default="forward",
-                   help="'both' averages the forward and reverse-complement scores (twice the work)")
+    add_strands_argument(p, "forward")
     p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward call")
     p.add_argument("--device", default="auto", help="torch device: auto (cuda if available), cpu, cuda, ...")
     p.add_argument("--log-base", choices=("e", "2"), default="e", help="scores in nats (e) or bits (2)")

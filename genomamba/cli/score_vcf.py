@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from genomamba.cli.args import (
         add_model_dir_argument,
         add_quantize_argument,
+        add_strands_argument,
         int_at_least,
         positive_int,
     )
@@ -56,8 +57,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="output .vcf, .vcf.gz (bgzip + tabix with pysam), .tsv[.gz], or - (stdout)")
     p.add_argument("--window", type=int_at_least(2), default=None,
                    help="window width in bp, >= 2 (default: the model's own, see above; cost is linear in it)")
-    p.add_argument("--strands", choices=("forward", "both"), default="forward",
-                   help="'both' averages the forward and reverse-complement scores (twice the work)")
+    add_strands_argument(p, "forward")
     p.add_argument("--batch-size", type=positive_int, default=16, help="windows per forward call")
     p.add_argument("--device", default=None, help="torch device (default: cuda if available, else cpu)")
     add_quantize_argument(p)

@@ -47,7 +47,7 @@ __all__ = ["register", "run"]
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `vep-cv` subcommand to a `genomamba-score` parser."""
-    from genomamba.cli.args import add_model_dir_argument
+    from genomamba.cli.args import add_model_dir_argument, add_strands_argument
 
     p = subparsers.add_parser(
         "vep-cv",
@@ -66,7 +66,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--block-size", type=int, default=10_000, help="position block size in bp (default 10000)")
     p.add_argument("--bed", default=None, help="BED of blocks (variants outside fall back to --block-size bins)")
     p.add_argument("--window", type=int, default=256, help="window W in bp for features and zero-shot scores (default 256)")
-    p.add_argument("--strands", choices=("forward", "both"), default="both", help="average over both strands (default)")
+    add_strands_argument(p, "both", cost="")
     p.add_argument("--markov", default=None, help="Markov model directory: add its zero-shot scores")
     p.add_argument("--finetune-epochs", type=int, default=30,
                    help="epochs of MLP-head training on the cached frozen features (0: skip the head)")
