@@ -24,6 +24,7 @@ from genomamba.io.compress import compress_onto, is_compressed_name
 __all__ = ["BedGraphWriter", "is_bigwig_name", "check_track_name", "track_finisher", "bedgraph_to_bigwig"]
 
 BIGWIG_SUFFIXES = (".bw", ".bigwig")
+TRACK_SUFFIXES = (".bedgraph", ".bedgraph.gz", ".bedgraph.bgz", *BIGWIG_SUFFIXES)  # lower case
 
 
 class BedGraphWriter:
@@ -77,7 +78,13 @@ def is_bigwig_name(name: str | Path) -> bool:
 
 
 def check_track_name(name: str | Path) -> None:
-    """Fail early (before any scoring) when a bigWig is asked for and pyBigWig is missing."""
+    """Fail early (before any scoring) on a name that is no track format (`x.tsv` would silently
+    get bedGraph) and when a bigWig is asked for and pyBigWig is missing. Streams (`-`) are bedGraph."""
+    from genomamba.atomic import is_stream
+
+    if not is_stream(name) and not str(name).lower().endswith(TRACK_SUFFIXES):
+        raise GenomambaError(f"--tracks {name}: unknown track format; name it .bedGraph, .bedGraph.gz (bgzip) "
+                             f"or .bw/.bigWig")
     if is_bigwig_name(name) and importlib.util.find_spec("pyBigWig") is None:
         raise GenomambaError(f"--tracks {name}: writing bigWig needs pyBigWig (pip install 'genomamba[tracks]' "
                              f"or pip install pyBigWig), or give a .bedGraph[.gz] name instead")

@@ -211,3 +211,21 @@ def test_quiet_silences_the_gunzip_bar(markov_dir, tmp_path, monkeypatch, capfd,
     assert main(argv + (["-q"] if quiet else [])) == 0
     err = capfd.readouterr().err
     assert ("gunzip" in err or "decompress" in err) != quiet, err
+
+
+@pytest.mark.parametrize("name", ["ll.tsv", "ll.bed", "ll.gz", "ll"])
+def test_tracks_of_an_unknown_format_are_refused_before_scoring(markov_dir, tmp_path, capsys, name):
+    """Walk-through: `--tracks x.tsv` silently wrote bedGraph."""
+    out = tmp_path / "a.tsv"
+    assert main(["fasta", str(markov_dir), str(TINY), "-o", str(out), "--tracks", str(tmp_path / name), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"genomamba-score fasta: error: --tracks {tmp_path / name}: unknown track format; name it "
+                   ".bedGraph, .bedGraph.gz (bgzip) or .bw/.bigWig\n")
+    assert not list(tmp_path.iterdir()), "nothing written"
+
+
+@pytest.mark.parametrize("name", ["ll.bedGraph", "LL.BEDGRAPH.GZ", "ll.bedgraph.bgz"])
+def test_track_names_in_any_case(markov_dir, tmp_path, name):
+    assert main(["fasta", str(markov_dir), str(TINY), "-o", str(tmp_path / "a.tsv"), "--tracks", str(tmp_path / name),
+                 "-q"]) == 0
+    assert (tmp_path / name).stat().st_size > 0
