@@ -27,7 +27,7 @@ import argparse
 import sys
 import time
 
-__all__ = ["RULES_HELP", "register", "run"]
+__all__ = ["RULES_HELP", "register", "run", "recorded_command"]
 
 # the --rules help of `vcf` and `mutagenesis` (a plain string: building the parser imports no torch;
 # the names are genomamba.scoring.zero_shot.RULES, which a test holds this to)
@@ -102,8 +102,7 @@ def run(args: argparse.Namespace) -> int:
           f"device {s.device})")
     t0 = time.perf_counter()
     with tqdm(total=job.total, unit=" variants", desc="scoring", disable=args.quiet or not tty, file=sys.stderr) as bar:
-        command = ["genomamba-score", "vcf", args.model_dir, args.reference, args.variants, "-o", args.output]
-        n, note = write_variants(job, args.output, command=command, resume=args.resume, progress=bar.update,
+        n, note = write_variants(job, args.output, command=recorded_command(args), resume=args.resume, progress=bar.update,
                                  set_total=bar.reset, stage=stage)
     dt = time.perf_counter() - t0
     st = s.stats
@@ -112,3 +111,17 @@ def run(args: argparse.Namespace) -> int:
           f"unknown contigs: {st.unknown_contig}; symbolic or N ALTs skipped: {st.alleles_skipped} -> {args.output} "
           f"({note})", file=sys.stderr)
     return 0
+
+
+def recorded_command(args: argparse.Namespace) -> list[str]:
+    """The run as the `##genomamba_scoreCommand` header line records it: the inputs, `-o` and every
+    option that shapes the output, defaults included (`write_variants` adds the resolved --window
+    and --strands). --resume and -q change no output byte and are left out: a resumed run must
+    write the header of the run it continues (`VcfWriter` compares them)."""
+    cmd = ["genomamba-score", "vcf", args.model_dir, args.reference, args.variants, "-o", args.output]
+    for flag, value in (("--batch-size", args.batch_size), ("--device", args.device), ("--quantize", args.quantize),
+                        ("--unknown-contig", args.unknown_contig), ("--limit", args.limit),
+                        ("--log-base", args.log_base), ("--head", args.head), ("--rules", args.rules)):
+        if value is not None:
+            cmd += [flag, str(value)]
+    return cmd + ([] if args.state_cache else ["--no-state-cache"])

@@ -124,3 +124,24 @@ def test_progress_counts_variants_scored_and_logs_stages(model_dir, tmp_path, ca
     err = capsys.readouterr().err  # stderr is not a terminal here: one line per stage
     assert "genomamba-score vcf: loading" in err and "genomamba-score vcf: scoring 3 records" in err
     assert "genomamba-score vcf: writing" in err
+
+
+def test_header_command_reproduces_the_run(model_dir, tmp_path):
+    """Walk-through: `##genomamba_scoreCommand` left out options (`--limit 300`), so it did not
+    reproduce the run. Parsed back, it gives the run's options (less --resume and -q)."""
+    import shlex
+
+    from genomamba.cli.score import build_parser
+
+    out = tmp_path / "out.vcf"
+    argv = [str(model_dir), str(TINY_FA), str(TINY_VCF), "-o", str(out), "--window", "16", "--limit", "3",
+            "--log-base", "2", "--rules", "GM_LLR", "--batch-size", "2", "--device", "cpu", "--no-state-cache",
+            "--unknown-contig", "flag", "-q"]
+    assert _run(*argv) == 0
+    (line,) = [x for x in out.read_text().splitlines() if x.startswith("##genomamba_scoreCommand=")]
+    recorded = shlex.split(line.split("=", 1)[1])
+    assert recorded[:2] == ["genomamba-score", "vcf"] and "--limit" in recorded and "--resume" not in recorded
+    given, again = vars(build_parser().parse_args(["vcf", *argv])), vars(build_parser().parse_args(recorded[1:]))
+    for skip in ("quiet", "resume"):
+        given.pop(skip), again.pop(skip)
+    assert again == given
