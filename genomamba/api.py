@@ -9,7 +9,8 @@
 
 `model` is a loaded model or a model directory path. Every function runs the same library
 iterators as `genomamba-score` (`genomamba.scoring.runs`), so a DataFrame and the CLI's file
-always hold the same values. Long calls show a `tqdm.auto` progress bar (`progress=False`: none).
+always hold the same values. Long calls show a `tqdm.auto` progress bar, or log lines where
+stderr is no terminal (`genomamba.progress`; `progress=False`: none).
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ from genomamba.scoring.runs import (
 __all__ = ["load_model", "score_fasta", "likelihood_track", "embeddings", "score_variants"]
 
 
-def _bar(total: int | None, unit: str, progress: bool):
-    from tqdm.auto import tqdm
+def _bar(desc: str, total: int | None, unit: str, progress: bool):
+    from genomamba.progress import stage
 
-    return tqdm(total=total, unit=unit, unit_scale=unit == "bp", disable=not progress)
+    return stage(desc, total, unit, enabled=progress, unit_scale=unit == "bp")
 
 
 def score_fasta(
@@ -59,8 +60,8 @@ def score_fasta(
     """
     run = prepare_fasta(model, fasta, window=window, stride=stride, records=records, both_strands=both_strands,
                         batch_size=batch_size, device=device, progress=progress)
-    with run.reader, _bar(run.total_bases(), "bp", progress) as bar:
-        rows = [fasta_fields(r, window) for r in fasta_rows(run, progress=bar.update)]
+    with run.reader, _bar("score_fasta", run.total_bases(), "bp", progress) as done:
+        rows = [fasta_fields(r, window) for r in fasta_rows(run, progress=done)]
     return pd.DataFrame(rows, columns=fasta_columns(window))
 
 
@@ -96,8 +97,8 @@ def embeddings(
     run = prepare_fasta(model, fasta, window=window, stride=stride, records=records, batch_size=batch_size,
                         device=device, hidden=True, progress=progress)
     meta, embs = [], []
-    with run.reader, _bar(run.total_bases(), "bp", progress) as bar:
-        for r in fasta_rows(run, progress=bar.update):
+    with run.reader, _bar("embeddings", run.total_bases(), "bp", progress) as done:
+        for r in fasta_rows(run, progress=done):
             meta.append((r.name, r.start, r.end))
             embs.append(r.embedding)
     array = np.stack(embs).astype(np.float32) if embs else np.zeros((0, 0), np.float32)
@@ -127,9 +128,9 @@ def score_variants(
     tsv = run.header.kind == "tsv"
     extra_cols = list(run.header.columns) if tsv else []
     rows = []
-    with _bar(run.total, " variants", progress) as bar:
+    with _bar("score_variants", run.total, "variants", progress) as done:
         for rec in scored_variants(run):
-            bar.update(1)
+            done(1)
             if tsv:  # as TsvWriter writes it
                 given, filt = dict(zip(extra_cols, rec.fields)), ";".join(rec.filters) or "PASS"
             else:  # as VcfWriter writes the FILTER column

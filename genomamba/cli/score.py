@@ -25,17 +25,16 @@ from genomamba.errors import GenomambaError
 
 def score_fasta(args: argparse.Namespace) -> int:
     """`genomamba-score fasta`: summaries, tracks and embeddings of every record of a FASTA file."""
-    from tqdm.auto import tqdm
-
+    from genomamba.progress import stage
     from genomamba.scoring.runs import prepare_fasta, write_fasta
 
     run = prepare_fasta(model_argument(args), args.fasta, window=args.window, stride=args.stride, records=args.records,
                         both_strands=args.both_strands, batch_size=args.batch_size, chunk_size=args.chunk_size,
                         device=args.device, hidden=args.embeddings or False,
                         progress=not args.quiet, pack=not args.no_pack)
-    with tqdm(unit="bp", unit_scale=True, desc="score", disable=args.quiet, file=sys.stderr) as bar:
+    with stage("score", None, "bp", enabled=not args.quiet, unit_scale=True) as done:  # total: write_fasta's
         write_fasta(run, args.output, tracks=args.tracks, embeddings=args.embeddings, resume=args.resume,
-                    progress=bar.update, set_total=bar.reset, model_path=args.model_dir,
+                    progress=done, set_total=done.reset, model_path=args.model_dir,
                     stage=lambda msg: print(f"genomamba-score fasta: {msg}", file=sys.stderr))
     return 0
 

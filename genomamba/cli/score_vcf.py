@@ -80,14 +80,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score `args.variants` into `args.output`; returns the exit status (errors are raised)."""
-    from tqdm.auto import tqdm
-
+    from genomamba import progress
     from genomamba.scoring.runs import prepare_variants, write_variants
 
-    tty = sys.stderr.isatty()
+    lines = not args.quiet and not progress.interactive()
 
     def stage(msg: str) -> None:  # a log line per stage where no progress bar is drawn
-        if not tty and not args.quiet:
+        if lines:
             print(f"genomamba-score vcf: {msg}", file=sys.stderr, flush=True)
 
     stage(f"loading {args.model_dir} and opening {args.variants}")
@@ -101,9 +100,9 @@ def run(args: argparse.Namespace) -> int:
     stage(f"scoring {job.total if job.total is not None else 'all'} records (window {s.window}, strands {s.strands}, "
           f"device {s.device})")
     t0 = time.perf_counter()
-    with tqdm(total=job.total, unit=" variants", desc="scoring", disable=args.quiet or not tty, file=sys.stderr) as bar:
-        n, note = write_variants(job, args.output, command=recorded_command(args), resume=args.resume, progress=bar.update,
-                                 set_total=bar.reset, stage=stage)
+    with progress.stage("scoring", job.total, "variants", enabled=not args.quiet) as done:
+        n, note = write_variants(job, args.output, command=recorded_command(args), resume=args.resume, progress=done,
+                                 set_total=done.reset, stage=stage)
     dt = time.perf_counter() - t0
     st = s.stats
     print(f"scored {st.alleles_scored} alleles in {st.records} records ({st.records / max(dt, 1e-9):.1f} variants/s, "

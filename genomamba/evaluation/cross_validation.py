@@ -53,7 +53,7 @@ from genomamba.evaluation.metrics import (
     roc_points,
 )
 from genomamba.evaluation.plots import plot_roc, save_figure
-from genomamba.evaluation.progress import stage
+from genomamba.progress import stage
 from genomamba.evaluation.report import split_values
 from genomamba.io.fasta import GenomeSet
 from genomamba.io.vcf import start_to_pos

@@ -12,7 +12,7 @@ import torch
 
 from genomamba.data.variant_inputs import collate_inputs, variant_inputs
 from genomamba.data.labelled_variants import LabelledVariant
-from genomamba.evaluation.progress import stage
+from genomamba.progress import stage
 from genomamba.evaluation.scored import to_float
 from genomamba.io.fasta import GenomeSet
 from genomamba.io.vcf import VariantRecord

@@ -318,7 +318,7 @@ def _gunzip_to_cache(path: Path, cache_dir: Path, progress: bool = True) -> Path
     out = _cached_name(path, cache_dir, ".fa")
     if out.exists():
         return out
-    from tqdm.auto import tqdm
+    from genomamba.progress import stage
 
     cache_dir.mkdir(parents=True, exist_ok=True)
     with (
@@ -326,14 +326,13 @@ def _gunzip_to_cache(path: Path, cache_dir: Path, progress: bool = True) -> Path
         open(path, "rb") as raw,
         gzip.GzipFile(fileobj=raw) as gz,
         open(tmp, "wb") as dst,
-        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"gunzip {path.name}",
-             disable=not progress) as bar,
+        stage(f"gunzip {path.name}", path.stat().st_size, "B", enabled=progress, unit_scale=True) as bar,
         _gzip_errors(path),
     ):
         done = 0
         while chunk := gz.read(1 << 22):
             dst.write(chunk)
-            bar.update(raw.tell() - done)
+            bar(raw.tell() - done)
             done = raw.tell()
     return out
 

@@ -67,7 +67,8 @@ def saturation_mutagenesis(
         model: a model directory or a loaded causal model.
         reference: a FASTA path or an open `FastaReader`.
         window, strands, rules, batch_size, log_base: as `genomamba-score vcf` (`VariantScorer`).
-        progress: show a `tqdm.auto` bar of the region's positions (False: none).
+        progress: report the region's positions done (`genomamba.progress`: a bar on a terminal,
+            else a line a minute; False: nothing).
 
     Returns:
         One row per SNV: chrom, pos (1-based), ref, alt, then one column per rule (GM_LLR, GM_DELTA).
@@ -75,8 +76,7 @@ def saturation_mutagenesis(
     Raises:
         GenomambaError: a bad region (see `parse_region`), a bidirectional model.
     """
-    from tqdm.auto import tqdm
-
+    from genomamba.progress import stage
     from genomamba.scoring.runs import as_model
     from genomamba.scoring.zero_shot import VariantScorer
 
@@ -86,14 +86,14 @@ def saturation_mutagenesis(
     scorer = VariantScorer(as_model(model, dev), genome, window=window, strands=strands, batch_size=batch_size,
                            device=dev, rules=rules, log_base=log_base, unknown_contig="error", state_cache=True)
     rows, done = [], start
-    with tqdm(total=end - start, unit="bp", desc="mutagenesis", disable=not progress) as bar:
+    with stage("mutagenesis", end - start, "bp", enabled=progress) as bar:
         for rec in scorer.score(snv_records(chrom, start, genome.fetch(chrom, start, end))):
             values = {name: rec.info[name].split(",") for name in scorer.rules}
             for j, alt in enumerate(rec.alts):
                 rows.append([chrom, rec.start + 1, rec.ref, alt, *(_float(values[n][j]) for n in scorer.rules)])
-            bar.update(rec.end - done)
+            bar(rec.end - done)
             done = rec.end
-        bar.update(end - done)
+        bar(end - done)
     return pd.DataFrame(rows, columns=["chrom", "pos", "ref", "alt", *scorer.rules])
 
 

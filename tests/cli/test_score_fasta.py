@@ -229,3 +229,11 @@ def test_track_names_in_any_case(markov_dir, tmp_path, name):
     assert main(["fasta", str(markov_dir), str(TINY), "-o", str(tmp_path / "a.tsv"), "--tracks", str(tmp_path / name),
                  "-q"]) == 0
     assert (tmp_path / name).stat().st_size > 0
+
+
+def test_off_a_terminal_progress_is_lines_not_bar_redraws(markov_dir, tmp_path, capsys):
+    """Walk-through: fasta drew tqdm's `\\r` bar into a log file; now stage lines, as vcf."""
+    assert main(["fasta", str(markov_dir), str(TINY), "-o", str(tmp_path / "a.tsv")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.startswith("score: 387 bp ...\n") and "score: 387/387 bp done in " in err

@@ -145,3 +145,15 @@ def test_header_command_reproduces_the_run(model_dir, tmp_path):
     for skip in ("quiet", "resume"):
         given.pop(skip), again.pop(skip)
     assert again == given
+
+
+def test_off_a_terminal_scoring_logs_a_line_a_minute(model_dir, tmp_path, capsys, monkeypatch):
+    """Walk-through: with stderr to a file, "scoring 50000 records" then nothing for minutes."""
+    from genomamba import progress
+
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)  # every update is a minute late
+    assert _run(model_dir, TINY_FA, TINY_VCF, "-o", tmp_path / "o.vcf", "--window", 16, "--limit", 3) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert "scoring: 3 variants ...\n" in err and "scoring: 1/3 variants (" in err and "ETA" in err
+    assert "scoring: 3/3 variants done in " in err

@@ -136,3 +136,13 @@ def test_heatmap_marks_reference(model, genome):
     assert grid.shape == (4, 10) and int(grid.mask.sum()) == 10  # one reference cell per position
     assert [t.get_text() for t in heat.texts] == list("TCCTGCGTTT")
     assert math.isclose(heat.images[0].norm.vmin, -heat.images[0].norm.vmax)
+
+
+def test_cli_off_a_terminal_logs_lines_not_a_bar(model, tmp_path, capsys):
+    """Walk-through: mutagenesis drew tqdm's `\\r` bar into a log file; now stage lines, as vcf."""
+    d = model.save_pretrained(tmp_path / "m")
+    assert main(["mutagenesis", str(d), str(TINY_FA), "--region", "chr2:85-94", "-o", str(tmp_path / "s.tsv"),
+                 "--window", "16"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert "mutagenesis: 10 bp ...\n" in err and "mutagenesis: 10/10 bp done in " in err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genomamba.evaluation import progress
+from genomamba import progress
 
 
 def test_stage_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch):
@@ -46,3 +46,19 @@ def test_stage_note_is_a_line_of_its_own(capsys, monkeypatch):
         done(1)
     err = capsys.readouterr().err
     assert "folds: 1/2 folds: fold 0 in 3.0 s: logreg 1.0 s\n" in err and "2/2" in err  # printed above the bar
+
+
+def test_reset_gives_the_total_later_or_anew(capsys):
+    """fasta learns its total inside write_fasta, vcf after --resume kept records: `reset`."""
+    with progress.stage("score", None, "bp") as done:
+        assert capsys.readouterr().err == ""  # no total yet: no start line
+        done.reset(10)
+        done.reset(10)  # the same total: no second start line
+        done(10)
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "score: 10 bp ..." and err[1].startswith("score: 10/10 bp done in ") and len(err) == 2
+    with progress.stage("scoring", 5, "variants") as done:
+        done.reset(3)
+        done(3)
+    err = capsys.readouterr().err.splitlines()
+    assert err[:2] == ["scoring: 5 variants ...", "scoring: 3 variants ..."] and err[2].startswith("scoring: 3/3")
