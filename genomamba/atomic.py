@@ -29,6 +29,7 @@ from genomamba.errors import GenomambaError, OutputError
 __all__ = [
     "STDOUT", "Terminated", "Output", "AtomicOutputs", "atomic_path", "atomic_write_text",
     "atomic_write_bytes", "is_stream", "check_not_inputs", "terminate_on_sigterm", "file_mode", "temp_beside",
+    "partial_path", "kept_partials",
 ]
 
 STDOUT = "-"
@@ -74,6 +75,19 @@ def temp_beside(target: Path, suffix: str = ".tmp") -> Path:
     return Path(tmp)
 
 
+def partial_path(target: str | Path) -> Path:
+    """Where a resumable output of `target` is written until it is complete: `.<name>.partial`
+    beside the file `target` resolves to (what `--resume` continues)."""
+    final = Path(os.path.realpath(target))
+    return final.with_name(f".{final.name}.partial")
+
+
+def kept_partials(exc: BaseException) -> list[Path]:
+    """The `.partial` files an interruption `exc` left for `--resume` (each `Output` it passed
+    through that kept its file added it), in the order they were opened."""
+    return list(getattr(exc, "partials", ()))
+
+
 class Output:
     """One output file of a run: where to write it now (`path`) and how to finish it (`commit`).
 
@@ -95,7 +109,7 @@ class Output:
         try:
             self.final.parent.mkdir(parents=True, exist_ok=True)
             if resumable:
-                self.path = self.final.with_name(f".{self.final.name}.partial")
+                self.path = partial_path(self.final)
                 if not self.path.exists():
                     self.path.touch()
             else:
@@ -117,9 +131,13 @@ class Output:
         finally:
             self.path.unlink(missing_ok=True)
 
-    def discard(self, interrupted: bool = False) -> None:
-        """Remove the temporary file (a resumable one survives an interruption)."""
-        if self.stream or (interrupted and self.resumable):
+    def discard(self, exc: BaseException | None = None) -> None:
+        """Remove the temporary file; a resumable one survives an interruption (`exc` a
+        KeyboardInterrupt or `Terminated`), which then lists it (`kept_partials`)."""
+        if self.stream:
+            return
+        if self.resumable and isinstance(exc, KeyboardInterrupt):
+            exc.partials = [*kept_partials(exc), self.path]
             return
         self.path.unlink(missing_ok=True)
 
@@ -153,9 +171,8 @@ class AtomicOutputs:
                     out.discard()
                 raise
             return
-        interrupted = issubclass(exc_type, KeyboardInterrupt)
         for out, _ in self._pending:
-            out.discard(interrupted)
+            out.discard(exc)
 
 
 @contextmanager

@@ -4,6 +4,7 @@ depend on this file and not on each other)."""
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_model_dir_argument(p, what: str = "") -> None:
@@ -47,3 +48,26 @@ def add_strands_argument(p, default: str, cost: str = " (twice the work)") -> No
     p.add_argument("--strands", choices=("forward", "both"), default=default,
                    help=f"forward: the given strand; both: averaged over the forward and reverse-complement "
                         f"strands{cost} (default: {default})")
+
+
+def left_behind(exc: BaseException, args) -> str:
+    """What an interrupted scoring run left, for its one exit line: the targets unchanged, and
+    the `.partial` files it kept (`genomamba.atomic.kept_partials`) that `--resume` continues."""
+    from genomamba.atomic import kept_partials
+
+    kept = kept_partials(exc)
+    if not kept:
+        return "the target files are unchanged"
+    how = "--resume without --embeddings" if getattr(args, "embeddings", None) else "--resume"
+    return (f"the target files are unchanged; the partial output was kept ({', '.join(map(str, kept))}): "
+            f"rerun with {how} to continue it")
+
+
+def say_if_nothing_to_resume(prog: str, output: str) -> None:
+    """`--resume` where the output has no partial file: one line saying so (the run then starts
+    from the beginning, as without --resume), rather than silently scoring everything again."""
+    from genomamba.atomic import is_stream, partial_path
+
+    if not is_stream(output) and not partial_path(output).exists():
+        print(f"{prog}: --resume: no partial output found at {partial_path(output)}; starting from the beginning",
+              file=sys.stderr, flush=True)

@@ -17,8 +17,10 @@ from genomamba.atomic import Terminated, check_not_inputs, terminate_on_sigterm
 from genomamba.cli.args import (
     add_model_dir_argument,
     add_quantize_argument,
+    left_behind,
     model_argument,
     positive_int,
+    say_if_nothing_to_resume,
 )
 from genomamba.errors import GenomambaError
 
@@ -32,6 +34,8 @@ def score_fasta(args: argparse.Namespace) -> int:
                         both_strands=args.both_strands, batch_size=args.batch_size, chunk_size=args.chunk_size,
                         device=args.device, hidden=args.embeddings or False,
                         progress=not args.quiet, pack=not args.no_pack)
+    if args.resume:
+        say_if_nothing_to_resume("genomamba-score fasta", args.output)
     with stage("score", None, "bp", enabled=not args.quiet, unit_scale=True) as done:  # total: write_fasta's
         write_fasta(run, args.output, tracks=args.tracks, embeddings=args.embeddings, resume=args.resume,
                     progress=done, set_total=done.reset, model_path=args.model_dir,
@@ -133,11 +137,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     terminate_on_sigterm()
     try:
         return int(args.func(args) or 0)
-    except Terminated:
-        print(f"{prefix}: terminated (SIGTERM); the target files are unchanged", file=sys.stderr)
+    except Terminated as e:
+        print(f"{prefix}: terminated (SIGTERM); {left_behind(e, args)}", file=sys.stderr)
         return 143
-    except KeyboardInterrupt:
-        print(f"{prefix}: interrupted; the target files are unchanged", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"{prefix}: interrupted; {left_behind(e, args)}", file=sys.stderr)
         return 130
     except (GenomambaError, FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError,
             ValueError) as e:

@@ -99,6 +99,10 @@ def run(args: argparse.Namespace) -> int:
     s = job.scorer
     stage(f"scoring {job.total if job.total is not None else 'all'} records (window {s.window}, strands {s.strands}, "
           f"device {s.device})")
+    if args.resume:
+        from genomamba.cli.args import say_if_nothing_to_resume
+
+        say_if_nothing_to_resume("genomamba-score vcf", args.output)
     t0 = time.perf_counter()
     with progress.stage("scoring", job.total, "variants", enabled=not args.quiet) as done:
         n, note = write_variants(job, args.output, command=recorded_command(args), resume=args.resume, progress=done,

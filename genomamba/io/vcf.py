@@ -406,7 +406,7 @@ class _Writer:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self._fh.close()
-            self._out.discard(interrupted=issubclass(exc_type, KeyboardInterrupt))
+            self._out.discard(exc)
             return
         self.close()
 

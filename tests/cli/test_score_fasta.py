@@ -237,3 +237,12 @@ def test_off_a_terminal_progress_is_lines_not_bar_redraws(markov_dir, tmp_path, 
     err = capsys.readouterr().err
     assert "\r" not in err
     assert err.startswith("score: 387 bp ...\n") and "score: 387/387 bp done in " in err
+
+
+def test_resume_without_a_partial_says_so(markov_dir, tmp_path, capsys):
+    """Walk-through: `--resume` with no partial output silently scored everything again."""
+    out = tmp_path / "a.tsv"
+    assert main(["fasta", str(markov_dir), str(TINY), "-o", str(out), "-q", "--resume"]) == 0
+    assert capsys.readouterr().err == (f"genomamba-score fasta: --resume: no partial output found at "
+                                       f"{tmp_path / '.a.tsv.partial'}; starting from the beginning\n")
+    assert len(out.read_text().splitlines()) == 4

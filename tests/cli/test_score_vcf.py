@@ -157,3 +157,52 @@ def test_off_a_terminal_scoring_logs_a_line_a_minute(model_dir, tmp_path, capsys
     assert "\r" not in err
     assert "scoring: 3 variants ...\n" in err and "scoring: 1/3 variants (" in err and "ETA" in err
     assert "scoring: 3/3 variants done in " in err
+
+
+def _terminated_after(monkeypatch, n: int) -> None:
+    """Make scoring stop with SIGTERM's exception after `n` records (the handler raises it)."""
+    from genomamba.atomic import Terminated
+    from genomamba.scoring import runs
+
+    real = runs.scored_variants
+
+    def scored(run, skip=0):
+        for i, rec in enumerate(real(run, skip)):
+            if i == n:
+                raise Terminated()
+            yield rec
+
+    monkeypatch.setattr(runs, "scored_variants", scored)
+
+
+def test_sigterm_line_names_the_kept_partial_and_resume(model_dir, tmp_path, capsys, monkeypatch):
+    """Walk-through: 'terminated (SIGTERM); the target files are unchanged' did not say that the
+    `.partial` file was kept, nor that --resume continues it."""
+    out = tmp_path / "o.vcf"
+    args = (model_dir, TINY_FA, TINY_VCF, "-o", out, "--window", 16, "-q")
+    with monkeypatch.context() as m:
+        _terminated_after(m, 4)
+        assert _run(*args) == 143
+    err = capsys.readouterr().err
+    partial = tmp_path / ".o.vcf.partial"
+    assert err == (f"genomamba-score vcf: terminated (SIGTERM); the target files are unchanged; the partial output "
+                   f"was kept ({partial}): rerun with --resume to continue it\n")
+    assert not out.exists() and partial.exists()
+    assert _run(*args, "--resume") == 0 and out.exists() and not partial.exists()
+    assert " in 6 records " in capsys.readouterr().err  # the other 4 came from the partial
+
+
+def test_sigterm_with_nothing_kept_says_only_unchanged(model_dir, tmp_path, capsys, monkeypatch):
+    _terminated_after(monkeypatch, 1)
+    assert _run(model_dir, TINY_FA, TINY_VCF, "-o", "-", "--window", 16, "-q") == 143  # stdout: no partial
+    assert capsys.readouterr().err == "genomamba-score vcf: terminated (SIGTERM); the target files are unchanged\n"
+
+
+def test_resume_without_a_partial_says_so(model_dir, tmp_path, capsys):
+    """Walk-through: `--resume` with no partial output silently scored everything again."""
+    out = tmp_path / "o.vcf"
+    assert _run(model_dir, TINY_FA, TINY_VCF, "-o", out, "--window", 16, "-q", "--resume") == 0
+    err = capsys.readouterr().err
+    assert (f"genomamba-score vcf: --resume: no partial output found at {tmp_path / '.o.vcf.partial'}; "
+            "starting from the beginning\n") in err
+    assert "scored 11 alleles in 10 records" in err

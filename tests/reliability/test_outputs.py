@@ -215,6 +215,8 @@ def test_signal_gives_one_line_and_removes_temporaries(model_dir, many, tmp_path
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and "genomamba-score fasta:" in err
+    # the kept partial is named, and how to continue it (--embeddings cannot be resumed)
+    assert f"the partial output was kept ({partial}): rerun with --resume without --embeddings to continue it" in err
     assert out.read_text() == "previous\n"
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == [".o.tsv.partial", "o.tsv"], left
