@@ -116,6 +116,10 @@ def score_variants(
 ) -> pd.DataFrame:
     """Zero-shot scores (and head probabilities) per ALT, the values `genomamba-score vcf` writes.
 
+    `unknown_contig`: "flag" (default here, so one stray contig does not lose a notebook's whole
+    table: its rows get FILTER `UNKNOWN_CONTIG` and NaN scores) or "error" (`VcfError`, the CLI's
+    default, where a file is written and a silent gap would be missed).
+
     Returns:
         One row per ALT: `chrom, pos` (1-based, as in the VCF), `ref, alt, filter` (`PASS`, or the
         input's and scoring's FILTERs joined by `;`), one float column per score (`GM_LLR`,

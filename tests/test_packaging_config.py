@@ -61,3 +61,26 @@ def test_wheel_build_has_no_packaging_warnings(tmp_path):
     names = set(zipfile.ZipFile(whl).namelist())
     yamls = {f"genomamba/conf/{p.relative_to(ROOT / 'conf').as_posix()}" for p in (ROOT / "conf").rglob("*.yaml")}
     assert yamls and yamls <= names, sorted(yamls - names)
+
+
+def test_readme_dependency_table_matches_pyproject(pyproject):
+    """Walk-through: the table had pandas as an extra (it is core) and lacked numba and threadpoolctl.
+    Every requirement has a row; a core one names no extra, an optional one exactly its extras."""
+    import re
+
+    text = (ROOT / "README.md").read_text().split("## Dependencies and what each is for")[1].split("\n## ")[0]
+    rows = {}  # package (lower case) -> the extras its row names (empty: core)
+    for line in text.splitlines()[3:]:
+        cell = line.split("|")[1]
+        for part in re.split(r"\), ", cell.strip()):
+            names, _, extras = part.partition("(extra ")
+            for name in names.split(","):
+                rows[name.strip().lower()] = set(re.findall(r"`([\w-]+)`", extras))
+    name = lambda req: re.split(r"[<>=!~\[ ;]", req, maxsplit=1)[0].lower()
+    project = pyproject["project"]
+    want = {name(r): set() for r in project["dependencies"]}
+    for extra, reqs in project["optional-dependencies"].items():
+        for r in reqs:
+            if name(r) not in {name(c) for c in project["dependencies"]}:
+                want.setdefault(name(r), set()).add(extra)
+    assert rows == want

@@ -25,3 +25,19 @@ def test_readme_python_api_example_runs(tmp_path):
     assert (tmp_path / "outputs/api/lambda_markov4" / "config.json").is_file()
     assert (tmp_path / "outputs/api/lambda_roc.png").stat().st_size > 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "outputs"]  # nothing else in the folder
+
+
+def test_readme_score_variants_signature_names_unknown_contig_and_its_default():
+    """Walk-through: the README's `score_variants(...)` left out `unknown_contig`, whose default
+    ("flag") differs from `genomamba-score vcf --unknown-contig` ("error")."""
+    import inspect
+
+    import genomamba as gm
+
+    text = (ROOT / "README.md").read_text()
+    documented = re.search(r"`score_variants\((.*?)\)`", text, re.S).group(1)
+    params = inspect.signature(gm.score_variants).parameters
+    for arg in re.findall(r"(\w+)=", documented):
+        assert arg in params, arg
+    default = params["unknown_contig"].default
+    assert f'unknown_contig="{default}"' in documented
