@@ -25,12 +25,19 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 demo: install
+	@# a fresh run folder each time (a second run into the old one would append its steps to metrics.csv);
+	@# only a folder under outputs/ is removed: any other DEMO_DIR must not exist yet
+	@case "$(abspath $(DEMO_DIR))/" in \
+	  "$(CURDIR)/outputs/"?*) rm -rf "$(DEMO_DIR)" ;; \
+	  *) if [ -e "$(DEMO_DIR)" ]; then echo "make demo: DEMO_DIR=$(DEMO_DIR) exists and is not under outputs/;" \
+	       "remove it or name a new folder" >&2; exit 1; fi ;; \
+	esac
 	$(VENV)/bin/genomamba-train experiment=pretrain_ecoli_tiny hydra.run.dir=$(DEMO_DIR)
 	$(VENV)/bin/genomamba-score fasta $(DEMO_DIR)/model data/lambda_phage.fa.gz -o $(DEMO_DIR)/lambda_scores.tsv \
 		--tracks $(DEMO_DIR)/lambda_ll.bedGraph -q
 	@# a Markov baseline on the same split: fitted on the training part, scored with the model on the held-back part
 	$(PY) workflows/scripts/demo_summary.py split data/ecoli_mg1655.fa.gz $(DEMO_DIR)/split
-	$(VENV)/bin/genomamba-score fit-markov -k 6 -q -o $(DEMO_DIR)/markov $(DEMO_DIR)/split/train.fa
+	$(VENV)/bin/genomamba-score fit-markov -k 6 -q --force -o $(DEMO_DIR)/markov $(DEMO_DIR)/split/train.fa
 	$(VENV)/bin/genomamba-score fasta $(DEMO_DIR)/markov $(DEMO_DIR)/split/valid.fa -o $(DEMO_DIR)/valid_markov.tsv -q
 	$(VENV)/bin/genomamba-score fasta $(DEMO_DIR)/model $(DEMO_DIR)/split/valid.fa -o $(DEMO_DIR)/valid_model.tsv -q
 	@$(PY) workflows/scripts/demo_summary.py summary $(DEMO_DIR)

@@ -49,6 +49,9 @@ def test_next_commands_use_the_venv_bin_and_lambda_is_reported(tmp_path, monkeyp
     nxt = out.split("== next:\n")[1].splitlines()
     assert nxt[0].startswith("   .venv/bin/genomamba-score fasta outputs/demo/model ")
     assert nxt[1].startswith("   .venv/bin/genomamba-score vcf ")
+    # their outputs go into the git-ignored run folder, not the repository root (walk-through)
+    assert nxt[0].endswith(" -o outputs/demo/scores.tsv --tracks outputs/demo/ll.bedGraph")
+    assert nxt[1].endswith(" -o outputs/demo/scored.vcf.gz")
     # no jupyter-lab in the venv (make install has no notebooks extra): say how to get it
     assert nxt[2] == ("   .venv/bin/pip install -e '.[notebooks]' && .venv/bin/jupyter lab notebooks/01_quickstart.ipynb")
     (bindir / "jupyter-lab").write_text("")

@@ -6,7 +6,8 @@
         -> bits per base on valid.fa: uniform (2.0), the Markov baseline, the model; the model's
            bits per base on phage lambda (RUN_DIR/lambda_scores.tsv, when there); next commands,
            spelled with the venv's bin/ folder (that of this Python, `make demo`'s .venv/bin):
-           the venv is not active after `make demo`, so a bare `genomamba-score` is not on PATH
+           the venv is not active after `make demo`, so a bare `genomamba-score` is not on PATH;
+           their outputs go into RUN_DIR (git-ignored outputs/), not the working directory
 """
 
 from __future__ import annotations
@@ -77,8 +78,9 @@ def summary(run: Path) -> str:
         f"   model directory: {run / 'model'}",
         *lambda_lines,
         "== next:",
-        f"   {score} fasta {run}/model data/lambda_phage.fa.gz -o scores.tsv --tracks ll.bedGraph",
-        f"   {score} vcf {run}/model data/ecoli_mg1655.fa.gz data/ecoli_consequences_200kb.vcf.gz -o scored.vcf.gz",
+        f"   {score} fasta {run}/model data/lambda_phage.fa.gz -o {run}/scores.tsv --tracks {run}/ll.bedGraph",
+        f"   {score} vcf {run}/model data/ecoli_mg1655.fa.gz data/ecoli_consequences_200kb.vcf.gz "
+        f"-o {run}/scored.vcf.gz",
         notebook,
     ])
 
