@@ -698,9 +698,11 @@ class _Plan:
         unit = max(self.f.BLOCK_L, self.b.BLOCK_L * self.b.CKPT_TILES)  # chunks: whole tiles/groups of both passes
         n_units = triton.cdiv(L, unit)
         if chunk_size is None:
-            # enough programs for ~FWD_WARPS_PER_SM warps per SM in the forward pass
+            # as many chunks as keep the forward within ~FWD_WARPS_PER_SM warps per SM, never more: past
+            # it a partial extra wave costs more than the idle slots (B=64 L=8k: 2 chunks 4.38 ms, 3
+            # chunks 5.04 ms; BENCHMARKS.md 7h)
             target = _env_int("FWD_WARPS_PER_SM") * _num_sms(device) // self.f.num_warps
-            nc = min(n_units, max(1, triton.cdiv(target, Bsz * self.f.n_dblk)))
+            nc = min(n_units, max(1, target // (Bsz * self.f.n_dblk)))
         else:
             nc = triton.cdiv(L, max(chunk_size, 1))
         units_per_chunk = triton.cdiv(n_units, nc)
@@ -735,17 +737,12 @@ def _bc4(x: torch.Tensor) -> torch.Tensor:
     return x.unsqueeze(1) if x.dim() == 3 else x  # (B, N, L) -> (B, 1, N, L), a view
 
 
-def _channel_last(x: torch.Tensor) -> torch.Tensor:
-    """`[B, D, L]` (or `[B, G, N, L]`) stored channel-last, `[B, L, D]` (`[B, L, G, N]`): x itself when it
-    is such a dense view (the mixer's), else a copy. The kernels' tiles put a
-    channel a lane, so L-contiguous inputs ran their forward at about half speed (BENCHMARKS.md 7g);
-    one transposing copy costs far less."""
-    perm = (0, x.dim() - 1, *range(1, x.dim() - 1))  # [B, D, L] -> [B, L, D]; [B, G, N, L] -> [B, L, G, N]
-    stored = x.permute(perm)
-    if stored.is_contiguous():
-        return x
-    inv = [perm.index(i) for i in range(x.dim())]
-    return stored.contiguous().permute(inv)
+def _dense(x: torch.Tensor) -> torch.Tensor:
+    """`[B, D, L]` as stored, when L-contiguous or D-contiguous (channel-last `[B, L, D]` transposed) and
+    dense; otherwise an L-contiguous copy. The kernels take either layout with no transpose."""
+    if x.stride(-1) != 1 and x.stride(1) == 1:
+        return x.transpose(1, 2).contiguous().transpose(1, 2)  # no copy when already dense channel-last
+    return x.contiguous()
 
 
 def _match(x: torch.Tensor | None, ref: torch.Tensor) -> torch.Tensor | None:
@@ -809,15 +806,13 @@ def _combine(S, P, init, out, reverse):
 
 
 def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
-    u = _channel_last(u)
-    delta = _match(delta, u)  # u, delta, y and their grads share one layout
-    if z is not None and z.stride(1) != 1:  # z may be a channel-last slice (of xz): kept as it is
-        z = _match(z, u)
+    u = _dense(u)
+    delta = _match(delta, u)  # u, delta, y and their grads share one layout; z keeps its own strides
+    if z is not None and z.stride(1) != 1 and z.stride(2) != 1:
+        z = z.contiguous()
     B4, C4 = _bc4(B), _bc4(C)
     if B4.shape != C4.shape:
         raise ValueError(f"B {tuple(B.shape)} and C {tuple(C.shape)} must have the same shape")
-    if B4.stride(2) != 1:  # B, C L-contiguous: channel-last too (slices of x_proj's output already are)
-        B4, C4 = _channel_last(B4), _channel_last(C4)
     if B4.stride() != C4.stride():  # the kernels read B and C with one set of strides
         B4, C4 = B4.contiguous(), C4.contiguous()
     Dm = u.shape[1]
@@ -1023,8 +1018,8 @@ def selective_scan_triton(
     h_t = exp(delta_t A) h_{t-1} + delta_t B_t u_t;  y_t = C_t h_t + D u_t;  y *= silu(z).
 
     Args:
-        u, delta: `[B, D, L]` (fp32, fp16 or bf16). The kernels run on channel-last `[B, L, D]` views
-            (the mixer's layout); other layouts are copied to it, and y and the grads come back in it.
+        u, delta: `[B, D, L]` (fp32, fp16 or bf16); channel-last views (`[B, L, D]` transposed, the
+            mixer's layout) are fastest on CUDA, L-contiguous inputs are scanned in place.
         A: `[D, N]`. B, C: `[B, N, L]` or grouped `[B, G, N, L]`.
         D, delta_bias: `[D]`. z: `[B, D, L]` gate.
         delta_softplus: apply softplus to delta + delta_bias.
