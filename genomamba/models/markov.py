@@ -31,6 +31,7 @@ from torch import nn
 from genomamba import __version__
 from genomamba.alphabet import PAD, TOKENS, VOCAB_SIZE, reverse_complement
 from genomamba.device import resolve_device
+from genomamba.progress import Progress, stage
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.models.config import ConfigDictMixin
 from genomamba.models.directory import (
@@ -204,13 +205,11 @@ class MarkovLM(nn.Module):
             alpha: smoothing pseudo-count per base.
             both_strands: also count the reverse complement of every record.
             chunk: bases read per step (memory is O(chunk + 4^k)).
-            progress: show tqdm bars (bases counted, and the one-off gunzip of a plain-gzip file).
+            progress: report progress (a bar on a terminal, a line a minute otherwise: bases counted, and the one-off gunzip of a plain-gzip file).
 
         Raises:
             ConfigError: bad k or alpha. FastaError: unreadable input (names the file).
         """
-        from tqdm.auto import tqdm
-
         from genomamba.io.fasta import GenomeSet
 
         paths = [Path(p) for p in paths]
@@ -218,10 +217,9 @@ class MarkovLM(nn.Module):
         genome = GenomeSet(paths, progress=progress)
         lengths = genome.lengths
         total = sum(lengths.values()) * (2 if both_strands else 1)
-        with genome, tqdm(total=total, unit="bp", unit_scale=True, desc="fit-markov", disable=not progress) as bar:
+        with genome, stage("fit-markov", total, "bp", enabled=progress, unit_scale=True) as bar:
             for name, length in lengths.items():
                 for strand in (("+", "-") if both_strands else ("+",)):
-                    bar.set_postfix_str(f"{name}{strand}", refresh=False)
                     model.update(_bar_chunks(_record_chunks(genome, name, length, chunk, strand), bar))
         model.training_metadata = {
             "fasta": [str(p) for p in paths],
@@ -276,8 +274,8 @@ def _record_chunks(genome, name: str, length: int, chunk: int, strand: str) -> I
             yield reverse_complement(genome.fetch_tokens(name, max(e - chunk, 0), e))
 
 
-def _bar_chunks(chunks: Iterator[np.ndarray], bar) -> Iterator[np.ndarray]:
+def _bar_chunks(chunks: Iterator[np.ndarray], bar: Progress) -> Iterator[np.ndarray]:
     """Pass chunks through, advancing the bar as each is consumed (not when the record ends)."""
     for c in chunks:
         yield c
-        bar.update(c.shape[0])
+        bar(c.shape[0])

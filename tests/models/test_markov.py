@@ -144,3 +144,13 @@ def test_reverse_complement_counts_are_symmetric():
         kmer = np.array([(code >> 4) & 3, (code >> 2) & 3, code & 3])
         rc = reverse_complement(kmer)
         assert c2[code] == c2[(rc[0] << 4) | (rc[1] << 2) | rc[2]]
+
+
+def test_fit_progress_off_a_terminal_is_lines(capsys):
+    """fit-markov drew tqdm's `\\r` bar into a log file; off a terminal it now reports stage lines, as
+    the scorers do (genomamba.progress)."""
+    model = MarkovLM.fit([TINY], k=2, progress=True)
+    err = capsys.readouterr().err
+    assert "\r" not in err
+    assert err.startswith("fit-markov: 387 bp ...\n") and "fit-markov: 387/387 bp done in " in err
+    assert model.training_metadata["bases"] == 387
