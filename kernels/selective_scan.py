@@ -11,7 +11,7 @@ so h = a h + b and y = sum_n C h need no shuffles. The forward passes load a til
 (`[BLOCK_D, BLOCK_L]`, steps in-thread) and then step through it (a step's column is a register
 pick), storing y once per tile: every load of the tile is in flight before any store. The backward
 stores nothing per step: from the saved chunk-start states it rescans each chunk, keeping one fp32
-state per 16 steps (`BWD` mode of the chunk-state kernel, which also forms each chunk's local
+state per 32 steps (`BWD` mode of the chunk-state kernel, which also forms each chunk's local
 adjoint), combines adjoints across chunks right to left, then `_selective_scan_bwd_kernel` rescans
 each group of tiles (`[BLOCK_L, N, BLOCK_D]` tiles, `tl.associative_scan` in-thread) into a
 per-program scratch and runs the adjoint recurrence tile by tile against scan order. Tile
@@ -653,7 +653,7 @@ class _Cfg:
 # pass on CUDA, from the sweeps of benchmarks/kernels/bench_scan_layout.py (BENCHMARKS.md 7d, 7e, 7g); the
 # interpreter uses small tiles (DI=2, so the CPU tests cover the multi-channel lanes).
 _FWD_CFG, _BWD_CFG, _CKPT_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1, 2), (8, 4, 1), (4, 16, 4, 2)
-_ENV_INT_DEFAULTS = {"CKPT_STEPS": 16, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16}  # BENCHMARKS.md 7d, 7e, 7h
+_ENV_INT_DEFAULTS = {"CKPT_STEPS": 32, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16}  # BENCHMARKS.md 7d, 7e
 
 
 def _env_int(name: str) -> int:
