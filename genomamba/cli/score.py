@@ -132,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `genomamba-score`: 0 on success, 1 on an error (one line), 130 / 143 on SIGINT / SIGTERM."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv  # the command line as given, for outputs that record it (vep-cv's metrics.json)
     prefix = f"genomamba-score {args.command}"
     terminate_on_sigterm()
     try:

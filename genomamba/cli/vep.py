@@ -92,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
     from genomamba.evaluation import cross_validate_heads, write_cv_outputs
 
     split = lambda s: [v for v in s.split(",") if v] if s else None
-    command = " ".join(shlex.quote(a) for a in ["genomamba-score", "vep-cv", *sys.argv[2:]])
+    given = getattr(args, "argv", None)  # set by genomamba-score's main; None when parsed elsewhere
+    command = None if given is None else " ".join(shlex.quote(a) for a in ["genomamba-score", *given])
     try:
         result = cross_validate_heads(
             args.model_dir, args.reference, args.variants, label=args.label, positive=split(args.positive),

@@ -135,3 +135,18 @@ def test_score_with_head_matches_the_head_and_flags_mismatches(backbone_dir, tmp
         else:
             values = [float(v) for v in rec.info[INFO_KEY].split(",")]
             assert np.allclose(values, p[:, 1], atol=1e-6)
+
+
+def test_metrics_json_records_the_command_given_to_main(backbone_dir, tmp_path, monkeypatch):
+    """metrics.json's command is the argv `genomamba-score`'s main got, not the process's sys.argv (which
+    is pytest's here, or a notebook's when main is called from Python)."""
+    from genomamba.cli.score import main
+
+    monkeypatch.setattr("sys.argv", ["python", "-m", "something-else", "--flag"])
+    out = tmp_path / "cv"
+    argv = ["vep-cv", str(backbone_dir), str(FA), str(LABELLED), "--label", "LABEL", "--positive", "1",
+            "--folds", "2", "--block-size", "50", "--window", "32", "--finetune-epochs", "1", "--gbm-iter", "0",
+            "--context-baselines", "none", "-q", "-o", str(out)]
+    assert main(argv) == 0
+    command = json.loads((out / "metrics.json").read_text())["command"]
+    assert command.split() == ["genomamba-score", *argv]
