@@ -16,18 +16,14 @@ __all__ = ["stage", "interactive", "Progress"]
 LOG_EVERY_S = 60.0
 
 
-def _interactive() -> bool:
+def interactive() -> bool:
+    """True where `stage` draws a bar (a terminal or a notebook), False where it logs lines."""
     from tqdm.autonotebook import tqdm as auto_tqdm
     from tqdm.std import tqdm as std_tqdm
 
     if auto_tqdm is not std_tqdm:  # running in a notebook kernel: its stderr is no tty, the widget works
         return True
     return hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-
-
-def interactive() -> bool:
-    """True where `stage` draws a bar (a terminal or a notebook), False where it logs lines."""
-    return _interactive()
 
 
 class Progress:
@@ -104,7 +100,7 @@ def stage(desc: str, total: int | None, unit: str, enabled: bool = True, unit_sc
     if not enabled:
         yield Progress()
         return
-    if _interactive():
+    if interactive():
         from tqdm.auto import tqdm
 
         with tqdm(total=total, desc=desc, unit=f" {unit}", unit_scale=unit_scale, dynamic_ncols=True,

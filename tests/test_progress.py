@@ -26,7 +26,7 @@ def test_stage_disabled_is_silent(capsys):
 
 
 def test_stage_bar_on_a_terminal(capsys, monkeypatch):
-    monkeypatch.setattr(progress, "_interactive", lambda: True)
+    monkeypatch.setattr(progress, "interactive", lambda: True)
     with progress.stage("features", 4, "variants") as done:
         done(4)
     err = capsys.readouterr().err
@@ -40,7 +40,7 @@ def test_stage_note_is_a_line_of_its_own(capsys, monkeypatch):
     err = capsys.readouterr().err.splitlines()
     assert err[1] == "folds: 1/2 folds: fold 0 in 3.0 s: logreg 1.0 s, gbm 2.0 s"
     assert err[2].startswith("folds: 2/2 folds done in ") and len(err) == 3
-    monkeypatch.setattr(progress, "_interactive", lambda: True)
+    monkeypatch.setattr(progress, "interactive", lambda: True)
     with progress.stage("folds", 2, "folds") as done:
         done(1, "fold 0 in 3.0 s: logreg 1.0 s")
         done(1)

@@ -53,13 +53,13 @@ from genomamba.evaluation.metrics import (
     roc_points,
 )
 from genomamba.evaluation.plots import plot_roc, save_figure
-from genomamba.progress import stage
 from genomamba.evaluation.report import split_values
 from genomamba.io.fasta import GenomeSet
 from genomamba.io.vcf import start_to_pos
 from genomamba.models.lm import CharMambaLM
 from genomamba.models.directory import file_sha256
 from genomamba.models.loading import load_model
+from genomamba.progress import stage
 
 __all__ = ["METHOD_LABELS", "CVResult", "cross_validate_heads", "method_label", "write_cv_outputs"]
 

@@ -12,12 +12,12 @@ import torch
 
 from genomamba.data.variant_inputs import collate_inputs, variant_inputs
 from genomamba.data.labelled_variants import LabelledVariant
-from genomamba.progress import stage
 from genomamba.evaluation.scored import to_float
 from genomamba.io.fasta import GenomeSet
 from genomamba.io.vcf import VariantRecord
 from genomamba.models.variant_effect import HeadConfig, VariantEffectModel
 from genomamba.models.lm import CharMambaLM
+from genomamba.progress import stage
 from genomamba.scoring.zero_shot import VariantScorer
 
 __all__ = ["extract_features", "zero_shot_scores"]
