@@ -129,6 +129,26 @@ def time_step(step, n_rep: int, device: torch.device) -> tuple[float, float]:
     return times[len(times) // 2], peak
 
 
+def make_step(name: str, model: torch.nn.Module, tokens: torch.Tensor, mode: str, device: torch.device):
+    """One timed step on `tokens` `[B, L + 1]`: "train" (model.train(); forward + cross-entropy + backward,
+    grads dropped) or "infer" (model.eval(); a forward under inference mode)."""
+    inp, tgt = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
+    model.train(mode == "train")
+    if mode == "train":
+
+        def step():
+            with autocast(name, device):
+                logits = logits_of(model, inp)
+            F.cross_entropy(logits.float().flatten(0, 1), tgt.flatten()).backward()
+            model.zero_grad(set_to_none=True)
+    else:
+
+        def step():
+            with torch.inference_mode(), autocast(name, device):
+                logits_of(model, inp)
+    return step
+
+
 def bench_model(name: str, n_rep: int, rows_train, rows_infer, device: torch.device) -> list[dict]:
     model = build(name, device)
     results = []
@@ -136,27 +156,13 @@ def bench_model(name: str, n_rep: int, rows_train, rows_infer, device: torch.dev
         for mode, rows in (("train", [] if forward_only(name) else rows_train), ("infer", rows_infer)):
             for Bsz, L in rows:
                 tokens = torch.randint(0, 5, (Bsz, L + 1), device=device)
-                inp, tgt = tokens[:, :-1].contiguous(), tokens[:, 1:].contiguous()
-                if mode == "train":
-                    model.train()
-
-                    def step():
-                        with autocast(name, device):
-                            logits = logits_of(model, inp)
-                        F.cross_entropy(logits.float().flatten(0, 1), tgt.flatten()).backward()
-                        model.zero_grad(set_to_none=True)
-                else:
-                    model.eval()
-
-                    def step():
-                        with torch.inference_mode(), autocast(name, device):
-                            logits_of(model, inp)
+                step = make_step(name, model, tokens, mode, device)
                 try:
                     ms, peak = time_step(step, n_rep if Bsz * L < (1 << 20) else max(3, n_rep // 4), device)
                     err = ""
                 except torch.cuda.OutOfMemoryError as e:
                     ms, peak, err = float("nan"), float("nan"), f"OOM: {str(e)[:60]}"
-                del tokens, inp, tgt
+                del tokens, step
                 if device.type == "cuda":
                     torch.cuda.empty_cache()
                 r = dict(model=name, mode=mode, B=Bsz, L=L, ms=ms, tokens_per_s=Bsz * L / (ms * 1e-3), peak_gib=peak,
@@ -224,20 +230,10 @@ def profile_layer(out: Path, B: int, L: int, device: torch.device, models: list[
     sort = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
     tables = []
     for name in models:
-        model = build(name, device, n_layer=1).train()
+        model = build(name, device, n_layer=1)
         tokens = torch.randint(0, 5, (B, L + 1), device=device)
-
-        def train_step():
-            with torch.autocast(device.type, dtype=torch.bfloat16):
-                logits = logits_of(model, tokens[:, :-1])
-            F.cross_entropy(logits.float().flatten(0, 1), tokens[:, 1:].flatten()).backward()
-
-        def infer_step():
-            with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16):
-                logits_of(model, tokens[:, :-1])
-
-        for title, step, mode in (("fwd+bwd", train_step, True), ("forward only (inference mode)", infer_step, False)):
-            model.train(mode)
+        for title, mode in (("fwd+bwd", "train"), ("forward only (inference mode)", "infer")):
+            step = make_step(name, model, tokens, mode, device)
             step()
             with profile(activities=activities) as prof:
                 step()
