@@ -100,6 +100,25 @@ def _pf_cur(C_b, dout_b, z_b, t, d2, mask_d, L, stride_bl, stride_ul, stride_ud,
 
 
 @triton.jit
+def _load_row(ptrs, mask, VEC: tl.constexpr):
+    """A step's B or C row `[BN]` (ptrs consecutive, masked by mask) as fp32. VEC = 8 (bf16) or 4
+    (fp32): 16-byte vector loads, one instruction per VEC states where tl.load issues one per state
+    (a row held in-thread is never vectorised); the caller guarantees 16-byte alignment, BN = N and
+    in-bounds pointers, and mask is not applied. VEC = 0: tl.load."""
+    if VEC == 8:  # two bf16 states a 32-bit word, the lower address in the low half
+        return tl.inline_asm_elementwise(
+            "{ .reg .b32 r<4>;\n\tld.global.nc.v4.b32 {r0, r1, r2, r3}, [$8];\n\t"
+            "shl.b32 $0, r0, 16;\n\tand.b32 $1, r0, -65536;\n\tshl.b32 $2, r1, 16;\n\tand.b32 $3, r1, -65536;\n\t"
+            "shl.b32 $4, r2, 16;\n\tand.b32 $5, r2, -65536;\n\tshl.b32 $6, r3, 16;\n\tand.b32 $7, r3, -65536; }",
+            "=r,=r,=r,=r,=r,=r,=r,=r,l,l,l,l,l,l,l,l", [ptrs], dtype=tl.float32, is_pure=True, pack=8)
+    elif VEC == 4:
+        return tl.inline_asm_elementwise("ld.global.nc.v4.b32 {$0, $1, $2, $3}, [$4];", "=r,=r,=r,=r,l,l,l,l",
+                                         [ptrs], dtype=tl.float32, is_pure=True, pack=4)
+    else:
+        return tl.load(ptrs, mask=mask, other=0.0).to(tl.float32)
+
+
+@triton.jit
 def _seq_keep(seq_b, t, ml, L, REVERSE: tl.constexpr):
     """1.0 per step of t, or 0.0 where a packed sequence starts (seq_idx differs from the step
     before in scan order): the factor that resets the state there."""
@@ -161,7 +180,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
                STORE_CKPT: tl.constexpr, ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr):
+               BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr, VEC_BC: tl.constexpr):
     """Scans one chunk in scan order from state h `[BN, BD]`.
 
     Per tile: its u, delta, z (and dy) as `[BD, BL]` loads, then BL unrolled steps h = a h + b on
@@ -228,7 +247,9 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             dl_j = tl.sum(tl.where(sel, dl2, 0.0), axis=1)
             w_j = tl.sum(tl.where(sel, w2, 0.0), axis=1)
             okn = tl.zeros_like(offs_n) + tj < L  # a vector mask: the interpreter takes no scalar & vector
-            Bt = tl.load(B_b + tj * stride_bl + offs_n * stride_bn, mask=mask_n & okn, other=0.0).to(tl.float32)
+            if VEC_BC != 0:  # padded steps read the last row: their delta is 0, their y is not stored
+                tj = tl.minimum(tj, L - 1)
+            Bt = _load_row(B_b + tj * stride_bl + offs_n * stride_bn, mask_n & okn, VEC_BC)
             a = tl.exp2(dl_j[None, :] * A2)
             if IS_VARLEN:
                 keep = tl.sum(tl.where(offs_l == j, keep2, 0.0), axis=0)
@@ -237,7 +258,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                     alive = alive * keep
             h = a * h + w_j[None, :] * Bt[:, None]
             if WRITE_Y or ADJ:
-                Ct = tl.load(C_b + tj * stride_bl + offs_n * stride_bn, mask=mask_n & okn, other=0.0).to(tl.float32)
+                Ct = _load_row(C_b + tj * stride_bl + offs_n * stride_bn, mask_n & okn, VEC_BC)
             if WRITE_Y:
                 y2 = tl.where(sel, tl.sum(h * Ct[:, None], axis=0)[:, None], y2)
             if ADJ:
@@ -435,6 +456,7 @@ def _selective_scan_chunk_state_kernel(
     HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
     REVERSE: tl.constexpr, BWD: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr,
+    VEC_BC: tl.constexpr,
 ):
     """Forward (BWD=False): chunk end state S from zero and total decay P (chunk c0 + program_id(1)).
     Backward (BWD=True): rescan from the chunk-start state hs, store a state per tile in ck, and
@@ -467,7 +489,7 @@ def _selective_scan_chunk_state_kernel(
         A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
         stride_zl, stride_bn, stride_bl, D * N, D,
         False, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, False, BWD, BWD,
-        BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF)
+        BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF, VEC_BC)
     tl.store(P_ptr + cs + pnd, p, mask=mdn)
     if BWD:
         tl.store(G_ptr + cs + pnd, gp, mask=mdn)
@@ -515,7 +537,7 @@ def _selective_scan_fwd_kernel(
     stride_bb, stride_bg, stride_bn, stride_bl,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_FINAL: tl.constexpr, ACCUM: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, PF: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, PF: tl.constexpr, VEC_BC: tl.constexpr,
 ):
     """Pass 3: rescans each chunk from its start state and writes (ACCUM: adds into) y."""
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
@@ -537,7 +559,7 @@ def _selective_scan_fwd_kernel(
         seq_ptr + pid_b * L, hs_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L,
         stride_ud, stride_ul, stride_zd, stride_zl, stride_bn, stride_bl, D * N, D,
         HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, True, ACCUM, False, False,
-        BLOCK_D, BLOCK_N, BLOCK_L, 1, PF)
+        BLOCK_D, BLOCK_N, BLOCK_L, 1, PF, VEC_BC)
     if HAS_FINAL:
         if pid_c == (0 if REVERSE else n_chunks - 1):
             tl.store(final_ptr + pid_b * D * N + pnd, h, mask=mdn)
@@ -679,6 +701,26 @@ def _pf(plan: "_Plan", u: torch.Tensor) -> int:
     return plan.pf if u.stride(-1) != 1 else 0
 
 
+def _vec_bc(B4: torch.Tensor, C4: torch.Tensor, plan: "_Plan") -> int:
+    """VEC_BC of the forward passes on CUDA (`_vec_width`); 0 (tl.load) in the interpreter or under
+    GENOMAMBA_SCAN_VEC_BC=0."""
+    if not B4.is_cuda or os.environ.get("GENOMAMBA_SCAN_VEC_BC", "1") == "0":
+        return 0
+    return _vec_width(B4, C4, plan.f.BLOCK_N)
+
+
+def _vec_width(B4: torch.Tensor, C4: torch.Tensor, block_n: int) -> int:
+    """States a 16-byte load of a step's B and C rows holds, 8 (bf16) or 4 (fp32), where the rows
+    allow it (unit N stride, BLOCK_N = N, 16-byte aligned rows: the mixer's x_proj slices); else 0.
+    The vector loads free the registers of one pointer a state (BENCHMARKS.md 7i)."""
+    vec = {torch.bfloat16: 8, torch.float32: 4}.get(B4.dtype, 0)
+    if not vec or C4.dtype != B4.dtype or B4.stride(2) != 1 or block_n != B4.shape[2] or B4.shape[2] % vec:
+        return 0
+    es = B4.element_size()
+    aligned = all((B4.stride(i) * es) % 16 == 0 for i in (0, 1, 3) if B4.shape[i] > 1)
+    return vec if aligned and B4.data_ptr() % 16 == 0 and C4.data_ptr() % 16 == 0 else 0
+
+
 def _prefetch_steps() -> int:
     """GENOMAMBA_SCAN_PREFETCH=STEPS sets the scan kernels' L2 prefetch distance (0: none)."""
     return int(os.environ.get("GENOMAMBA_SCAN_PREFETCH", _PF_STEPS))
@@ -792,7 +834,7 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
         L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, 1 if reverse else 0, *u.stride(), 0, 0, 0, *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
-        PF=_pf(plan, u), num_warps=plan.f.num_warps)
+        PF=_pf(plan, u), VEC_BC=_vec_bc(B4, B4, plan), num_warps=plan.f.num_warps)
     _combine(S, P, init, S, reverse)
     return S
 
@@ -853,7 +895,8 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
         L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, *u.stride(), *_zstrides(z), *B4.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
-        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u), num_warps=plan.f.num_warps)
+        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u),
+        VEC_BC=_vec_bc(B4, C4, plan), num_warps=plan.f.num_warps)
     return y, None if final is None else _from_nd(final), hs
 
 
@@ -876,7 +919,7 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
         *B4.stride(), k.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=k.BLOCK_D, BLOCK_N=k.BLOCK_N, BLOCK_L=k.BLOCK_L,
-        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), num_warps=k.num_warps)
+        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), VEC_BC=_vec_bc(B4, C4, plan), num_warps=k.num_warps)
     _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
     return ck, G
 
