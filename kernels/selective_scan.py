@@ -103,8 +103,10 @@ def _pf_cur(C_b, dout_b, z_b, t, d2, mask_d, L, stride_bl, stride_ul, stride_ud,
 def _load_row(ptrs, mask, VEC: tl.constexpr):
     """A step's B or C row `[BN]` (ptrs consecutive, masked by mask) as fp32. VEC = 8 (bf16) or 4
     (fp32): 16-byte vector loads, one instruction per VEC states where tl.load issues one per state
-    (a row held in-thread is never vectorised); the caller guarantees 16-byte alignment, BN = N and
-    in-bounds pointers, and mask is not applied. VEC = 0: tl.load."""
+    (a row held in-thread is never vectorised). The caller guarantees that each lane holds the whole
+    row (an asm instance takes VEC consecutive states of a lane and loads from the first one's
+    address), 16-byte alignment, BN = N and in-bounds pointers; mask is not applied (`_vec_bc`).
+    VEC = 0: tl.load."""
     if VEC == 8:  # two bf16 states a 32-bit word, the lower address in the low half
         return tl.inline_asm_elementwise(
             "{ .reg .b32 r<4>;\n\tld.global.nc.v4.b32 {r0, r1, r2, r3}, [$8];\n\t"
@@ -701,12 +703,15 @@ def _pf(plan: "_Plan", u: torch.Tensor) -> int:
     return plan.pf if u.stride(-1) != 1 else 0
 
 
-def _vec_bc(B4: torch.Tensor, C4: torch.Tensor, plan: "_Plan") -> int:
-    """VEC_BC of the forward passes on CUDA (`_vec_width`); 0 (tl.load) in the interpreter or under
-    GENOMAMBA_SCAN_VEC_BC=0."""
-    if not B4.is_cuda or os.environ.get("GENOMAMBA_SCAN_VEC_BC", "1") == "0":
+def _vec_bc(B4: torch.Tensor, C4: torch.Tensor, cfg: _Cfg) -> int:
+    """VEC_BC of a `_fwd_sweep` pass on CUDA (`_vec_width`), for tiles whose lanes all lie along D
+    (BLOCK_D a multiple of 32 lanes x num_warps), so each lane holds a whole row of N states: a
+    packed asm load then reads the row it starts. 0 (tl.load) otherwise, in the interpreter, or
+    under GENOMAMBA_SCAN_VEC_BC=0."""
+    if (not B4.is_cuda or os.environ.get("GENOMAMBA_SCAN_VEC_BC", "1") == "0"
+            or cfg.BLOCK_D % (32 * cfg.num_warps)):
         return 0
-    return _vec_width(B4, C4, plan.f.BLOCK_N)
+    return _vec_width(B4, C4, cfg.BLOCK_N)
 
 
 def _vec_width(B4: torch.Tensor, C4: torch.Tensor, block_n: int) -> int:
@@ -834,7 +839,7 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
         L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, 1 if reverse else 0, *u.stride(), 0, 0, 0, *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
-        PF=_pf(plan, u), VEC_BC=_vec_bc(B4, B4, plan), num_warps=plan.f.num_warps)
+        PF=_pf(plan, u), VEC_BC=_vec_bc(B4, B4, plan.f), num_warps=plan.f.num_warps)
     _combine(S, P, init, S, reverse)
     return S
 
@@ -896,7 +901,7 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
         BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u),
-        VEC_BC=_vec_bc(B4, C4, plan), num_warps=plan.f.num_warps)
+        VEC_BC=_vec_bc(B4, C4, plan.f), num_warps=plan.f.num_warps)
     return y, None if final is None else _from_nd(final), hs
 
 
@@ -919,7 +924,7 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
         *B4.stride(), k.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=k.BLOCK_D, BLOCK_N=k.BLOCK_N, BLOCK_L=k.BLOCK_L,
-        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), VEC_BC=_vec_bc(B4, C4, plan), num_warps=k.num_warps)
+        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), VEC_BC=_vec_bc(B4, C4, k), num_warps=k.num_warps)
     _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
     return ck, G
 

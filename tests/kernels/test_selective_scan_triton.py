@@ -181,13 +181,15 @@ def test_vector_row_loads_only_where_the_rows_allow_them():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_aligned_rows_take_the_vector_loads_gpu():
-    """The GPU cases on aligned rows above do run the vector-load kernels (else they test tl.load twice)."""
-    from genomamba_kernels.selective_scan import _Plan, _vec_bc
+    """The GPU cases on aligned rows above do run the vector-load forward (else they test tl.load twice);
+    tiles with lanes over N (the checkpoint pass's 8-wide d-blocks) keep tl.load."""
+    from genomamba_kernels.selective_scan import _Cfg, _Plan, _vec_bc
 
     for dtype, vec in [(torch.bfloat16, 8), (torch.float32, 4)]:
         x, kw = make_inputs(2, 64, 16, 4099, dtype, torch.device("cuda"), layout="channel_last_aligned")
-        plan = _Plan(2, 64, 16, 4099, 1, x["u"].device)
-        assert _vec_bc(x["B"].unsqueeze(1), x["C"].unsqueeze(1), plan) == vec
+        B4, C4 = x["B"].unsqueeze(1), x["C"].unsqueeze(1)
+        assert _vec_bc(B4, C4, _Plan(2, 64, 16, 4099, 1, x["u"].device).f) == vec
+        assert _vec_bc(B4, C4, _Cfg(64, 16, 4099, 1, 8, 4, 1)) == 0
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
