@@ -33,6 +33,11 @@ LOG2E = 1.4426950408889634
 # loads along D and spread a tile's steps over lanes, and every scan would then need warp
 # shuffles; left generic, each lane keeps one channel and its steps, as in the L-contiguous layout.
 _UNIT_STRIDES = ["stride_ud", "stride_zd", "stride_bn"]
+# The forward passes also leave D generic: 16-divisible, it marks their `[N, D]` state accesses (A, chunk
+# states, checkpoints) as aligned runs along D, Triton vectorises them 4 channels a lane, and that layout,
+# propagated to the state, spreads N over 4 lanes: sums over N then shuffle and a lane no longer holds
+# a whole B or C row (`_load_row`). Sm_90 census in BENCHMARKS.md 7i.
+_FWD_GENERIC = _UNIT_STRIDES + ["D"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -450,7 +455,7 @@ def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, Dm,
 # kernels
 
 
-@triton.jit(do_not_specialize=_UNIT_STRIDES)
+@triton.jit(do_not_specialize=_FWD_GENERIC)
 def _selective_scan_chunk_state_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, seq_ptr, dout_ptr, z_ptr, C_ptr, hs_ptr, S_ptr, P_ptr, G_ptr,
     ck_ptr, L, D, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, c0, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd,
@@ -532,7 +537,7 @@ def _chunk_combine_kernel(S_ptr, P_ptr, init_ptr, out_ptr, DN, n_chunks,
         tl.store(out_ptr + base, out, mask=m2)
 
 
-@triton.jit(do_not_specialize=_UNIT_STRIDES)
+@triton.jit(do_not_specialize=_FWD_GENERIC)
 def _selective_scan_fwd_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, hs_ptr, y_ptr, final_ptr,
     L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd, stride_zl,

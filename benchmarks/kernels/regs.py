@@ -5,8 +5,10 @@
     PYTHONPATH=/tmp/t36 python benchmarks/kernels/regs.py ...  # pip install --target /tmp/t36 triton==3.6.0
 
 Kernels: fwd, state (the forward's chunk-state pass), state_bwd (its backward mode), bwd. Pointers
-are bf16 (u, delta, z, B, C, y, dy, du) or fp32 (states, A, D, bias, grads of B/C), ints
-unspecialised (the channel-last launch's strides are not 1-specialised either). Occupancy is the
+are bf16 (u, delta, z, B, C, y, dy, du) or fp32 (states, A, D, bias, grads of B/C); pointers and
+ints are marked 16-divisible as a launch at the model's sizes specialises them, except L and the
+kernel's `do_not_specialize` arguments (`--no-divisibility`: none marked, which once hid a layout
+change: BENCHMARKS.md 7i). Occupancy is the
 warps a SM that fit in its 64 K registers. The figures depend on the Triton version: the GPU image
 has Triton 3.6 (the old forward took 241 registers there, 166 under 3.9), so compare under 3.6.
 A `shfl` in a kernel whose lanes each hold a channel means a layout put N or L across lanes.
@@ -31,8 +33,9 @@ FP32 = {"A_ptr", "D_ptr", "bias_ptr", "hs_ptr", "final_ptr", "S_ptr", "P_ptr", "
         "dA_ptr", "dB_ptr", "dC_ptr", "dD_ptr", "dbias_ptr", "dh0_ptr"}
 
 
-def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = None):
+def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = None, divisibility: bool = True):
     names = list(inspect.signature(fn.fn).parameters)
+    generic = {names[i] if isinstance(i, int) else i for i in fn.do_not_specialize} | {"L"}
     sig = {}
     for n in names:
         if n in constexprs:
@@ -41,7 +44,9 @@ def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = N
             sig[n] = "*i32" if n == "seq_ptr" else "*fp32" if n in FP32 else "*bf16"
         else:
             sig[n] = "i32"
-    src = ASTSource(fn, sig, constexprs={(names.index(k),): v for k, v in constexprs.items()})
+    attrs = {(i,): [["tt.divisibility", 16]] for i, n in enumerate(names)
+             if divisibility and n not in constexprs and n not in generic}
+    src = ASTSource(fn, sig, constexprs={(names.index(k),): v for k, v in constexprs.items()}, attrs=attrs)
     k = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": num_warps, **({"maxnreg": maxnreg} if maxnreg else {})})
     with tempfile.TemporaryDirectory() as d:  # resource usage of the cubin Triton built
         cubin = os.path.join(d, "k.cubin")
@@ -60,6 +65,7 @@ def main():
     ap.add_argument("--ckpt-tiles", type=int, default=8)
     ap.add_argument("--pf", type=int, default=64)
     ap.add_argument("--vec-bc", type=int, default=8, help="forward passes: B/C row loads of 8 bf16 (0: tl.load)")
+    ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
     ap.add_argument("--maxnreg", type=int, default=None, help="cap registers a thread (ptxas spills beyond it)")
     a = ap.parse_args()
     common = {"HAS_Z": True, "HAS_BIAS": True, "SOFTPLUS": True, "IS_VARLEN": False, "REVERSE": False, "BLOCK_N": 16,
@@ -76,7 +82,7 @@ def main():
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
                                                           CKPT_TILES=a.ckpt_tiles, DI=di[0] if di else 1)
-        regs, stack, shfl = compile_kernel(fn, ce, w, a.maxnreg)
+        regs, stack, shfl = compile_kernel(fn, ce, w, a.maxnreg, not a.no_divisibility)
         warps = min(64, (65536 // (max(regs, 1) * 32)) // w * w)
         print(f"{a.kernel} {c}: {regs} registers, {stack} bytes of stack (spills), {shfl} shfl in the PTX, ~{warps} warps/SM")
 
