@@ -33,11 +33,13 @@ LOG2E = 1.4426950408889634
 # loads along D and spread a tile's steps over lanes, and every scan would then need warp
 # shuffles; left generic, each lane keeps one channel and its steps, as in the L-contiguous layout.
 _UNIT_STRIDES = ["stride_ud", "stride_zd", "stride_bn"]
-# The forward passes also leave D generic: 16-divisible, it marks their `[N, D]` state accesses (A, chunk
-# states, checkpoints) as aligned runs along D, Triton vectorises them 4 channels a lane, and that layout,
-# propagated to the state, spreads N over 4 lanes: sums over N then shuffle and a lane no longer holds
-# a whole B or C row (`_load_row`). Sm_90 census in BENCHMARKS.md 7i.
-_FWD_GENERIC = _UNIT_STRIDES + ["D"]
+# The forward passes get D twice, specialised (D_spec) and generic (D_gen), and use D_gen with the
+# vector row loads (VEC_BC != 0): 16-divisible, D marks the `[N, D]` state accesses (A, chunk states,
+# checkpoints) as aligned runs along D, Triton vectorises them 4 channels a lane, and that layout,
+# propagated to the state, spreads N over 4 lanes, so a lane no longer holds a whole B or C row
+# (`_load_row`) and sums over N shuffle. Without the vector loads that layout is the faster one.
+# Sm_90 census and timings in BENCHMARKS.md 7i.
+_FWD_GENERIC = _UNIT_STRIDES + ["D_gen"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -458,7 +460,7 @@ def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, Dm,
 @triton.jit(do_not_specialize=_FWD_GENERIC)
 def _selective_scan_chunk_state_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, seq_ptr, dout_ptr, z_ptr, C_ptr, hs_ptr, S_ptr, P_ptr, G_ptr,
-    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, c0, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd,
+    ck_ptr, L, D_spec, D_gen, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, c0, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd,
     stride_zl, stride_bb, stride_bg, stride_bn, stride_bl, n_ck,
     HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
     REVERSE: tl.constexpr, BWD: tl.constexpr,
@@ -468,6 +470,10 @@ def _selective_scan_chunk_state_kernel(
     """Forward (BWD=False): chunk end state S from zero and total decay P (chunk c0 + program_id(1)).
     Backward (BWD=True): rescan from the chunk-start state hs, store a state per tile in ck, and
     the chunk's local adjoint G and decay P."""
+    if VEC_BC != 0:  # see _FWD_GENERIC
+        D = D_gen
+    else:
+        D = D_spec
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1) + c0, tl.program_id(2)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
@@ -540,13 +546,17 @@ def _chunk_combine_kernel(S_ptr, P_ptr, init_ptr, out_ptr, DN, n_chunks,
 @triton.jit(do_not_specialize=_FWD_GENERIC)
 def _selective_scan_fwd_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, hs_ptr, y_ptr, final_ptr,
-    L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd, stride_zl,
+    L, D_spec, D_gen, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd, stride_zl,
     stride_bb, stride_bg, stride_bn, stride_bl,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_FINAL: tl.constexpr, ACCUM: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, PF: tl.constexpr, VEC_BC: tl.constexpr,
 ):
     """Pass 3: rescans each chunk from its start state and writes (ACCUM: adds into) y."""
+    if VEC_BC != 0:  # see _FWD_GENERIC
+        D = D_gen
+    else:
+        D = D_spec
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
@@ -708,12 +718,16 @@ def _pf(plan: "_Plan", u: torch.Tensor) -> int:
     return plan.pf if u.stride(-1) != 1 else 0
 
 
-def _vec_bc(B4: torch.Tensor, C4: torch.Tensor, cfg: _Cfg) -> int:
-    """VEC_BC of a `_fwd_sweep` pass on CUDA (`_vec_width`), for tiles whose lanes all lie along D
-    (BLOCK_D a multiple of 32 lanes x num_warps), so each lane holds a whole row of N states: a
-    packed asm load then reads the row it starts. 0 (tl.load) otherwise, in the interpreter, or
-    under GENOMAMBA_SCAN_VEC_BC=0."""
-    if (not B4.is_cuda or os.environ.get("GENOMAMBA_SCAN_VEC_BC", "1") == "0"
+_VEC_PASSES = "fwd:state"  # BENCHMARKS.md 7i
+
+
+def _vec_bc(B4: torch.Tensor, C4: torch.Tensor, cfg: _Cfg, pass_name: str) -> int:
+    """VEC_BC of a `_fwd_sweep` pass ("fwd": pass 3, "state": pass 1, "ckpt": the backward's checkpoint
+    pass) on CUDA (`_vec_width`), for the passes named in GENOMAMBA_SCAN_VEC_PASSES (`a:b`, "none";
+    default _VEC_PASSES) and tiles whose lanes all lie along D (BLOCK_D a multiple of 32 lanes x
+    num_warps), so each lane holds a whole row of N states: a packed asm load then reads the row it
+    starts. 0 (tl.load) otherwise and in the interpreter."""
+    if (not B4.is_cuda or pass_name not in os.environ.get("GENOMAMBA_SCAN_VEC_PASSES", _VEC_PASSES).split(":")
             or cfg.BLOCK_D % (32 * cfg.num_warps)):
         return 0
     return _vec_width(B4, C4, cfg.BLOCK_N)
@@ -841,10 +855,10 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
     _selective_scan_chunk_state_kernel[(plan.f.n_dblk, nc - 1, Bsz)](
         u, delta, A, B4, bias if bias is not None else dummy, seq if seq is not None else dummy,
         dummy, dummy, dummy, dummy, S, P, dummy, dummy,
-        L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, 1 if reverse else 0, *u.stride(), 0, 0, 0, *B4.stride(), 0,
+        L, Dm, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, 1 if reverse else 0, *u.stride(), 0, 0, 0, *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
-        PF=_pf(plan, u), VEC_BC=_vec_bc(B4, B4, plan.f), num_warps=plan.f.num_warps)
+        PF=_pf(plan, u), VEC_BC=_vec_bc(B4, B4, plan.f, "state"), num_warps=plan.f.num_warps)
     _combine(S, P, init, S, reverse)
     return S
 
@@ -902,11 +916,11 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
         u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, hs, y,
         final if final is not None else dummy,
-        L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, *u.stride(), *_zstrides(z), *B4.stride(),
+        L, Dm, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, *u.stride(), *_zstrides(z), *B4.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
         BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u),
-        VEC_BC=_vec_bc(B4, C4, plan.f), num_warps=plan.f.num_warps)
+        VEC_BC=_vec_bc(B4, C4, plan.f, "fwd"), num_warps=plan.f.num_warps)
     return y, None if final is None else _from_nd(final), hs
 
 
@@ -925,11 +939,11 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
     _selective_scan_chunk_state_kernel[(k.n_dblk, nc, Bsz)](
         u, delta, A, B4, delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy,
         dout, z if z is not None else dummy, C4, hs, dummy, P, G, ck,
-        L, Dm, N, k.dpg, plan.chunk_len_b, nc, plan.n_chunks, plan.bwd_mult, 0, *u.stride(), *_zstrides(z),
+        L, Dm, Dm, N, k.dpg, plan.chunk_len_b, nc, plan.n_chunks, plan.bwd_mult, 0, *u.stride(), *_zstrides(z),
         *B4.stride(), k.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=k.BLOCK_D, BLOCK_N=k.BLOCK_N, BLOCK_L=k.BLOCK_L,
-        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), VEC_BC=_vec_bc(B4, C4, k), num_warps=k.num_warps)
+        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), VEC_BC=_vec_bc(B4, C4, k, "ckpt"), num_warps=k.num_warps)
     _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
     return ck, G
 

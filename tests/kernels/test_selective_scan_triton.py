@@ -188,8 +188,8 @@ def test_aligned_rows_take_the_vector_loads_gpu():
     for dtype, vec in [(torch.bfloat16, 8), (torch.float32, 4)]:
         x, kw = make_inputs(2, 64, 16, 4099, dtype, torch.device("cuda"), layout="channel_last_aligned")
         B4, C4 = x["B"].unsqueeze(1), x["C"].unsqueeze(1)
-        assert _vec_bc(B4, C4, _Plan(2, 64, 16, 4099, 1, x["u"].device).f) == vec
-        assert _vec_bc(B4, C4, _Cfg(64, 16, 4099, 1, 8, 4, 1)) == 0
+        assert _vec_bc(B4, C4, _Plan(2, 64, 16, 4099, 1, x["u"].device).f, "fwd") == vec
+        assert _vec_bc(B4, C4, _Cfg(64, 16, 4099, 1, 8, 4, 1), "ckpt") == 0
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
