@@ -6,8 +6,10 @@ The sequence is cut into chunks so that batch 1 at L=131072 still fills the GPU:
      end state starts no chunk; the pass is skipped with a single chunk);
   2. `_chunk_combine_kernel`: a short sequential pass over chunks -> each chunk's start state;
   3. `_selective_scan_fwd_kernel`: rescans each chunk from its start state and writes y.
-States are fp32 `[N, D]` tiles, channels fastest, one channel per lane with its N states in-thread,
-so h = a h + b and y = sum_n C h need no shuffles. The forward passes load a tile of BLOCK_L steps
+States are fp32 `[N, D]` tiles, channels fastest. As compiled for a launch at the model's sizes
+(16-divisible D), Triton vectorises the state accesses 4 channels a lane and spreads N over 4 lanes,
+so y = sum_n C h takes two shuffle rounds; forcing a channel's N states into one lane (with
+16-byte B/C row loads) was slower (BENCHMARKS.md 7i). The forward passes load a tile of BLOCK_L steps
 (`[BLOCK_D, BLOCK_L]`, steps in-thread) and then step through it (a step's column is a register
 pick), storing y once per tile: every load of the tile is in flight before any store. The backward
 stores nothing per step: from the saved chunk-start states it rescans each chunk, keeping one fp32
@@ -33,13 +35,6 @@ LOG2E = 1.4426950408889634
 # loads along D and spread a tile's steps over lanes, and every scan would then need warp
 # shuffles; left generic, each lane keeps one channel and its steps, as in the L-contiguous layout.
 _UNIT_STRIDES = ["stride_ud", "stride_zd", "stride_bn"]
-# The forward passes get D twice, specialised (D_spec) and generic (D_gen), and use D_gen with the
-# vector row loads (VEC_BC != 0): 16-divisible, D marks the `[N, D]` state accesses (A, chunk states,
-# checkpoints) as aligned runs along D, Triton vectorises them 4 channels a lane, and that layout,
-# propagated to the state, spreads N over 4 lanes, so a lane no longer holds a whole B or C row
-# (`_load_row`) and sums over N shuffle. Without the vector loads that layout is the faster one.
-# Sm_90 census and timings in BENCHMARKS.md 7i.
-_FWD_GENERIC = _UNIT_STRIDES + ["D_gen"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -107,27 +102,6 @@ def _pf_cur(C_b, dout_b, z_b, t, d2, mask_d, L, stride_bl, stride_ul, stride_ud,
 
 
 @triton.jit
-def _load_row(ptrs, mask, VEC: tl.constexpr):
-    """A step's B or C row `[BN]` (ptrs consecutive, masked by mask) as fp32. VEC = 8 (bf16) or 4
-    (fp32): 16-byte vector loads, one instruction per VEC states where tl.load issues one per state
-    (a row held in-thread is never vectorised). The caller guarantees that each lane holds the whole
-    row (an asm instance takes VEC consecutive states of a lane and loads from the first one's
-    address), 16-byte alignment, BN = N and in-bounds pointers; mask is not applied (`_vec_bc`).
-    VEC = 0: tl.load."""
-    if VEC == 8:  # two bf16 states a 32-bit word, the lower address in the low half
-        return tl.inline_asm_elementwise(
-            "{ .reg .b32 r<4>;\n\tld.global.nc.v4.b32 {r0, r1, r2, r3}, [$8];\n\t"
-            "shl.b32 $0, r0, 16;\n\tand.b32 $1, r0, -65536;\n\tshl.b32 $2, r1, 16;\n\tand.b32 $3, r1, -65536;\n\t"
-            "shl.b32 $4, r2, 16;\n\tand.b32 $5, r2, -65536;\n\tshl.b32 $6, r3, 16;\n\tand.b32 $7, r3, -65536; }",
-            "=r,=r,=r,=r,=r,=r,=r,=r,l,l,l,l,l,l,l,l", [ptrs], dtype=tl.float32, is_pure=True, pack=8)
-    elif VEC == 4:
-        return tl.inline_asm_elementwise("ld.global.nc.v4.b32 {$0, $1, $2, $3}, [$4];", "=r,=r,=r,=r,l,l,l,l",
-                                         [ptrs], dtype=tl.float32, is_pure=True, pack=4)
-    else:
-        return tl.load(ptrs, mask=mask, other=0.0).to(tl.float32)
-
-
-@triton.jit
 def _seq_keep(seq_b, t, ml, L, REVERSE: tl.constexpr):
     """1.0 per step of t, or 0.0 where a packed sequence starts (seq_idx differs from the step
     before in scan order): the factor that resets the state there."""
@@ -189,12 +163,12 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
                STORE_CKPT: tl.constexpr, ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr, VEC_BC: tl.constexpr):
+               BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr):
     """Scans one chunk in scan order from state h `[BN, BD]`.
 
     Per tile: its u, delta, z (and dy) as `[BD, BL]` loads, then BL unrolled steps h = a h + b on
-    the state (each lane one channel and its N states: no shuffles, no scan temporaries, 200
-    registers against the 3-D scan tile's 241), y stored once per tile. Returns the end state, the
+    the state (no scan temporaries; the lane layout is Triton's, see the module docstring; 144
+    registers on sm_90 with the launch's specialisation), y stored once per tile. Returns the end state, the
     chunk's total decay and (ADJ) the chunk's local adjoint sum_t (prod of a from the chunk's first
     step to t) * dy_t C_t. Checkpoints (STORE_CKPT) and L2 prefetches are per tile.
     """
@@ -256,9 +230,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             dl_j = tl.sum(tl.where(sel, dl2, 0.0), axis=1)
             w_j = tl.sum(tl.where(sel, w2, 0.0), axis=1)
             okn = tl.zeros_like(offs_n) + tj < L  # a vector mask: the interpreter takes no scalar & vector
-            if VEC_BC != 0:  # padded steps read the last row: their delta is 0, their y is not stored
-                tj = tl.minimum(tj, L - 1)
-            Bt = _load_row(B_b + tj * stride_bl + offs_n * stride_bn, mask_n & okn, VEC_BC)
+            Bt = tl.load(B_b + tj * stride_bl + offs_n * stride_bn, mask=mask_n & okn, other=0.0).to(tl.float32)
             a = tl.exp2(dl_j[None, :] * A2)
             if IS_VARLEN:
                 keep = tl.sum(tl.where(offs_l == j, keep2, 0.0), axis=0)
@@ -267,7 +239,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                     alive = alive * keep
             h = a * h + w_j[None, :] * Bt[:, None]
             if WRITE_Y or ADJ:
-                Ct = _load_row(C_b + tj * stride_bl + offs_n * stride_bn, mask_n & okn, VEC_BC)
+                Ct = tl.load(C_b + tj * stride_bl + offs_n * stride_bn, mask=mask_n & okn, other=0.0).to(tl.float32)
             if WRITE_Y:
                 y2 = tl.where(sel, tl.sum(h * Ct[:, None], axis=0)[:, None], y2)
             if ADJ:
@@ -457,23 +429,18 @@ def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, Dm,
 # kernels
 
 
-@triton.jit(do_not_specialize=_FWD_GENERIC)
+@triton.jit(do_not_specialize=_UNIT_STRIDES)
 def _selective_scan_chunk_state_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, seq_ptr, dout_ptr, z_ptr, C_ptr, hs_ptr, S_ptr, P_ptr, G_ptr,
-    ck_ptr, L, D_spec, D_gen, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, c0, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd,
+    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, c0, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd,
     stride_zl, stride_bb, stride_bg, stride_bn, stride_bl, n_ck,
     HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
     REVERSE: tl.constexpr, BWD: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr,
-    VEC_BC: tl.constexpr,
 ):
     """Forward (BWD=False): chunk end state S from zero and total decay P (chunk c0 + program_id(1)).
     Backward (BWD=True): rescan from the chunk-start state hs, store a state per tile in ck, and
     the chunk's local adjoint G and decay P."""
-    if VEC_BC != 0:  # see _FWD_GENERIC
-        D = D_gen
-    else:
-        D = D_spec
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1) + c0, tl.program_id(2)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
@@ -502,7 +469,7 @@ def _selective_scan_chunk_state_kernel(
         A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
         stride_zl, stride_bn, stride_bl, D * N, D,
         False, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, False, BWD, BWD,
-        BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF, VEC_BC)
+        BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF)
     tl.store(P_ptr + cs + pnd, p, mask=mdn)
     if BWD:
         tl.store(G_ptr + cs + pnd, gp, mask=mdn)
@@ -543,20 +510,16 @@ def _chunk_combine_kernel(S_ptr, P_ptr, init_ptr, out_ptr, DN, n_chunks,
         tl.store(out_ptr + base, out, mask=m2)
 
 
-@triton.jit(do_not_specialize=_FWD_GENERIC)
+@triton.jit(do_not_specialize=_UNIT_STRIDES)
 def _selective_scan_fwd_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, hs_ptr, y_ptr, final_ptr,
-    L, D_spec, D_gen, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd, stride_zl,
+    L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd, stride_zl,
     stride_bb, stride_bg, stride_bn, stride_bl,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_FINAL: tl.constexpr, ACCUM: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, PF: tl.constexpr, VEC_BC: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, PF: tl.constexpr,
 ):
     """Pass 3: rescans each chunk from its start state and writes (ACCUM: adds into) y."""
-    if VEC_BC != 0:  # see _FWD_GENERIC
-        D = D_gen
-    else:
-        D = D_spec
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     offs_n = tl.arange(0, BLOCK_N)
@@ -576,7 +539,7 @@ def _selective_scan_fwd_kernel(
         seq_ptr + pid_b * L, hs_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L,
         stride_ud, stride_ul, stride_zd, stride_zl, stride_bn, stride_bl, D * N, D,
         HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, True, ACCUM, False, False,
-        BLOCK_D, BLOCK_N, BLOCK_L, 1, PF, VEC_BC)
+        BLOCK_D, BLOCK_N, BLOCK_L, 1, PF)
     if HAS_FINAL:
         if pid_c == (0 if REVERSE else n_chunks - 1):
             tl.store(final_ptr + pid_b * D * N + pnd, h, mask=mdn)
@@ -718,33 +681,6 @@ def _pf(plan: "_Plan", u: torch.Tensor) -> int:
     return plan.pf if u.stride(-1) != 1 else 0
 
 
-_VEC_PASSES = "fwd:state"  # BENCHMARKS.md 7i
-
-
-def _vec_bc(B4: torch.Tensor, C4: torch.Tensor, cfg: _Cfg, pass_name: str) -> int:
-    """VEC_BC of a `_fwd_sweep` pass ("fwd": pass 3, "state": pass 1, "ckpt": the backward's checkpoint
-    pass) on CUDA (`_vec_width`), for the passes named in GENOMAMBA_SCAN_VEC_PASSES (`a:b`, "none";
-    default _VEC_PASSES) and tiles whose lanes all lie along D (BLOCK_D a multiple of 32 lanes x
-    num_warps), so each lane holds a whole row of N states: a packed asm load then reads the row it
-    starts. 0 (tl.load) otherwise and in the interpreter."""
-    if (not B4.is_cuda or pass_name not in os.environ.get("GENOMAMBA_SCAN_VEC_PASSES", _VEC_PASSES).split(":")
-            or cfg.BLOCK_D % (32 * cfg.num_warps)):
-        return 0
-    return _vec_width(B4, C4, cfg.BLOCK_N)
-
-
-def _vec_width(B4: torch.Tensor, C4: torch.Tensor, block_n: int) -> int:
-    """States a 16-byte load of a step's B and C rows holds, 8 (bf16) or 4 (fp32), where the rows
-    allow it (unit N stride, BLOCK_N = N, 16-byte aligned rows: the mixer's x_proj slices); else 0.
-    The vector loads free the registers of one pointer a state (BENCHMARKS.md 7i)."""
-    vec = {torch.bfloat16: 8, torch.float32: 4}.get(B4.dtype, 0)
-    if not vec or C4.dtype != B4.dtype or B4.stride(2) != 1 or block_n != B4.shape[2] or B4.shape[2] % vec:
-        return 0
-    es = B4.element_size()
-    aligned = all((B4.stride(i) * es) % 16 == 0 for i in (0, 1, 3) if B4.shape[i] > 1)
-    return vec if aligned and B4.data_ptr() % 16 == 0 and C4.data_ptr() % 16 == 0 else 0
-
-
 def _prefetch_steps() -> int:
     """GENOMAMBA_SCAN_PREFETCH=STEPS sets the scan kernels' L2 prefetch distance (0: none)."""
     return int(os.environ.get("GENOMAMBA_SCAN_PREFETCH", _PF_STEPS))
@@ -855,10 +791,10 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
     _selective_scan_chunk_state_kernel[(plan.f.n_dblk, nc - 1, Bsz)](
         u, delta, A, B4, bias if bias is not None else dummy, seq if seq is not None else dummy,
         dummy, dummy, dummy, dummy, S, P, dummy, dummy,
-        L, Dm, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, 1 if reverse else 0, *u.stride(), 0, 0, 0, *B4.stride(), 0,
+        L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, 1 if reverse else 0, *u.stride(), 0, 0, 0, *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
-        PF=_pf(plan, u), VEC_BC=_vec_bc(B4, B4, plan.f, "state"), num_warps=plan.f.num_warps)
+        PF=_pf(plan, u), num_warps=plan.f.num_warps)
     _combine(S, P, init, S, reverse)
     return S
 
@@ -916,11 +852,10 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
         u, delta, A, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy, hs, y,
         final if final is not None else dummy,
-        L, Dm, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, *u.stride(), *_zstrides(z), *B4.stride(),
+        L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, *u.stride(), *_zstrides(z), *B4.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
-        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u),
-        VEC_BC=_vec_bc(B4, C4, plan.f, "fwd"), num_warps=plan.f.num_warps)
+        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u), num_warps=plan.f.num_warps)
     return y, None if final is None else _from_nd(final), hs
 
 
@@ -939,11 +874,11 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
     _selective_scan_chunk_state_kernel[(k.n_dblk, nc, Bsz)](
         u, delta, A, B4, delta_bias if delta_bias is not None else dummy, seq if seq is not None else dummy,
         dout, z if z is not None else dummy, C4, hs, dummy, P, G, ck,
-        L, Dm, Dm, N, k.dpg, plan.chunk_len_b, nc, plan.n_chunks, plan.bwd_mult, 0, *u.stride(), *_zstrides(z),
+        L, Dm, N, k.dpg, plan.chunk_len_b, nc, plan.n_chunks, plan.bwd_mult, 0, *u.stride(), *_zstrides(z),
         *B4.stride(), k.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=k.BLOCK_D, BLOCK_N=k.BLOCK_N, BLOCK_L=k.BLOCK_L,
-        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), VEC_BC=_vec_bc(B4, C4, k, "ckpt"), num_warps=k.num_warps)
+        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), num_warps=k.num_warps)
     _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
     return ck, G
 

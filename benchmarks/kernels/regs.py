@@ -64,7 +64,6 @@ def main():
     ap.add_argument("cfgs", nargs="+")
     ap.add_argument("--ckpt-tiles", type=int, default=8)
     ap.add_argument("--pf", type=int, default=64)
-    ap.add_argument("--vec-bc", type=int, default=8, help="forward passes: B/C row loads of 8 bf16 (0: tl.load)")
     ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
     ap.add_argument("--maxnreg", type=int, default=None, help="cap registers a thread (ptxas spills beyond it)")
     a = ap.parse_args()
@@ -74,11 +73,11 @@ def main():
         bd, bl, w, *di = (int(x) for x in c.split("x"))
         t = dict(common, BLOCK_D=bd, BLOCK_L=bl)
         if a.kernel == "fwd":
-            fn, ce = ss._selective_scan_fwd_kernel, dict(t, HAS_D=True, HAS_FINAL=False, ACCUM=False, VEC_BC=a.vec_bc)
+            fn, ce = ss._selective_scan_fwd_kernel, dict(t, HAS_D=True, HAS_FINAL=False, ACCUM=False)
         elif a.kernel == "state":
-            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, HAS_Z=False, BWD=False, CKPT_TILES=1, VEC_BC=a.vec_bc)
+            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, HAS_Z=False, BWD=False, CKPT_TILES=1)
         elif a.kernel == "state_bwd":
-            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=a.ckpt_tiles, VEC_BC=a.vec_bc)
+            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=a.ckpt_tiles)
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
                                                           CKPT_TILES=a.ckpt_tiles, DI=di[0] if di else 1)

@@ -12,20 +12,17 @@ from genomamba_kernels import selective_scan_triton
 from .helpers import assert_close
 
 DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-RANKS = {"channel_last": 1, "channel_last_aligned": 16}  # x_proj's dt_rank before B and C (see channel_last)
 
 
-def channel_last(x: dict, kw: dict, rank: int = 1) -> None:
+def channel_last(x: dict, kw: dict) -> None:
     """The mixer's layouts, in place: u, delta `[B, L, D]` transposed; z the second half of a `[B, L, 2D]`
-    tensor; B, C slices of one `[B, L, R + 2N]` tensor (x_proj's output, R = rank), all as `[B, D, L]` views.
-    R = 1 misaligns the B and C rows (tl.load); R = 16 with N = 16 aligns them (the 16-byte vector loads)."""
+    tensor; B, C slices of one `[B, L, R + 2N]` tensor (x_proj's output), all as `[B, D, L]` views."""
     Bsz, Dm, L = x["u"].shape
     N = x["B"].shape[-2]
     x["u"] = x["u"].transpose(1, 2).contiguous().transpose(1, 2)
     x["delta"] = x["delta"].transpose(1, 2).contiguous().transpose(1, 2)
-    pad = torch.randn(Bsz, rank, L, dtype=x["B"].dtype, device=x["B"].device)
-    dbl = torch.cat([pad, x["B"], x["C"]], dim=1).transpose(1, 2).contiguous()
-    x["B"], x["C"] = dbl[..., rank:rank + N].transpose(1, 2), dbl[..., rank + N:].transpose(1, 2)
+    dbl = torch.cat([torch.randn_like(x["B"][:, :1]), x["B"], x["C"]], dim=1).transpose(1, 2).contiguous()
+    x["B"], x["C"] = dbl[..., 1:1 + N].transpose(1, 2), dbl[..., 1 + N:].transpose(1, 2)
     if "z" in kw:
         xz = torch.cat([x["u"], kw["z"]], dim=1).transpose(1, 2).contiguous()  # (B, L, 2D)
         kw["z"] = xz[..., Dm:].transpose(1, 2)
@@ -57,8 +54,8 @@ def make_inputs(Bsz, Dm, N, L, dtype, device, groups=None, full=True, init=False
         kw["seq_idx"] = seq
     x = {k: v.to(device) for k, v in x.items()}
     kw = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in kw.items()}
-    if layout.startswith("channel_last"):
-        channel_last(x, kw, RANKS[layout])
+    if layout == "channel_last":
+        channel_last(x, kw)
     return x, kw
 
 
@@ -67,9 +64,9 @@ def run_case(Bsz, Dm, N, L, dtype, device, reverse=False, groups=None, full=True
     x, kw = make_inputs(Bsz, Dm, N, L, dtype, device, groups, full, init, varlen, seed)
     leaves = {k: v.requires_grad_() for k, v in {**x, **kw}.items()
               if isinstance(v, torch.Tensor) and v.is_floating_point()}
-    if layout.startswith("channel_last"):  # views of the leaves, so every gradient flows back through them
+    if layout == "channel_last":  # views of the leaves, so every gradient flows back through them
         x, kw = dict(x), dict(kw)
-        channel_last(x, kw, RANKS[layout])
+        channel_last(x, kw)
     args = [x[k] for k in ("u", "delta", "A", "B", "C")]
     y, h = selective_scan_triton(*args, **kw, return_final_state=True, reverse=reverse, chunk_size=chunk_size)
     y_ref, h_ref = selective_scan_ref(*args, **kw, return_final_state=True, reverse=reverse)
@@ -142,11 +139,6 @@ GPU_CASES = [
      {"reverse": True, "varlen": True, "chunk_size": 1000, "init": True}),
     ("B2-L3001-D48-N16-bf16-G3-chunk512", 2, 48, 16, 3001, "bf16", {"groups": 3, "chunk_size": 512}),
     ("B2-L4099-D64-N16-bf16-channel-last-h0", 2, 64, 16, 4099, "bf16", {"layout": "channel_last", "init": True}),
-    ("B2-L4099-D64-N16-bf16-aligned-rows-h0", 2, 64, 16, 4099, "bf16", {"layout": "channel_last_aligned", "init": True}),
-    ("B1-L3001-D64-N16-fp32-aligned-rows-rev-chunk512", 1, 64, 16, 3001, "fp32",
-     {"layout": "channel_last_aligned", "reverse": True, "chunk_size": 512}),
-    ("B2-L2053-D32-N16-bf16-aligned-rows-varlen", 2, 32, 16, 2053, "bf16",
-     {"layout": "channel_last_aligned", "varlen": True}),
 ]
 
 
@@ -155,41 +147,6 @@ GPU_CASES = [
 @pytest.mark.parametrize("Bsz,Dm,N,L,dt,opts", [c[1:] for c in GPU_CASES], ids=[c[0] for c in GPU_CASES])
 def test_selective_scan_triton_gpu(Bsz, Dm, N, L, dt, opts):
     run_case(Bsz, Dm, N, L, DTYPES[dt], torch.device("cuda"), **opts)
-
-
-def test_vector_row_loads_only_where_the_rows_allow_them():
-    """B/C rows are read with 16-byte loads when N-contiguous, aligned and BLOCK_N = N (x_proj's slices)."""
-    from genomamba_kernels.selective_scan import _vec_width
-
-    def rows(dtype, rank, N=16, G=None):
-        x = {"u": torch.zeros(2, 8, 33), "delta": torch.zeros(2, 8, 33), "B": torch.zeros(2, N, 33, dtype=dtype),
-             "C": torch.zeros(2, N, 33, dtype=dtype)}
-        channel_last(x, {}, rank)
-        return x["B"].unsqueeze(1), x["C"].unsqueeze(1)
-
-    assert _vec_width(*rows(torch.bfloat16, 16), 16) == 8
-    assert _vec_width(*rows(torch.float32, 16), 16) == 4
-    assert _vec_width(*rows(torch.float32, 4), 16) == 4  # 16-byte offset, row of 36 fp32
-    assert _vec_width(*rows(torch.bfloat16, 1), 16) == 0  # rows start 2 bytes off
-    assert _vec_width(*rows(torch.bfloat16, 4), 16) == 0  # 8-byte offset
-    assert _vec_width(*rows(torch.float16, 16), 16) == 0  # the vector path widens bf16 only
-    assert _vec_width(*rows(torch.bfloat16, 16, N=12), 16) == 0  # BLOCK_N > N
-    Bc = torch.zeros(2, 1, 16, 33, dtype=torch.bfloat16)  # L-contiguous: a row is strided
-    assert _vec_width(Bc, Bc, 16) == 0
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-def test_aligned_rows_take_the_vector_loads_gpu():
-    """The GPU cases on aligned rows above do run the vector-load forward (else they test tl.load twice);
-    tiles with lanes over N (the checkpoint pass's 8-wide d-blocks) keep tl.load."""
-    from genomamba_kernels.selective_scan import _Cfg, _Plan, _vec_bc
-
-    for dtype, vec in [(torch.bfloat16, 8), (torch.float32, 4)]:
-        x, kw = make_inputs(2, 64, 16, 4099, dtype, torch.device("cuda"), layout="channel_last_aligned")
-        B4, C4 = x["B"].unsqueeze(1), x["C"].unsqueeze(1)
-        assert _vec_bc(B4, C4, _Plan(2, 64, 16, 4099, 1, x["u"].device).f, "fwd") == vec
-        assert _vec_bc(B4, C4, _Cfg(64, 16, 4099, 1, 8, 4, 1), "ckpt") == 0
 
 
 @pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
