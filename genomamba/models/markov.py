@@ -31,7 +31,6 @@ from torch import nn
 from genomamba import __version__
 from genomamba.alphabet import PAD, TOKENS, VOCAB_SIZE, reverse_complement
 from genomamba.device import resolve_device
-from genomamba.progress import Progress, stage
 from genomamba.errors import ConfigError, GenomambaError
 from genomamba.models.config import ConfigDictMixin
 from genomamba.models.directory import (
@@ -41,6 +40,7 @@ from genomamba.models.directory import (
     read_weights,
     write_model_directory,
 )
+from genomamba.progress import Progress, stage
 
 MODEL_TYPE = "markov"
 MAX_ORDER = 12  # the order-12 table alone is 4^13 floats (128 MiB); beyond that use a real LM
