@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from genomamba_kernels.selective_scan import ScanDirection
+from genomamba_kernels.selective_scan import ScanDirection, _bc_l_contig
 
 
 def _check_pair(name, f, b):
@@ -24,11 +24,13 @@ def _check_pair(name, f, b):
         raise ValueError(f"{name}_f and {name}_b must both be given or both be None")
 
 
-def _cast(grads, like):
+def _cast(grads, like, restaged: bool):
     """Per-direction grads (ddelta, dA, dB4, dC4, dD, dbias) in the dtypes and B/C ranks of `like`
-    (A, B, C, D, delta_bias as given)."""
+    (A, B, C, D, delta_bias as given), dB and dC L-contiguous again where the inputs were restaged."""
     ddl, dA, dB, dC, dD, dbias = grads
     A, B, C, D, bias = like
+    if restaged:
+        dB, dC = _bc_l_contig(dB.to(B.dtype)), _bc_l_contig(dC.to(C.dtype))
     dB = (dB.squeeze(1) if B.dim() == 3 else dB).to(B.dtype)
     dC = (dC.squeeze(1) if C.dim() == 3 else dC).to(C.dtype)
     return (ddl, dA.to(A.dtype), dB, dC, None if dD is None else dD.to(D.dtype),
@@ -52,16 +54,18 @@ class BidirectionalScanFn(torch.autograd.Function):
         ctx.f, ctx.b = f, b
         ctx.save_for_backward(hs_f, hs_b)
         ctx.like = ((A_f, B_f, C_f, D_f, delta_bias_f), (A_b, B_b, C_b, D_b, delta_bias_b))
-        return y
+        return f.to_caller(y)
 
     @staticmethod
     def backward(ctx, dy):
         hs_f, hs_b = ctx.saved_tensors
-        du, ddl_f, dA_f, dB_f, dC_f, dD_f, dz, dbias_f = ctx.f.backward(hs_f, dy)
+        f = ctx.f
+        dy = f.match(dy)  # once, for both directions
+        du, ddl_f, dA_f, dB_f, dC_f, dD_f, dz, dbias_f = f.backward(hs_f, dy)
         _, ddl_b, dA_b, dB_b, dC_b, dD_b, _, dbias_b = ctx.b.backward(hs_b, dy, du_acc=du, dz_acc=dz)
-        gf = _cast((ddl_f, dA_f, dB_f, dC_f, dD_f, dbias_f), ctx.like[0])
-        gb = _cast((ddl_b, dA_b, dB_b, dC_b, dD_b, dbias_b), ctx.like[1])
-        return (du, *gf, *gb, dz, None, None, None)
+        gf = _cast((f.to_caller(ddl_f), dA_f, dB_f, dC_f, dD_f, dbias_f), ctx.like[0], f.restaged)
+        gb = _cast((f.to_caller(ddl_b), dA_b, dB_b, dC_b, dD_b, dbias_b), ctx.like[1], f.restaged)
+        return (f.to_caller(du), *gf, *gb, f.to_caller(dz), None, None, None)
 
 
 def bidirectional_selective_scan_triton(

@@ -64,7 +64,7 @@ def _scan_args(xz, xc, x_dbl, delta, A, D, dt_bias, dt_rank, d_state, init, seq)
     Bm = x_dbl[..., dt_rank:dt_rank + d_state].transpose(1, 2)
     Cm = x_dbl[..., dt_rank + d_state:].transpose(1, 2)
     return _prep(xc.transpose(1, 2), delta.transpose(1, 2), A, Bm, Cm, D, xz[..., Di:].transpose(1, 2), dt_bias,
-                 init, seq)
+                 init, seq)[:-1]  # channel-last already: never restaged
 
 
 def inner_forward(xz, conv_w, conv_b, x_proj_w, dt_proj_w, dt_bias, A, D, out_proj_w, conv_state, ssm_state,

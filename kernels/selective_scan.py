@@ -29,12 +29,16 @@ import os
 import torch
 import triton
 import triton.language as tl
+from genomamba_kernels.transpose import runs_triton, to_channel_last, to_l_contiguous, transpose_last2
 
 LOG2E = 1.4426950408889634
 # Channel-last inputs have unit D and N strides. Specialised to 1, Triton would vectorise the
 # loads along D and spread a tile's steps over lanes, and every scan would then need warp
 # shuffles; left generic, each lane keeps one channel and its steps, as in the L-contiguous layout.
 _UNIT_STRIDES = ["stride_ud", "stride_zd", "stride_bn"]
+_GENERIC_L = os.environ.get("GENOMAMBA_SCAN_GENERIC_L") == "1"  # experiment: L-contiguous inputs compiled as channel-last
+if _GENERIC_L:
+    _UNIT_STRIDES += ["stride_ul", "stride_zl", "stride_bl"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -545,7 +549,7 @@ def _selective_scan_fwd_kernel(
             tl.store(final_ptr + pid_b * D * N + pnd, h, mask=mdn)
 
 
-@triton.jit(do_not_specialize=_UNIT_STRIDES + ["stride_dzd", "stride_dbn"])
+@triton.jit(do_not_specialize=_UNIT_STRIDES + ["stride_dzd", "stride_dbn"] + (["stride_dzl", "stride_dbl"] if _GENERIC_L else []))
 def _selective_scan_bwd_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, dout_ptr, ck_ptr, sc_ptr, E_ptr,
     du_ptr, ddl_ptr, dz_ptr, yo_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dh0_ptr,
@@ -671,7 +675,7 @@ def _env_cfg(prefix: str, default: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _reg_cap(prefix: str, x: torch.Tensor) -> dict:
-    """GENOMAMBA_SCAN_{prefix}_MAXNREG=R caps a CUDA kernel's registers a thread (more warps fit a SM;
+    """GENOMAMBA_SCAN_{FWD,BWD}_MAXNREG=R caps a pass's CUDA kernels' registers a thread (more warps fit a SM;
     ptxas spills beyond R): a launch option for benchmark sweeps, none by default."""
     v = os.environ.get(f"GENOMAMBA_SCAN_{prefix}_MAXNREG")
     return {"maxnreg": int(v)} if v and x.is_cuda else {}
@@ -748,10 +752,49 @@ def _dense(x: torch.Tensor) -> torch.Tensor:
 
 
 def _match(x: torch.Tensor | None, ref: torch.Tensor) -> torch.Tensor | None:
-    """x in ref's memory layout (a copy only when the strides differ), keeping x's dtype."""
+    """x in ref's memory layout (a copy only when the strides differ), keeping x's dtype. Between
+    the L-contiguous and channel-last layouts on CUDA the copy is the tiled transpose."""
     if x is None or x.stride() == ref.stride():
         return x
+    if runs_triton(x) and x.dim() == 3 and x.stride(-1) == 1:
+        if _channel_last(ref):
+            return to_channel_last(x)
+        if ref.is_contiguous() and _channel_last(x):
+            return to_l_contiguous(x)
     return torch.empty_like(ref, dtype=x.dtype).copy_(x)
+
+
+def _channel_last(x: torch.Tensor) -> bool:
+    """x `[B, D, L]` is a dense channel-last view (`[B, L, D]` storage, unit D stride)."""
+    return x.stride(1) == 1 and x.stride(2) == x.shape[1] and x.stride(0) == x.shape[1] * x.shape[2]
+
+
+def _restage(u: torch.Tensor) -> bool:
+    """Whether L-contiguous CUDA inputs are scanned on channel-last copies (tiled transposes in,
+    and out again for y and the grads): the kernels' lanes lie along D, so on L-contiguous
+    tensors Triton's layouts for the specialised unit L stride cost 448 shuffles a forward tile
+    where channel-last costs 64 (regs.py --l-contig; BENCHMARKS.md 7j).
+    GENOMAMBA_SCAN_LCONTIG=inplace scans them in place instead."""
+    return u.stride(-1) == 1 and u.shape[-1] > 1 and not _channel_last(u) and _restaging(u)
+
+
+_LCONTIG_DEFAULT = "inplace"
+
+
+def _restaging(u: torch.Tensor) -> bool:
+    return runs_triton(u) and os.environ.get("GENOMAMBA_SCAN_LCONTIG", _LCONTIG_DEFAULT) != "inplace"
+
+
+def _bc_channel_last(x: torch.Tensor) -> torch.Tensor:
+    """B or C `[B, G, N, L]`, L-contiguous -> the same values channel-last (`[B, L, G, N]` storage)."""
+    Bsz, G, N, L = x.shape
+    return transpose_last2(x.reshape(Bsz, G * N, L)).view(Bsz, L, G, N).permute(0, 2, 3, 1)
+
+
+def _bc_l_contig(x: torch.Tensor) -> torch.Tensor:
+    """The inverse of `_bc_channel_last`: a contiguous `[B, G, N, L]` copy."""
+    Bsz, G, N, L = x.shape
+    return transpose_last2(x.permute(0, 3, 1, 2).reshape(Bsz, L, G * N)).view(Bsz, G, N, L)
 
 
 def _empty_as(ref: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -794,7 +837,7 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
         L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, 1 if reverse else 0, *u.stride(), 0, 0, 0, *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
-        PF=_pf(plan, u), num_warps=plan.f.num_warps)
+        PF=_pf(plan, u), num_warps=plan.f.num_warps, **_reg_cap("FWD", u))
     _combine(S, P, init, S, reverse)
     return S
 
@@ -808,13 +851,21 @@ def _combine(S, P, init, out, reverse):
 
 
 def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
-    u = _dense(u)
+    """The kernels' view of a call's inputs, and whether u was restaged (`_restage`): then y, du,
+    ddelta and dz go back to the caller L-contiguous."""
+    restaged = _restage(u)
+    u = to_channel_last(u) if restaged else _dense(u)
     delta = _match(delta, u)  # u, delta, y and their grads share one layout; z keeps its own strides
+    cl = _channel_last(u) and _restaging(u)
+    if z is not None and cl and z.stride(-1) == 1:
+        z = to_channel_last(z)
     if z is not None and z.stride(1) != 1 and z.stride(2) != 1:
         z = z.contiguous()
     B4, C4 = _bc4(B), _bc4(C)
     if B4.shape != C4.shape:
         raise ValueError(f"B {tuple(B.shape)} and C {tuple(C.shape)} must have the same shape")
+    if cl and B4.stride(-1) == 1 and B4.shape[-1] > 1:  # a step's B and C rows: one sector each
+        B4, C4 = _bc_channel_last(B4), _bc_channel_last(C4)
     if B4.stride() != C4.stride():  # the kernels read B and C with one set of strides
         B4, C4 = B4.contiguous(), C4.contiguous()
     Dm = u.shape[1]
@@ -824,7 +875,7 @@ def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
     init = None if initial_state is None else _to_nd(initial_state.float())
     # the kernels keep states (and so A) as [N, D], channels fastest: a warp's lanes then hold
     # channels, each lane all N states of its channel (no shuffles in the sums over N)
-    return u, delta, A.t().contiguous(), B4, C4, _contig(D), z, _contig(delta_bias), init, seq
+    return u, delta, A.t().contiguous(), B4, C4, _contig(D), z, _contig(delta_bias), init, seq, restaged
 
 
 def _to_nd(x: torch.Tensor) -> torch.Tensor:
@@ -855,7 +906,8 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
         L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, *u.stride(), *_zstrides(z), *B4.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
-        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u), num_warps=plan.f.num_warps)
+        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u), num_warps=plan.f.num_warps,
+        **_reg_cap("FWD", u))
     return y, None if final is None else _from_nd(final), hs
 
 
@@ -946,10 +998,18 @@ class ScanDirection:
     def __init__(self, u, delta, A, B, C, D=None, delta_bias=None, z=None, seq_idx=None, delta_softplus=True,
                  reverse=False, chunk_size=None, plan: _Plan | None = None):
         (self.u, self.delta, self.A, self.B4, self.C4, self.D, self.z, self.bias, _,
-         self.seq) = _prep(u, delta, A, B, C, D, z, delta_bias, None, seq_idx)
+         self.seq, self.restaged) = _prep(u, delta, A, B, C, D, z, delta_bias, None, seq_idx)
         Bsz, Dm, L = u.shape
         self.plan = plan or _Plan(Bsz, Dm, A.shape[1], L, self.B4.shape[1], u.device, chunk_size)
         self.softplus, self.reverse = delta_softplus, reverse
+
+    def match(self, dy: torch.Tensor) -> torch.Tensor:
+        """dy in the layout of u here (the backward reads them with one set of strides)."""
+        return _match(dy, self.u)
+
+    def to_caller(self, x: torch.Tensor | None) -> torch.Tensor | None:
+        """y, du, ddelta or dz (u's layout here) in the layout the caller's u had."""
+        return to_l_contiguous(x) if self.restaged and x is not None else x
 
     def forward(self, y_acc: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         y, _, hs = _selective_scan_fwd(self.u, self.delta, self.A, self.B4, self.C4, self.D, self.z, self.bias,
@@ -969,14 +1029,16 @@ class SelectiveScanFn(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state, return_final_state,
                 reverse, seq_idx, chunk_size):
-        u_, delta_, A_, B4, C4, D_, z_, bias_, init, seq = _prep(u, delta, A, B, C, D, z, delta_bias,
-                                                                 initial_state, seq_idx)
+        u_, delta_, A_, B4, C4, D_, z_, bias_, init, seq, restaged = _prep(u, delta, A, B, C, D, z, delta_bias,
+                                                                           initial_state, seq_idx)
         Bsz, Dm, L = u.shape
         plan = _Plan(Bsz, Dm, A.shape[1], L, B4.shape[1], u.device, chunk_size)
         y, final, hs = _selective_scan_fwd(u_, delta_, A_, B4, C4, D_, z_, bias_, delta_softplus, init, seq, reverse,
                                            return_final_state, plan)
         ctx.save_for_backward(u_, delta_, A_, B4, C4, D_, z_, bias_, seq, hs)
-        ctx.plan, ctx.softplus, ctx.reverse = plan, delta_softplus, reverse
+        ctx.plan, ctx.softplus, ctx.reverse, ctx.restaged = plan, delta_softplus, reverse, restaged
+        if restaged:
+            y = to_l_contiguous(y)
         ctx.b_dim, ctx.c_dim, ctx.has_init = B.dim(), C.dim(), initial_state is not None
         ctx.dtypes = (B.dtype, C.dtype, A.dtype, None if D is None else D.dtype,
                       None if delta_bias is None else delta_bias.dtype,
@@ -992,6 +1054,9 @@ class SelectiveScanFn(torch.autograd.Function):
             u, delta, A, B4, C4, D, z, bias, ctx.softplus, seq, hs, dy, dfinal, ctx.reverse,
             ctx.has_init and ctx.needs_input_grad[9], ctx.plan)
         b_dt, c_dt, a_dt, d_dt, bias_dt, h_dt = ctx.dtypes
+        if ctx.restaged:  # back in the caller's L-contiguous layout
+            du, ddelta, dz = (None if x is None else to_l_contiguous(x) for x in (du, ddelta, dz))
+            dB, dC = _bc_l_contig(dB.to(b_dt)), _bc_l_contig(dC.to(c_dt))
         dB = (dB.squeeze(1) if ctx.b_dim == 3 else dB).to(b_dt)
         dC = (dC.squeeze(1) if ctx.c_dim == 3 else dC).to(c_dt)
         return (du, ddelta, dA.to(a_dt), dB, dC, None if dD is None else dD.to(d_dt), dz,

@@ -33,9 +33,15 @@ FP32 = {"A_ptr", "D_ptr", "bias_ptr", "hs_ptr", "final_ptr", "S_ptr", "P_ptr", "
         "dA_ptr", "dB_ptr", "dC_ptr", "dD_ptr", "dbias_ptr", "dh0_ptr"}
 
 
-def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = None, divisibility: bool = True):
+L_STRIDES = ("stride_ul", "stride_zl", "stride_bl", "stride_dzl", "stride_dbl")
+
+
+def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = None, divisibility: bool = True,
+                   l_contig: bool = False):
     names = list(inspect.signature(fn.fn).parameters)
     generic = {names[i] if isinstance(i, int) else i for i in fn.do_not_specialize} | {"L"}
+    if l_contig:  # L-contiguous inputs: a launch specialises their unit L strides to the constant 1
+        constexprs = dict(constexprs, **{n: 1 for n in L_STRIDES if n in names and n not in generic})
     sig = {}
     for n in names:
         if n in constexprs:
@@ -65,6 +71,7 @@ def main():
     ap.add_argument("--ckpt-tiles", type=int, default=8)
     ap.add_argument("--pf", type=int, default=64)
     ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
+    ap.add_argument("--l-contig", action="store_true", help="L-contiguous inputs (unit L strides specialised to 1)")
     ap.add_argument("--maxnreg", type=int, default=None, help="cap registers a thread (ptxas spills beyond it)")
     a = ap.parse_args()
     common = {"HAS_Z": True, "HAS_BIAS": True, "SOFTPLUS": True, "IS_VARLEN": False, "REVERSE": False, "BLOCK_N": 16,
@@ -81,7 +88,7 @@ def main():
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
                                                           CKPT_TILES=a.ckpt_tiles, DI=di[0] if di else 1)
-        regs, stack, shfl = compile_kernel(fn, ce, w, a.maxnreg, not a.no_divisibility)
+        regs, stack, shfl = compile_kernel(fn, ce, w, a.maxnreg, not a.no_divisibility, a.l_contig)
         warps = min(64, (65536 // (max(regs, 1) * 32)) // w * w)
         print(f"{a.kernel} {c}: {regs} registers, {stack} bytes of stack (spills), {shfl} shfl in the PTX, ~{warps} warps/SM")
 

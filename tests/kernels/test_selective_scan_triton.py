@@ -132,6 +132,21 @@ def test_final_state_and_state_grads_keep_the_api_layout(device):
     assert dA.shape == (8, 4) and dA.is_contiguous() and dh0.shape == (2, 8, 4) and dh0.is_contiguous()
 
 
+@pytest.mark.parametrize("lcontig", ["copy", "inplace"])
+def test_l_contiguous_callers_get_l_contiguous_results(lcontig, device, monkeypatch):
+    """L-contiguous inputs (mamba-ssm's layout) are scanned on channel-last copies by default and
+    in place under GENOMAMBA_SCAN_LCONTIG=inplace: either way matching the reference, and y and
+    every gradient come back L-contiguous, as the caller's tensors were."""
+    monkeypatch.setenv("GENOMAMBA_SCAN_LCONTIG", lcontig)
+    run_case(2, 8, 4, 37, torch.bfloat16, device, reverse=True, init=True, chunk_size=16)
+    x, kw = make_inputs(2, 8, 4, 37, torch.float32, device)
+    leaves = [x[k].requires_grad_() for k in ("u", "delta", "B", "C")] + [kw["z"].requires_grad_()]
+    y = selective_scan_triton(*(x[k] for k in ("u", "delta", "A", "B", "C")), **kw)
+    assert y.is_contiguous()
+    for g in torch.autograd.grad(y.sum(), leaves):
+        assert g.is_contiguous(), g.stride()
+
+
 GPU_CASES = [
     ("B2-L4099-D64-N16-bf16", 2, 64, 16, 4099, "bf16", {}),
     ("B2-L4099-D64-N16-fp32-h0", 2, 64, 16, 4099, "fp32", {"init": True}),
@@ -139,13 +154,18 @@ GPU_CASES = [
      {"reverse": True, "varlen": True, "chunk_size": 1000, "init": True}),
     ("B2-L3001-D48-N16-bf16-G3-chunk512", 2, 48, 16, 3001, "bf16", {"groups": 3, "chunk_size": 512}),
     ("B2-L4099-D64-N16-bf16-channel-last-h0", 2, 64, 16, 4099, "bf16", {"layout": "channel_last", "init": True}),
+    ("B2-L4099-D64-N16-bf16-inplace-rev", 2, 64, 16, 4099, "bf16", {"reverse": True, "lcontig": "inplace"}),
+    ("B2-L4099-D64-N16-bf16-copy-h0", 2, 64, 16, 4099, "bf16", {"init": True, "lcontig": "copy"}),
 ]
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("Bsz,Dm,N,L,dt,opts", [c[1:] for c in GPU_CASES], ids=[c[0] for c in GPU_CASES])
-def test_selective_scan_triton_gpu(Bsz, Dm, N, L, dt, opts):
+def test_selective_scan_triton_gpu(Bsz, Dm, N, L, dt, opts, monkeypatch):
+    opts = dict(opts)
+    if "lcontig" in opts:
+        monkeypatch.setenv("GENOMAMBA_SCAN_LCONTIG", opts.pop("lcontig"))
     run_case(Bsz, Dm, N, L, DTYPES[dt], torch.device("cuda"), **opts)
 
 
