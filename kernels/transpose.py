@@ -20,8 +20,11 @@ import triton.language as tl
 @triton.jit
 def _transpose_kernel(x_ptr, y_ptr, R, C, stride_xb, stride_xr, stride_yb,
                       BLOCK_R: tl.constexpr, BLOCK_C: tl.constexpr):
-    """y[b, c, r] = x[b, r, c]: x has unit stride along C, y (contiguous `[B, C, R]`) along R."""
-    pid_r, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
+    """y[b, c, r] = x[b, r, c]: x has unit stride along C, y (contiguous `[B, C, R]`) along R.
+    The tiles of one batch row are all on grid axis 0 (2^31 - 1 programs, where axis 1 allows 65,535)."""
+    n_c = tl.cdiv(C, BLOCK_C)
+    pid, pid_b = tl.program_id(0), tl.program_id(1)
+    pid_r, pid_c = pid // n_c, pid % n_c
     offs_r = pid_r * BLOCK_R + tl.arange(0, BLOCK_R)
     offs_c = pid_c * BLOCK_C + tl.arange(0, BLOCK_C)
     m = (offs_r < R)[:, None] & (offs_c < C)[None, :]
@@ -45,7 +48,7 @@ def transpose_last2(x: torch.Tensor) -> torch.Tensor:
     if not runs_triton(x):
         return y.copy_(x.transpose(1, 2))
     BR, BC = 64, 64
-    _transpose_kernel[(triton.cdiv(R, BR), triton.cdiv(C, BC), Bsz)](
+    _transpose_kernel[(triton.cdiv(R, BR) * triton.cdiv(C, BC), Bsz)](
         x, y, R, C, x.stride(0), x.stride(1), y.stride(0), BLOCK_R=BR, BLOCK_C=BC, num_warps=4)
     return y
 
