@@ -13,7 +13,7 @@ so y = sum_n C h takes two shuffle rounds; forcing a channel's N states into one
 (`[BLOCK_D, BLOCK_L]`, steps in-thread) and then step through it (a step's column is a register
 pick), storing y once per tile: every load of the tile is in flight before any store. The backward
 stores nothing per step: from the saved chunk-start states it rescans each chunk, keeping one fp32
-state per 32 steps (`BWD` mode of the chunk-state kernel, which also forms each chunk's local
+state per 16 steps (`BWD` mode of the chunk-state kernel, which also forms each chunk's local
 adjoint), combines adjoints across chunks right to left, then `_selective_scan_bwd_kernel` rescans
 each group of tiles (`[BLOCK_L, N, BLOCK_D]` tiles, `tl.associative_scan` in-thread) into a
 per-program scratch and runs the adjoint recurrence tile by tile against scan order. Tile
@@ -36,9 +36,6 @@ LOG2E = 1.4426950408889634
 # loads along D and spread a tile's steps over lanes, and every scan would then need warp
 # shuffles; left generic, each lane keeps one channel and its steps, as in the L-contiguous layout.
 _UNIT_STRIDES = ["stride_ud", "stride_zd", "stride_bn"]
-_GENERIC_L = os.environ.get("GENOMAMBA_SCAN_GENERIC_L") == "1"  # experiment: L-contiguous inputs compiled as channel-last
-if _GENERIC_L:
-    _UNIT_STRIDES += ["stride_ul", "stride_zl", "stride_bl"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -549,7 +546,7 @@ def _selective_scan_fwd_kernel(
             tl.store(final_ptr + pid_b * D * N + pnd, h, mask=mdn)
 
 
-@triton.jit(do_not_specialize=_UNIT_STRIDES + ["stride_dzd", "stride_dbn"] + (["stride_dzl", "stride_dbl"] if _GENERIC_L else []))
+@triton.jit(do_not_specialize=_UNIT_STRIDES + ["stride_dzd", "stride_dbn"])
 def _selective_scan_bwd_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, dout_ptr, ck_ptr, sc_ptr, E_ptr,
     du_ptr, ddl_ptr, dz_ptr, yo_ptr, dA_ptr, dB_ptr, dC_ptr, dD_ptr, dbias_ptr, dh0_ptr,
@@ -659,7 +656,7 @@ class _Cfg:
 # pass on CUDA, from the sweeps of benchmarks/kernels/bench_scan_layout.py (BENCHMARKS.md 7d, 7e, 7g); the
 # interpreter uses small tiles (DI=2, so the CPU tests cover the multi-channel lanes).
 _FWD_CFG, _BWD_CFG, _CKPT_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1, 2), (8, 4, 1), (4, 16, 4, 2)
-_ENV_INT_DEFAULTS = {"CKPT_STEPS": 32, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16}  # BENCHMARKS.md 7d, 7e
+_ENV_INT_DEFAULTS = {"CKPT_STEPS": 16, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16}  # BENCHMARKS.md 7d, 7e, 7h, 7j
 
 
 def _env_int(name: str) -> int:
@@ -778,7 +775,7 @@ def _restage(u: torch.Tensor) -> bool:
     return u.stride(-1) == 1 and u.shape[-1] > 1 and not _channel_last(u) and _restaging(u)
 
 
-_LCONTIG_DEFAULT = "inplace"
+_LCONTIG_DEFAULT = "copy"
 
 
 def _restaging(u: torch.Tensor) -> bool:

@@ -179,7 +179,7 @@ def test_backward_chunks_span_forward_chunks(reverse, device, monkeypatch):
 @pytest.mark.parametrize("ckpt_steps", [16, 48], ids=["one-tile", "three-tiles"])
 def test_backward_checkpoint_spacings(ckpt_steps, device, monkeypatch):
     """B2-L61-D8-N4-fp32 with a state checkpoint every tile (no rescan scratch) or every three tiles
-    (the interpreter's tiles are 16 steps; the GPU's default is 32-step checkpoints of 4-step tiles)."""
+    (the interpreter's tiles are 16 steps; the GPU's default is 16-step checkpoints of 4-step tiles)."""
     monkeypatch.setenv("GENOMAMBA_SCAN_CKPT_STEPS", str(ckpt_steps))
     run_case(2, 8, 4, 61, torch.float32, device, reverse=ckpt_steps == 48, init=True, varlen=True, chunk_size=32)
 
