@@ -234,5 +234,5 @@ def test_forward_chunks_stay_within_the_warp_target(monkeypatch):
     monkeypatch.setattr(ss, "_num_sms", lambda device: 132)
     cuda = torch.device("cuda")
     assert ss._Plan(64, 512, 16, 8192, 1, cuda).n_chunks == 2
-    assert ss._Plan(1, 512, 16, 131072, 1, cuda).n_chunks == 128  # 132 asked, whole 1,024-step units
+    assert ss._Plan(1, 512, 16, 131072, 1, cuda).n_chunks == 131  # 132 asked, chunks of whole 16-step units
     assert ss._Plan(256, 512, 16, 8192, 1, cuda).n_chunks == 1
