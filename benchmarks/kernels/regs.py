@@ -2,6 +2,7 @@
 
     python benchmarks/kernels/regs.py fwd 32x8x1 32x4x1 ...   # BLOCK_DxBLOCK_LxWARPS
     python benchmarks/kernels/regs.py bwd 16x4x1 32x2x1x2 --ckpt-tiles 8  # BDxBLxWARPS[xDI]
+    python benchmarks/kernels/regs.py fwd 32x8x1 --l-contig --sass  # L-contiguous launch; static SASS mix
     PYTHONPATH=/tmp/t36 python benchmarks/kernels/regs.py ...  # pip install --target /tmp/t36 triton==3.6.0
 
 Kernels: fwd, state (the forward's chunk-state pass), state_bwd (its backward mode), bwd. Pointers
@@ -59,9 +60,27 @@ def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = N
         with open(cubin, "wb") as f:
             f.write(k.asm["cubin"])
         out = subprocess.run([CUOBJDUMP, "--dump-resource-usage", cubin], capture_output=True, text=True, check=True).stdout
+        sass = subprocess.run([CUOBJDUMP, "--dump-sass", cubin], capture_output=True, text=True, check=True).stdout
     regs = int(re.search(r"REG:(\d+)", out).group(1))
     stack = int(re.search(r"STACK:(\d+)", out).group(1))
-    return regs, stack, len(re.findall(r"shfl\.sync", k.asm["ptx"]))
+    return regs, stack, len(re.findall(r"shfl\.sync", k.asm["ptx"])), sass_mix(sass)
+
+
+SASS_CLASSES = {"FFMA": "fma", "FMUL": "fma", "FADD": "fma", "MUFU": "exp/rcp", "SHFL": "shfl", "LDG": "load",
+                "LDS": "shared", "STS": "shared", "LDL": "spill", "STL": "spill", "STG": "store", "RED": "atomic", "REDG": "atomic", "ATOMG": "atomic",
+                "ATOM": "atomic", "FSEL": "select", "SEL": "select", "MOV": "move", "PRMT": "move"}
+
+
+def sass_mix(sass: str) -> dict[str, int]:
+    """Static SASS instruction counts by class (each loop body counted once: a proxy for the work a
+    step issues; ncu showed the scan backward bound by instruction issue, BENCHMARKS.md 7j)."""
+    mix: dict[str, int] = {"all": 0}
+    for op in re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9]*)", sass):
+        mix["all"] += 1
+        cls = SASS_CLASSES.get(op)
+        if cls:
+            mix[cls] = mix.get(cls, 0) + 1
+    return mix
 
 
 def main():
@@ -71,6 +90,7 @@ def main():
     ap.add_argument("--ckpt-tiles", type=int, default=8)
     ap.add_argument("--pf", type=int, default=64)
     ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
+    ap.add_argument("--sass", action="store_true", help="also the static SASS instruction mix by class")
     ap.add_argument("--l-contig", action="store_true", help="L-contiguous inputs (unit L strides specialised to 1)")
     ap.add_argument("--maxnreg", type=int, default=None, help="cap registers a thread (ptxas spills beyond it)")
     a = ap.parse_args()
@@ -88,9 +108,11 @@ def main():
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
                                                           CKPT_TILES=a.ckpt_tiles, DI=di[0] if di else 1)
-        regs, stack, shfl = compile_kernel(fn, ce, w, a.maxnreg, not a.no_divisibility, a.l_contig)
+        regs, stack, shfl, mix = compile_kernel(fn, ce, w, a.maxnreg, not a.no_divisibility, a.l_contig)
         warps = min(64, (65536 // (max(regs, 1) * 32)) // w * w)
         print(f"{a.kernel} {c}: {regs} registers, {stack} bytes of stack (spills), {shfl} shfl in the PTX, ~{warps} warps/SM")
+        if a.sass:
+            print("  SASS (static): " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1])))
 
 
 if __name__ == "__main__":
