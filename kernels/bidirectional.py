@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from genomamba_kernels.selective_scan import ScanDirection, _bc_l_contig
+from genomamba_kernels.selective_scan import ScanDirection, _bc_grad, _to_caller
 
 
 def _check_pair(name, f, b):
@@ -25,15 +25,12 @@ def _check_pair(name, f, b):
 
 
 def _cast(grads, like, restaged: bool):
-    """Per-direction grads (ddelta, dA, dB4, dC4, dD, dbias) in the dtypes and B/C ranks of `like`
-    (A, B, C, D, delta_bias as given), dB and dC L-contiguous again where the inputs were restaged."""
+    """Per-direction grads (ddelta, dA, dB4, dC4, dD, dbias) in the dtypes, B/C ranks and (restaged:
+    L-contiguous) layouts of `like` (A, B, C, D, delta_bias as given)."""
     ddl, dA, dB, dC, dD, dbias = grads
     A, B, C, D, bias = like
-    if restaged:
-        dB, dC = _bc_l_contig(dB.to(B.dtype)), _bc_l_contig(dC.to(C.dtype))
-    dB = (dB.squeeze(1) if B.dim() == 3 else dB).to(B.dtype)
-    dC = (dC.squeeze(1) if C.dim() == 3 else dC).to(C.dtype)
-    return (ddl, dA.to(A.dtype), dB, dC, None if dD is None else dD.to(D.dtype),
+    return (_to_caller(ddl, restaged), dA.to(A.dtype), _bc_grad(dB, B.dtype, B.dim(), restaged),
+            _bc_grad(dC, C.dtype, C.dim(), restaged), None if dD is None else dD.to(D.dtype),
             None if dbias is None else dbias.to(bias.dtype))
 
 
@@ -63,8 +60,8 @@ class BidirectionalScanFn(torch.autograd.Function):
         dy = f.match(dy)  # once, for both directions
         du, ddl_f, dA_f, dB_f, dC_f, dD_f, dz, dbias_f = f.backward(hs_f, dy)
         _, ddl_b, dA_b, dB_b, dC_b, dD_b, _, dbias_b = ctx.b.backward(hs_b, dy, du_acc=du, dz_acc=dz)
-        gf = _cast((f.to_caller(ddl_f), dA_f, dB_f, dC_f, dD_f, dbias_f), ctx.like[0], f.restaged)
-        gb = _cast((f.to_caller(ddl_b), dA_b, dB_b, dC_b, dD_b, dbias_b), ctx.like[1], f.restaged)
+        gf = _cast((ddl_f, dA_f, dB_f, dC_f, dD_f, dbias_f), ctx.like[0], f.restaged)
+        gb = _cast((ddl_b, dA_b, dB_b, dC_b, dD_b, dbias_b), ctx.like[1], f.restaged)
         return (f.to_caller(du), *gf, *gb, f.to_caller(dz), None, None, None)
 
 

@@ -766,20 +766,27 @@ def _channel_last(x: torch.Tensor) -> bool:
     return x.stride(1) == 1 and x.stride(2) == x.shape[1] and x.stride(0) == x.shape[1] * x.shape[2]
 
 
-def _restage(u: torch.Tensor) -> bool:
-    """Whether L-contiguous CUDA inputs are scanned on channel-last copies (tiled transposes in,
+def _copies_to_channel_last(u: torch.Tensor) -> bool:
+    """Whether L-contiguous inputs of this call are scanned on channel-last copies (tiled transposes in,
     and out again for y and the grads): the kernels' lanes lie along D, so on L-contiguous
     tensors Triton's layouts for the specialised unit L stride cost 448 shuffles a forward tile
     where channel-last costs 64 (regs.py --l-contig; BENCHMARKS.md 7j).
     GENOMAMBA_SCAN_LCONTIG=inplace scans them in place instead."""
-    return u.stride(-1) == 1 and u.shape[-1] > 1 and not _channel_last(u) and _restaging(u)
+    return runs_triton(u) and os.environ.get("GENOMAMBA_SCAN_LCONTIG", "copy") != "inplace"
 
 
-_LCONTIG_DEFAULT = "copy"
+def _to_caller(x: torch.Tensor | None, restaged: bool) -> torch.Tensor | None:
+    """y, du, ddelta or dz (the kernels' layout) in the caller's layout: L-contiguous again if restaged."""
+    return to_l_contiguous(x) if restaged and x is not None else x
 
 
-def _restaging(u: torch.Tensor) -> bool:
-    return runs_triton(u) and os.environ.get("GENOMAMBA_SCAN_LCONTIG", _LCONTIG_DEFAULT) != "inplace"
+def _bc_grad(dX: torch.Tensor, dtype: torch.dtype, dim: int, restaged: bool) -> torch.Tensor:
+    """dB or dC (fp32 `[B, G, N, L]`, the kernels' layout) in the dtype and rank (dim 3: `[B, N, L]`)
+    the caller gave B or C, and L-contiguous again if restaged."""
+    dX = dX.to(dtype)
+    if restaged:
+        dX = _bc_l_contig(dX)
+    return dX.squeeze(1) if dim == 3 else dX
 
 
 def _bc_channel_last(x: torch.Tensor) -> torch.Tensor:
@@ -848,12 +855,13 @@ def _combine(S, P, init, out, reverse):
 
 
 def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
-    """The kernels' view of a call's inputs, and whether u was restaged (`_restage`): then y, du,
-    ddelta and dz go back to the caller L-contiguous."""
-    restaged = _restage(u)
+    """The kernels' view of a call's inputs, and whether u was restaged (L-contiguous, copied
+    channel-last: `_copies_to_channel_last`): then y and the grads go back to the caller L-contiguous."""
+    copies = _copies_to_channel_last(u)
+    restaged = copies and u.stride(-1) == 1 and u.shape[-1] > 1 and not _channel_last(u)
     u = to_channel_last(u) if restaged else _dense(u)
     delta = _match(delta, u)  # u, delta, y and their grads share one layout; z keeps its own strides
-    cl = _channel_last(u) and _restaging(u)
+    cl = copies and _channel_last(u)
     if z is not None and cl and z.stride(-1) == 1:
         z = to_channel_last(z)
     if z is not None and z.stride(1) != 1 and z.stride(2) != 1:
@@ -1006,7 +1014,7 @@ class ScanDirection:
 
     def to_caller(self, x: torch.Tensor | None) -> torch.Tensor | None:
         """y, du, ddelta or dz (u's layout here) in the layout the caller's u had."""
-        return to_l_contiguous(x) if self.restaged and x is not None else x
+        return _to_caller(x, self.restaged)
 
     def forward(self, y_acc: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         y, _, hs = _selective_scan_fwd(self.u, self.delta, self.A, self.B4, self.C4, self.D, self.z, self.bias,
@@ -1034,8 +1042,7 @@ class SelectiveScanFn(torch.autograd.Function):
                                            return_final_state, plan)
         ctx.save_for_backward(u_, delta_, A_, B4, C4, D_, z_, bias_, seq, hs)
         ctx.plan, ctx.softplus, ctx.reverse, ctx.restaged = plan, delta_softplus, reverse, restaged
-        if restaged:
-            y = to_l_contiguous(y)
+        y = _to_caller(y, restaged)
         ctx.b_dim, ctx.c_dim, ctx.has_init = B.dim(), C.dim(), initial_state is not None
         ctx.dtypes = (B.dtype, C.dtype, A.dtype, None if D is None else D.dtype,
                       None if delta_bias is None else delta_bias.dtype,
@@ -1051,11 +1058,9 @@ class SelectiveScanFn(torch.autograd.Function):
             u, delta, A, B4, C4, D, z, bias, ctx.softplus, seq, hs, dy, dfinal, ctx.reverse,
             ctx.has_init and ctx.needs_input_grad[9], ctx.plan)
         b_dt, c_dt, a_dt, d_dt, bias_dt, h_dt = ctx.dtypes
-        if ctx.restaged:  # back in the caller's L-contiguous layout
-            du, ddelta, dz = (None if x is None else to_l_contiguous(x) for x in (du, ddelta, dz))
-            dB, dC = _bc_l_contig(dB.to(b_dt)), _bc_l_contig(dC.to(c_dt))
-        dB = (dB.squeeze(1) if ctx.b_dim == 3 else dB).to(b_dt)
-        dC = (dC.squeeze(1) if ctx.c_dim == 3 else dC).to(c_dt)
+        r = ctx.restaged
+        du, ddelta, dz = _to_caller(du, r), _to_caller(ddelta, r), _to_caller(dz, r)
+        dB, dC = _bc_grad(dB, b_dt, ctx.b_dim, r), _bc_grad(dC, c_dt, ctx.c_dim, r)
         return (du, ddelta, dA.to(a_dt), dB, dC, None if dD is None else dD.to(d_dt), dz,
                 None if dbias is None else dbias.to(bias_dt), None, None if dh0 is None else dh0.to(h_dt),
                 None, None, None, None)
