@@ -31,7 +31,8 @@ import triton
 import triton.language as tl
 from genomamba_kernels.transpose import runs_triton, to_channel_last, to_l_contiguous, transpose_last2
 
-LOG2E = 1.4426950408889634
+LOG2E: tl.constexpr = tl.constexpr(1.4426950408889634)
+LN2: tl.constexpr = tl.constexpr(0.6931471805599453)
 # Channel-last inputs have unit D and N strides. Specialised to 1, Triton would vectorise the
 # loads along D and spread a tile's steps over lanes, and every scan would then need warp
 # shuffles; left generic, each lane keeps one channel and its steps, as in the L-contiguous layout.
@@ -48,9 +49,26 @@ def _lin_combine(a1, b1, a2, b2):
     return a1 * a2, a2 * b1 + b2
 
 
+# Inline PTX (the MUFU log, L2 prefetches) runs on the GPU only; Triton's interpreter (the CPU tests) takes the
+# portable forms.
+_PTX: tl.constexpr = tl.constexpr(os.environ.get("TRITON_INTERPRET", "") != "1")
+
+
+@triton.jit
+def _log2_approx(x):
+    # the hardware lg2 (one MUFU op, abs error ~2^-22): tl.log2 and tl.log are libdevice's ~20-instruction polynomials
+    if _PTX:
+        return tl.inline_asm_elementwise("lg2.approx.ftz.f32 $0, $1;", "=r,r", [x], dtype=tl.float32, is_pure=True,
+                                         pack=1)
+    else:
+        return tl.log2(x)
+
+
 @triton.jit
 def _softplus(v):
-    return tl.where(v <= 20.0, tl.log(1.0 + tl.exp(v)), v)
+    # ln(1 + e^v) on the MUFU units: the backward runs it on each lane's copy of delta, where libdevice's logf was
+    # a sixth of the kernel's instructions (BENCHMARKS.md 7k)
+    return tl.where(v <= 20.0, _log2_approx(1.0 + tl.exp2(v * LOG2E)) * LN2, v)
 
 
 @triton.jit
@@ -263,6 +281,34 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
 
 
 @triton.jit
+def _halve_last(x, R0: tl.constexpr, R1: tl.constexpr, H: tl.constexpr):
+    a, b = tl.split(tl.reshape(x, [R0, R1, H, 2]))
+    return a + b
+
+
+@triton.jit
+def _sum_lanes(x, R0: tl.constexpr, R1: tl.constexpr, W: tl.constexpr):
+    """x `[R0, R1, W]` summed over its last axis (W a power of two <= 64) by halving with tl.split.
+
+    A split keeps each pair in one thread, so Triton moves the values between lanes once and then adds
+    in-thread; tl.sum over an axis spread on 8 lanes costs 3 shuffles and 3 adds a value (the backward's
+    dB and dC: 96 of its 152 shuffles a tile, BENCHMARKS.md 7k)."""
+    if W >= 2:
+        x = _halve_last(x, R0, R1, W // 2)
+    if W >= 4:
+        x = _halve_last(x, R0, R1, W // 4)
+    if W >= 8:
+        x = _halve_last(x, R0, R1, W // 8)
+    if W >= 16:
+        x = _halve_last(x, R0, R1, W // 16)
+    if W >= 32:
+        x = _halve_last(x, R0, R1, W // 32)
+    if W >= 64:
+        x = _halve_last(x, R0, R1, W // 64)
+    return tl.reshape(x, [R0, R1])
+
+
+@triton.jit
 def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b, sc_b,
                A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud,
                stride_ul, stride_zd, stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl,
@@ -302,6 +348,9 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
     mdn = mask_d[:, None, :] & mask_n[None, :, None]
     pdn_ck = offs_n[None, :, None] * Dm + d2[:, None, :]  # `[DI, BN, DO]` in an `[N, D]` array
     pdn_loc = (offs_i[:, None, None] * BLOCK_N + offs_n[None, :, None]) * DO + offs_o[None, None, :]
+    # E as a sum over a tile's steps puts it in the tiles' layout (E loads as `[DI, BN, DO]` rows; carried in
+    # that layout, the adjoint walk converted it twice a step: 100 instructions a tile and spills, 7k)
+    E = tl.sum(tl.where((offs_l == 0)[:, None, None, None], E[None, :, :, :], 0.0), axis=0)
     dA_acc = tl.zeros([DI, BLOCK_N, DO], tl.float32)
     dD_acc = tl.zeros([DI, DO], tl.float32)
     db_acc = tl.zeros([DI, DO], tl.float32)
@@ -402,10 +451,10 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
             tl.store(du_b + p2, du.to(du_b.dtype.element_ty), mask=m2)
             tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty), mask=m2)
             # channel sums: the DI channels in-thread first, then the DO lanes
-            tl.atomic_add(dB_b + pdb, tl.sum(tl.sum(g * (dl * u)[:, :, None, :], axis=1), axis=2), mask=mnl,
-                          sem="relaxed")
-            tl.atomic_add(dC_b + pdb, tl.sum(tl.sum(dy[:, :, None, :] * hs, axis=1), axis=2), mask=mnl,
-                          sem="relaxed")
+            dBt = _sum_lanes(tl.sum(g * (dl * u)[:, :, None, :], axis=1), BLOCK_L, BLOCK_N, DO)
+            dCt = _sum_lanes(tl.sum(dy[:, :, None, :] * hs, axis=1), BLOCK_L, BLOCK_N, DO)
+            tl.atomic_add(dB_b + pdb, dBt, mask=mnl, sem="relaxed")
+            tl.atomic_add(dC_b + pdb, dCt, mask=mnl, sem="relaxed")
         if CKPT_TILES > 1:
             tl.debug_barrier()  # the next group overwrites the scratch
     return E, dA_acc, dD_acc, db_acc
