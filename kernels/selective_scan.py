@@ -321,7 +321,7 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
 
     Tiles are `[BL, DI, BN, DO]`, states `[DI, BN, DO]` (channel d2 = DO i + o): the lanes hold DO
     channels and N, each lane DI channels, so the channel sums of dB and dC add DI values in-thread
-    before they shuffle. The state is checkpointed every CKPT_TILES tiles; each group of tiles is
+    before one exchange between the DO lanes (`_sum_lanes`). The state is checkpointed every CKPT_TILES tiles; each group of tiles is
     first rescanned in scan order into the program's scratch sc (one state per tile, L1/L2-resident),
     then walked backwards. Returns the adjoint flowing out of the chunk's start (dL/dh before its
     first step) and this program's partial sums of dA, dD and d delta_bias. STORE_Y also writes the
@@ -472,7 +472,7 @@ def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, Dm,
         Dv = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
     if HAS_BIAS:
         bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    return Af, Af * 1.4426950408889634, Dv, bias
+    return Af, Af * LOG2E, Dv, bias
 
 
 # ----------------------------------------------------------------------------------------------
@@ -621,7 +621,7 @@ def _selective_scan_bwd_kernel(
     grp = (pid_d * BLOCK_D) // dpg
     pnd = offs_n[None, :, None] * D + d2[:, None, :]  # states are [N, D]
     Af = tl.load(A_ptr + pnd, mask=mdn, other=0.0).to(tl.float32)
-    A2 = Af * 1.4426950408889634
+    A2 = Af * LOG2E
     Dv = tl.zeros([DI, DO], tl.float32)
     bias = tl.zeros([DI, DO], tl.float32)
     if HAS_D:
@@ -928,7 +928,7 @@ def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
     seq = None if seq_idx is None else seq_idx.to(torch.int32).contiguous()
     init = None if initial_state is None else _to_nd(initial_state.float())
     # the kernels keep states (and so A) as [N, D], channels fastest: a warp's lanes then hold
-    # channels, each lane all N states of its channel (no shuffles in the sums over N)
+    # channels (with N over 4 lanes at 16-divisible D: see the module docstring)
     return u, delta, A.t().contiguous(), B4, C4, _contig(D), z, _contig(delta_bias), init, seq, restaged
 
 

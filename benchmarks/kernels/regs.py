@@ -63,7 +63,7 @@ def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = N
         sass = subprocess.run([CUOBJDUMP, "--dump-sass", cubin], capture_output=True, text=True, check=True).stdout
     regs = int(re.search(r"REG:(\d+)", out).group(1))
     stack = int(re.search(r"STACK:(\d+)", out).group(1))
-    return regs, stack, len(re.findall(r"shfl\.sync", k.asm["ptx"])), sass_mix(sass)
+    return regs, stack, len(re.findall(r"shfl\.sync", k.asm["ptx"])), dict(sass_mix(sass), loops=loop_sizes(sass))
 
 
 SASS_CLASSES = {"FFMA": "fma", "FMUL": "fma", "FADD": "fma", "MUFU": "exp/rcp", "SHFL": "shfl", "LDG": "load",
@@ -81,6 +81,19 @@ def sass_mix(sass: str) -> dict[str, int]:
         if cls:
             mix[cls] = mix.get(cls, 0) + 1
     return mix
+
+
+def loop_sizes(sass: str) -> list[int]:
+    """Static SASS instructions in each loop body (the code between a backward branch and its target), in
+    address order: a tile's cost in the kernel's loops over tiles (an outer loop counts its inner ones)."""
+    ins = [(int(a, 16), op, rest) for a, op, rest in
+           re.findall(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9.]*)([^\n]*)", sass)]
+    loops = []
+    for addr, op, rest in ins:
+        target = re.search(r"0x([0-9a-f]+)", rest) if op.startswith("BRA") else None
+        if target and int(target.group(1), 16) < addr:
+            loops.append((int(target.group(1), 16), addr))
+    return [sum(lo <= a <= hi for a, _, _ in ins) for lo, hi in sorted(loops)]
 
 
 def main():
@@ -112,7 +125,9 @@ def main():
         warps = min(64, (65536 // (max(regs, 1) * 32)) // w * w)
         print(f"{a.kernel} {c}: {regs} registers, {stack} bytes of stack (spills), {shfl} shfl in the PTX, ~{warps} warps/SM")
         if a.sass:
+            loops = mix.pop("loops")
             print("  SASS (static): " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1])))
+            print(f"  loop bodies (static instructions, address order): {loops}")
 
 
 if __name__ == "__main__":
