@@ -702,7 +702,7 @@ class _Cfg:
 
 
 # (BLOCK_D, BLOCK_L, num_warps[, DI]) of the forward pass, the backward (2 channels a lane) and its checkpoint
-# pass on CUDA, from the sweeps of benchmarks/kernels/bench_scan_layout.py (BENCHMARKS.md 7d, 7e, 7g); the
+# pass on CUDA, from the sweeps of benchmarks/kernels/bench_scan_layout.py (BENCHMARKS.md 7d, 7e, 7g, 7k); the
 # interpreter uses small tiles (DI=2, so the CPU tests cover the multi-channel lanes).
 _FWD_CFG, _BWD_CFG, _CKPT_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1, 2), (16, 8, 1), (4, 16, 4, 2)
 _ENV_INT_DEFAULTS = {"CKPT_STEPS": 16, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16}  # BENCHMARKS.md 7d, 7e, 7h, 7j

@@ -8,7 +8,7 @@ on the channel-last views at the code's defaults, and variants of that run set b
 (GENOMAMBA_SCAN_PREFETCH, GENOMAMBA_SCAN_FWD / _BWD tiles; see DEFAULT_VARIANTS). Times are medians of do_bench in ms, bf16,
 delta_softplus, D, z and delta_bias; fwd+bwd takes the grads of u, delta, z, B, C (no accumulation).
 
-    python benchmarks/kernels/bench_scan_layout.py [--shapes 2,1,0] [--variants BWD=16x4x1x2+CKPT_PASS=8x4x1] [--out results.md]
+    python benchmarks/kernels/bench_scan_layout.py [--shapes 2,1,0] [--variants BWD=16x4x1x2+CKPT_PASS=16x16x1] [--out results.md]
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from genomamba_kernels import selective_scan_triton
 SHAPES = [(1, 512, 16, 1 << 20), (64, 512, 16, 8192), (1, 512, 16, 131072)]
 # Variants of the channel-last run: `KEY=VALUE[+KEY=VALUE...]`, each KEY a GENOMAMBA_SCAN_<KEY> setting read
 # at launch by genomamba_kernels.selective_scan: BWD (BDxBLxWARPS[xDI], default 16x4x1x2), CKPT_PASS (the
-# checkpoint pass's tiles, default 8x4x1), CKPT_STEPS, BWD_WARPS_PER_SM, BWD_MAXNREG, FWD (default 32x8x1),
+# checkpoint pass's tiles, default 16x8x1), CKPT_STEPS, BWD_WARPS_PER_SM, BWD_MAXNREG, FWD (default 32x8x1),
 # FWD_WARPS_PER_SM, PREFETCH. The default variant is the backward before BENCHMARKS.md 7g.
 DEFAULT_VARIANTS = "BWD=16x4x1+CKPT_PASS=16x4x1"
 

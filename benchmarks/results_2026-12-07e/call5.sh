@@ -10,7 +10,7 @@ echo "== lm, new =="; timeout 100 python3 benchmarks/bench_lm_gpu.py --out $OUT/
 echo "left: $(left)"
 echo "== lm, base =="; timeout 80 $BASE python3 benchmarks/bench_lm_gpu.py --out $OUT/lm_base --models mamba_ssm,genomamba --profile-B 8 --profile-L 16384 --norm-M 0 2>&1 | tail -12
 echo "left: $(left)"
-echo "== channel-last sweep, new =="; timeout $(( $(left) - 150 )) python3 benchmarks/kernels/bench_scan_layout.py --shapes 2,1 --variants BWD_MAXNREG=200,BWD_MAXNREG=168,CKPT_STEPS=32 2>&1 | grep -v "^|" | tail -20
+echo "== channel-last sweep, new =="; timeout $(( $(left) - 150 )) python3 benchmarks/kernels/bench_scan_layout.py --shapes 2,1 --variants CKPT_STEPS=8,CKPT_PASS=32x4x1,CKPT_STEPS=4,CKPT_PASS=16x8x1,BWD_MAXNREG=200 2>&1 | grep -v "^|" | tail -20
 echo "left: $(left)"
 echo "== scan, base =="; timeout $(( $(left) - 50 )) $BASE python3 $B --backends triton,mamba_ssm --shapes 0,1,2 2>&1 | grep -v "^|" | tail -14
 echo "left: $(left)"
