@@ -49,8 +49,8 @@ def _lin_combine(a1, b1, a2, b2):
     return a1 * a2, a2 * b1 + b2
 
 
-# Inline PTX (the MUFU log, L2 prefetches) runs on the GPU only; Triton's interpreter (the CPU tests) takes the
-# portable forms.
+# Inline PTX runs on the GPU only: under Triton's interpreter (the CPU tests) `_log2_approx` takes tl.log2 (the
+# L2 prefetches are off there, PF = 0).
 _PTX: tl.constexpr = tl.constexpr(os.environ.get("TRITON_INTERPRET", "") != "1")
 
 
@@ -321,9 +321,9 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
 
     Tiles are `[BL, DI, BN, DO]`, states `[DI, BN, DO]` (channel d2 = DO i + o): the lanes hold DO
     channels and N, each lane DI channels, so the channel sums of dB and dC add DI values in-thread
-    before one exchange between the DO lanes (`_sum_lanes`). The state is checkpointed every CKPT_TILES tiles; each group of tiles is
-    first rescanned in scan order into the program's scratch sc (one state per tile, L1/L2-resident),
-    then walked backwards. Returns the adjoint flowing out of the chunk's start (dL/dh before its
+    before one exchange between the DO lanes (`_sum_lanes`). The state is checkpointed every
+    CKPT_TILES tiles; each group of tiles is first rescanned in scan order into the program's
+    scratch sc (one state per tile, L1/L2-resident), then walked backwards. Returns the adjoint flowing out of the chunk's start (dL/dh before its
     first step) and this program's partial sums of dA, dD and d delta_bias. STORE_Y also writes the
     gated output y (recomputed here for dz) into yo, for a caller that did not keep it (the out_proj
     weight grad). PF != 0: the rescan of a group prefetches the next group's u, delta and B and this
