@@ -293,18 +293,9 @@ def _sum_lanes(x, R0: tl.constexpr, R1: tl.constexpr, W: tl.constexpr):
     A split keeps each pair in one thread, so Triton moves the values between lanes once and then adds
     in-thread; tl.sum over an axis spread on 8 lanes costs 3 shuffles and 3 adds a value (the backward's
     dB and dC: 96 of its 152 shuffles a tile, BENCHMARKS.md 7k)."""
-    if W >= 2:
-        x = _halve_last(x, R0, R1, W // 2)
-    if W >= 4:
-        x = _halve_last(x, R0, R1, W // 4)
-    if W >= 8:
-        x = _halve_last(x, R0, R1, W // 8)
-    if W >= 16:
-        x = _halve_last(x, R0, R1, W // 16)
-    if W >= 32:
-        x = _halve_last(x, R0, R1, W // 32)
-    if W >= 64:
-        x = _halve_last(x, R0, R1, W // 64)
+    for i in tl.static_range(1, 7):
+        if W >= (1 << i):
+            x = _halve_last(x, R0, R1, W >> i)
     return tl.reshape(x, [R0, R1])
 
 
