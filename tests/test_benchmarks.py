@@ -30,3 +30,21 @@ def test_benchmark_help(script, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert exc.value.code in (0, None), f"{script.name} --help exited {exc.value.code}"
     assert out.startswith("usage:"), f"{script.name} --help printed no usage:\n{out[:500]}"
+
+
+# three instructions in a loop (0x10-0x30, a backward branch to 0x10), one before it and one after
+_SASS = """
+        /*0000*/                   MOV R1, c[0x0][0x28] ;                      /* 0x00000a0000017a02 */
+        /*0010*/                   FFMA R2, R3, R4, R5 ;                       /* 0x0000000403027223 */
+        /*0020*/                   SHFL.BFLY PT, R6, R2, 0x1, 0x1f ;           /* 0x0c201f0002067f89 */
+        /*0030*/               @P0 BRA 0x10 ;                                  /* 0xfffffff400c40947 */
+        /*0040*/                   EXIT ;                                      /* 0x000000000000794d */
+"""
+
+
+def test_regs_reads_the_sass_mix_and_loop_sizes(monkeypatch):
+    """benchmarks/kernels/regs.py's SASS census (BENCHMARKS.md 7j, 7k): instruction classes and loop bodies."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS / "kernels"))
+    regs = runpy.run_path(str(BENCHMARKS / "kernels" / "regs.py"), run_name="regs")
+    assert regs["sass_mix"](_SASS) == {"all": 5, "move": 1, "fma": 1, "shfl": 1}
+    assert regs["loop_sizes"](_SASS) == [3]
