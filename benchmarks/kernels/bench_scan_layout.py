@@ -102,19 +102,19 @@ def main() -> None:
         cl, p = make(*shape)
         contig = {k: v.contiguous() for k, v in cl.items()}
         ud_contig = dict(cl, u=contig["u"], delta=contig["delta"])  # z, B, C stay channel-last
-        res = {"mamba_ssm (L-contig)": times(mamba, contig, p), "genomamba L-contig": times(ours, contig, p),
-               "genomamba u,delta L-contig": times(ours, ud_contig, p), "genomamba channel-last": times(ours, cl, p)}
-        for name in filter(None, args.variants.split(",")):
-            env = variant_env(name)
+        runs = [("mamba_ssm (L-contig)", mamba, contig, {}), ("genomamba L-contig", ours, contig, {}),
+                ("genomamba u,delta L-contig", ours, ud_contig, {}), ("genomamba channel-last", ours, cl, {})]
+        runs += [(f"genomamba {name}", ours, cl, variant_env(name)) for name in filter(None, args.variants.split(","))]
+        base = None
+        for name, fn, x, env in runs:  # each row printed as it is measured (a device call's limit may cut the rest)
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
             try:
-                res[f"genomamba {name}"] = times(ours, cl, p)
+                f, fb = times(fn, x, p)
             finally:
                 for k, v in saved.items():
                     os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
-        base = res["mamba_ssm (L-contig)"]
-        for name, (f, fb) in res.items():
+            base = base or (f, fb)
             rows.append(dict(shape=shape, impl=name, fwd_ms=f, fwd_bwd_ms=fb, fwd_x=base[0] / f, fwd_bwd_x=base[1] / fb))
             print(f"{str(shape):28s} {name:44s} fwd {f:8.3f} ms ({base[0] / f:4.2f}x)  "
                   f"fwd+bwd {fb:8.3f} ms ({base[1] / fb:4.2f}x)", flush=True)
