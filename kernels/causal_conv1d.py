@@ -15,7 +15,7 @@ import os
 import torch
 import triton
 import triton.language as tl
-from genomamba_kernels.selective_scan import _empty, _num_sms
+from genomamba_kernels.common import _empty, _num_sms
 
 
 @triton.jit

@@ -30,7 +30,7 @@ from __future__ import annotations
 import torch
 import triton
 import triton.language as tl
-from genomamba_kernels.selective_scan import _empty
+from genomamba_kernels.common import _empty
 
 NUC = 4  # the sampled tokens: A C G T (genomamba.ops.decode.NUCLEOTIDES)
 

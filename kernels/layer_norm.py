@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from genomamba_kernels.selective_scan import _empty, _num_sms
+from genomamba_kernels.common import _empty, _num_sms
 
 MAX_N = 16384  # widest row a program holds in registers
 

@@ -29,10 +29,9 @@ import os
 import torch
 import triton
 import triton.language as tl
-from genomamba_kernels.transpose import runs_triton, to_channel_last, to_l_contiguous, transpose_last2
+from genomamba_kernels.common import LOG2E, _debug, _empty, _num_sms, _sigmoid, _softplus, runs_triton
+from genomamba_kernels.transpose import to_channel_last, to_l_contiguous, transpose_last2
 
-LOG2E: tl.constexpr = tl.constexpr(1.4426950408889634)
-LN2: tl.constexpr = tl.constexpr(0.6931471805599453)
 # Channel-last inputs have unit D and N strides. Specialised to 1, Triton would vectorise the
 # loads along D and spread a tile's steps over lanes, and every scan would then need warp
 # shuffles; left generic, each lane keeps one channel and its steps, as in the L-contiguous layout.
@@ -47,33 +46,6 @@ _UNIT_STRIDES = ["stride_ud", "stride_zd", "stride_bn"]
 def _lin_combine(a1, b1, a2, b2):
     # (a1, b1) is the earlier element in scan order: h = a2 (a1 h + b1) + b2.
     return a1 * a2, a2 * b1 + b2
-
-
-# Inline PTX runs on the GPU only: under Triton's interpreter (the CPU tests) `_log2_approx` takes tl.log2 (the
-# L2 prefetches are off there, PF = 0).
-_PTX: tl.constexpr = tl.constexpr(os.environ.get("TRITON_INTERPRET", "") != "1")
-
-
-@triton.jit
-def _log2_approx(x):
-    # the hardware lg2 (one MUFU op, abs error ~2^-22): tl.log2 and tl.log are libdevice's ~20-instruction polynomials
-    if _PTX:
-        return tl.inline_asm_elementwise("lg2.approx.ftz.f32 $0, $1;", "=r,r", [x], dtype=tl.float32, is_pure=True,
-                                         pack=1)
-    else:
-        return tl.log2(x)
-
-
-@triton.jit
-def _softplus(v):
-    # ln(1 + e^v) on the MUFU units: the backward runs it on each lane's copy of delta, where libdevice's logf was
-    # a sixth of the kernel's instructions (BENCHMARKS.md 7k)
-    return tl.where(v <= 20.0, _log2_approx(1.0 + tl.exp2(v * LOG2E)) * LN2, v)
-
-
-@triton.jit
-def _sigmoid(v):
-    return 1.0 / (1.0 + tl.exp(-v))
 
 
 @triton.jit
@@ -648,26 +620,8 @@ def _selective_scan_bwd_kernel(
 # launch helpers
 
 
-def _debug() -> bool:
-    return os.environ.get("GENOMAMBA_KERNELS_DEBUG", "") == "1"
-
-
-def _empty(*shape, dtype, device) -> torch.Tensor:
-    """Output allocation; under GENOMAMBA_KERNELS_DEBUG=1 it is NaN-poisoned so that an element a
-    kernel forgot to write fails the tests."""
-    if _debug():
-        return torch.full(shape, float("nan"), dtype=dtype, device=device)
-    return torch.empty(shape, dtype=dtype, device=device)
-
-
 def _contig(x: torch.Tensor | None) -> torch.Tensor | None:
     return None if x is None else x.contiguous()
-
-
-def _num_sms(device: torch.device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.get_device_properties(device).multi_processor_count
-    return 1
 
 
 class _Cfg:

@@ -18,7 +18,7 @@ import torch
 import triton
 import triton.language as tl
 
-from genomamba_kernels.selective_scan import _empty, _sigmoid, _softplus
+from genomamba_kernels.common import _empty, _sigmoid, _softplus
 
 
 @triton.jit

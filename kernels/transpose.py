@@ -10,11 +10,10 @@ tile through shared memory, so both sides move whole sectors. Imports torch and 
 
 from __future__ import annotations
 
-import os
-
 import torch
 import triton
 import triton.language as tl
+from genomamba_kernels.common import runs_triton
 
 
 @triton.jit
@@ -53,11 +52,6 @@ def transpose_last2(x: torch.Tensor) -> torch.Tensor:
     return y
 
 
-def runs_triton(x: torch.Tensor) -> bool:
-    """Whether Triton kernels run on x: on CUDA, or anywhere under Triton's interpreter (the CPU tests)."""
-    return x.is_cuda or os.environ.get("TRITON_INTERPRET", "") == "1"
-
-
 def to_channel_last(x: torch.Tensor) -> torch.Tensor:
     """`[B, D, L]` L-contiguous -> the same values as a channel-last view (`[B, L, D]` storage)."""
     return transpose_last2(x).transpose(1, 2)
@@ -68,4 +62,4 @@ def to_l_contiguous(x: torch.Tensor) -> torch.Tensor:
     return transpose_last2(x.transpose(1, 2))
 
 
-__all__ = ["runs_triton", "to_channel_last", "to_l_contiguous", "transpose_last2"]
+__all__ = ["to_channel_last", "to_l_contiguous", "transpose_last2"]

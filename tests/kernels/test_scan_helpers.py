@@ -11,7 +11,8 @@ import torch
 import triton
 import triton.language as tl
 
-from genomamba_kernels.selective_scan import _softplus, _sum_lanes
+from genomamba_kernels.common import _softplus
+from genomamba_kernels.selective_scan import _sum_lanes
 
 
 @triton.jit
