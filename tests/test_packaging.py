@@ -46,6 +46,7 @@ def test_wheel_contains_configs_genomes_and_kernels(wheel):
         "genomamba/evaluation/__init__.py",
         "genomamba_kernels/__init__.py",
         "genomamba_kernels/selective_scan.py",
+        "genomamba_kernels/common.py",
     ]:
         assert required in names, f"{required} missing from {wheel.name}"
     assert not any(n.startswith(("tests/", "kernels/")) for n in names)
