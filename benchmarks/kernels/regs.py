@@ -100,7 +100,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("kernel", choices=["fwd", "state", "state_bwd", "bwd"])
     ap.add_argument("cfgs", nargs="+")
-    ap.add_argument("--ckpt-tiles", type=int, default=8)
+    ap.add_argument("--ckpt-tiles", type=int, default=None,
+                    help="tiles a checkpoint group (default: as a launch, the CKPT_STEPS default / BLOCK_L)")
     ap.add_argument("--pf", type=int, default=64)
     ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
     ap.add_argument("--sass", action="store_true", help="also the static SASS instruction mix by class")
@@ -112,15 +113,16 @@ def main():
     for c in a.cfgs:
         bd, bl, w, *di = (int(x) for x in c.split("x"))
         t = dict(common, BLOCK_D=bd, BLOCK_L=bl)
+        ckpt_tiles = a.ckpt_tiles or max(1, ss._ENV_INT_DEFAULTS["CKPT_STEPS"] // bl)
         if a.kernel == "fwd":
             fn, ce = ss._selective_scan_fwd_kernel, dict(t, HAS_D=True, HAS_FINAL=False, ACCUM=False)
         elif a.kernel == "state":
             fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, HAS_Z=False, BWD=False, CKPT_TILES=1)
         elif a.kernel == "state_bwd":
-            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=a.ckpt_tiles)
+            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=ckpt_tiles)
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
-                                                          CKPT_TILES=a.ckpt_tiles, DI=di[0] if di else 1)
+                                                          CKPT_TILES=ckpt_tiles, DI=di[0] if di else 1)
         regs, stack, shfl, mix = compile_kernel(fn, ce, w, a.maxnreg, not a.no_divisibility, a.l_contig)
         warps = min(64, (65536 // (max(regs, 1) * 32)) // w * w)
         print(f"{a.kernel} {c}: {regs} registers, {stack} bytes of stack (spills), {shfl} shfl in the PTX, ~{warps} warps/SM")
