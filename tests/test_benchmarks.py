@@ -46,5 +46,7 @@ def test_regs_reads_the_sass_mix_and_loop_sizes(monkeypatch):
     """benchmarks/kernels/regs.py's SASS census (BENCHMARKS.md 7j, 7k): instruction classes and loop bodies."""
     monkeypatch.syspath_prepend(str(BENCHMARKS / "kernels"))
     regs = runpy.run_path(str(BENCHMARKS / "kernels" / "regs.py"), run_name="regs")
-    assert regs["sass_mix"](_SASS) == {"all": 5, "move": 1, "fma": 1, "shfl": 1}
-    assert regs["loop_sizes"](_SASS) == [3]
+    ops = regs["sass_ops"](_SASS)
+    assert [op for _, op, _ in ops] == ["MOV", "FFMA", "SHFL.BFLY", "BRA", "EXIT"]
+    assert regs["sass_mix"](ops) == {"all": 5, "move": 1, "fma": 1, "shfl": 1}
+    assert regs["loop_sizes"](ops) == [3]

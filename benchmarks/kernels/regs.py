@@ -63,7 +63,8 @@ def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = N
         sass = subprocess.run([CUOBJDUMP, "--dump-sass", cubin], capture_output=True, text=True, check=True).stdout
     regs = int(re.search(r"REG:(\d+)", out).group(1))
     stack = int(re.search(r"STACK:(\d+)", out).group(1))
-    return regs, stack, len(re.findall(r"shfl\.sync", k.asm["ptx"])), dict(sass_mix(sass), loops=loop_sizes(sass))
+    ops = sass_ops(sass)
+    return regs, stack, len(re.findall(r"shfl\.sync", k.asm["ptx"])), sass_mix(ops), loop_sizes(ops)
 
 
 SASS_CLASSES = {"FFMA": "fma", "FMUL": "fma", "FADD": "fma", "MUFU": "exp/rcp", "SHFL": "shfl", "LDG": "load",
@@ -71,29 +72,32 @@ SASS_CLASSES = {"FFMA": "fma", "FMUL": "fma", "FADD": "fma", "MUFU": "exp/rcp", 
                 "ATOM": "atomic", "FSEL": "select", "SEL": "select", "MOV": "move", "PRMT": "move"}
 
 
-def sass_mix(sass: str) -> dict[str, int]:
+def sass_ops(sass: str) -> list[tuple[int, str, str]]:
+    """(address, opcode with its modifiers, operands) of each instruction in a cuobjdump --dump-sass listing."""
+    return [(int(a, 16), op, rest) for a, op, rest in
+            re.findall(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9.]*)([^\n]*)", sass)]
+
+
+def sass_mix(ops: list[tuple[int, str, str]]) -> dict[str, int]:
     """Static SASS instruction counts by class (each loop body counted once: a proxy for the work a
     step issues; ncu showed the scan backward bound by instruction issue, BENCHMARKS.md 7j)."""
-    mix: dict[str, int] = {"all": 0}
-    for op in re.findall(r"/\*[0-9a-f]{4,}\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9]*)", sass):
-        mix["all"] += 1
-        cls = SASS_CLASSES.get(op)
+    mix: dict[str, int] = {"all": len(ops)}
+    for _, op, _ in ops:
+        cls = SASS_CLASSES.get(op.split(".")[0])
         if cls:
             mix[cls] = mix.get(cls, 0) + 1
     return mix
 
 
-def loop_sizes(sass: str) -> list[int]:
+def loop_sizes(ops: list[tuple[int, str, str]]) -> list[int]:
     """Static SASS instructions in each loop body (the code between a backward branch and its target), in
     address order: a tile's cost in the kernel's loops over tiles (an outer loop counts its inner ones)."""
-    ins = [(int(a, 16), op, rest) for a, op, rest in
-           re.findall(r"/\*([0-9a-f]{4,})\*/\s+(?:@!?U?P\w+\s+)?([A-Z][A-Z0-9.]*)([^\n]*)", sass)]
     loops = []
-    for addr, op, rest in ins:
+    for addr, op, rest in ops:
         target = re.search(r"0x([0-9a-f]+)", rest) if op.startswith("BRA") else None
         if target and int(target.group(1), 16) < addr:
             loops.append((int(target.group(1), 16), addr))
-    return [sum(lo <= a <= hi for a, _, _ in ins) for lo, hi in sorted(loops)]
+    return [sum(lo <= a <= hi for a, _, _ in ops) for lo, hi in sorted(loops)]
 
 
 def main():
@@ -101,7 +105,7 @@ def main():
     ap.add_argument("kernel", choices=["fwd", "state", "state_bwd", "bwd"])
     ap.add_argument("cfgs", nargs="+")
     ap.add_argument("--ckpt-tiles", type=int, default=None,
-                    help="tiles a checkpoint group (default: as a launch, the CKPT_STEPS default / BLOCK_L)")
+                    help="tiles a checkpoint group (default: as a launch, CKPT_STEPS / BLOCK_L)")
     ap.add_argument("--pf", type=int, default=64)
     ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
     ap.add_argument("--sass", action="store_true", help="also the static SASS instruction mix by class")
@@ -113,7 +117,7 @@ def main():
     for c in a.cfgs:
         bd, bl, w, *di = (int(x) for x in c.split("x"))
         t = dict(common, BLOCK_D=bd, BLOCK_L=bl)
-        ckpt_tiles = a.ckpt_tiles or max(1, ss._ENV_INT_DEFAULTS["CKPT_STEPS"] // bl)
+        ckpt_tiles = a.ckpt_tiles or max(1, ss._env_int("CKPT_STEPS") // bl)
         if a.kernel == "fwd":
             fn, ce = ss._selective_scan_fwd_kernel, dict(t, HAS_D=True, HAS_FINAL=False, ACCUM=False)
         elif a.kernel == "state":
@@ -123,11 +127,10 @@ def main():
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
                                                           CKPT_TILES=ckpt_tiles, DI=di[0] if di else 1)
-        regs, stack, shfl, mix = compile_kernel(fn, ce, w, a.maxnreg, not a.no_divisibility, a.l_contig)
+        regs, stack, shfl, mix, loops = compile_kernel(fn, ce, w, a.maxnreg, not a.no_divisibility, a.l_contig)
         warps = min(64, (65536 // (max(regs, 1) * 32)) // w * w)
         print(f"{a.kernel} {c}: {regs} registers, {stack} bytes of stack (spills), {shfl} shfl in the PTX, ~{warps} warps/SM")
         if a.sass:
-            loops = mix.pop("loops")
             print("  SASS (static): " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1])))
             print(f"  loop bodies (static instructions, address order): {loops}")
 
