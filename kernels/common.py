@@ -1,6 +1,7 @@
 """What the Triton kernels share: output allocation (NaN-poisoned under GENOMAMBA_KERNELS_DEBUG=1), the SM
-count their grids are sized by, whether Triton runs on a tensor, and the jit math helpers (softplus on the MUFU units, sigmoid). Imports torch and
-triton only; every kernel module imports from here, and this module from none of them."""
+count their grids are sized by, whether Triton runs on a tensor, and the jit math helpers (softplus on the
+MUFU units, sigmoid). Imports torch and triton only; every kernel module imports from here, and this module
+from none of them."""
 
 from __future__ import annotations
 

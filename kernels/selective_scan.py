@@ -286,8 +286,9 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
     channels and N, each lane DI channels, so the channel sums of dB and dC add DI values in-thread
     before one exchange between the DO lanes (`_sum_lanes`). The state is checkpointed every
     CKPT_TILES tiles; each group of tiles is first rescanned in scan order into the program's
-    scratch sc (one state per tile, L1/L2-resident), then walked backwards. Returns the adjoint flowing out of the chunk's start (dL/dh before its
-    first step) and this program's partial sums of dA, dD and d delta_bias. STORE_Y also writes the
+    scratch sc (one state per tile, L1/L2-resident), then walked backwards. Returns the adjoint
+    flowing out of the chunk's start (dL/dh before its first step) and this program's partial sums
+    of dA, dD and d delta_bias. STORE_Y also writes the
     gated output y (recomputed here for dz) into yo, for a caller that did not keep it (the out_proj
     weight grad). PF != 0: the rescan of a group prefetches the next group's u, delta and B and this
     group's C, dy and z (the walk back then hits the cache); without groups the walk back prefetches
@@ -905,8 +906,8 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
         L, Dm, N, plan.f.dpg, plan.chunk_len, plan.n_chunks, *u.stride(), *_zstrides(z), *B4.stride(),
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
-        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u), num_warps=plan.f.num_warps,
-        **_reg_cap("FWD", u))
+        BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u),
+        num_warps=plan.f.num_warps, **_reg_cap("FWD", u))
     return y, None if final is None else _from_nd(final), hs
 
 

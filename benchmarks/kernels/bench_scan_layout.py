@@ -8,7 +8,7 @@ on the channel-last views at the code's defaults, and variants of that run set b
 (GENOMAMBA_SCAN_PREFETCH, GENOMAMBA_SCAN_FWD / _BWD tiles; see DEFAULT_VARIANTS). Times are medians of do_bench in ms, bf16,
 delta_softplus, D, z and delta_bias; fwd+bwd takes the grads of u, delta, z, B, C (no accumulation).
 
-    python benchmarks/kernels/bench_scan_layout.py [--shapes 2,1,0] [--variants BWD=16x4x1x2+CKPT_PASS=16x16x1] [--out results.md]
+    python benchmarks/kernels/bench_scan_layout.py [--shapes 2,1,0] [--variants CKPT_PASS=16x16x1] [--out results.md]
 """
 
 from __future__ import annotations

@@ -68,8 +68,9 @@ def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = N
 
 
 SASS_CLASSES = {"FFMA": "fma", "FMUL": "fma", "FADD": "fma", "MUFU": "exp/rcp", "SHFL": "shfl", "LDG": "load",
-                "LDS": "shared", "STS": "shared", "LDL": "spill", "STL": "spill", "STG": "store", "RED": "atomic", "REDG": "atomic", "ATOMG": "atomic",
-                "ATOM": "atomic", "FSEL": "select", "SEL": "select", "MOV": "move", "PRMT": "move"}
+                "LDS": "shared", "STS": "shared", "LDL": "spill", "STL": "spill", "STG": "store", "RED": "atomic",
+                "REDG": "atomic", "ATOMG": "atomic", "ATOM": "atomic", "FSEL": "select", "SEL": "select", "MOV": "move",
+                "PRMT": "move"}
 
 
 def sass_ops(sass: str) -> list[tuple[int, str, str]]:
