@@ -51,7 +51,7 @@ def _add_rms_norm_bwd_kernel(r_ptr, w_ptr, rstd_ptr, dy_ptr, dro_ptr, dx_ptr, dr
     cols = tl.arange(0, BLOCK_N)
     mask_n = cols < N
     w = tl.load(w_ptr + cols, mask=mask_n, other=0.0).to(tl.float32)
-    dw = tl.zeros([BLOCK_N], tl.float32)
+    dw = tl.zeros([BLOCK_M, BLOCK_N], tl.float32)  # summed over rows once, after the loop: no barrier a tile
     for i in range(tiles_per_prog):
         rows = ((pid * tiles_per_prog + i) * BLOCK_M + tl.arange(0, BLOCK_M)).to(tl.int64)
         mask_m = rows < M
@@ -61,7 +61,7 @@ def _add_rms_norm_bwd_kernel(r_ptr, w_ptr, rstd_ptr, dy_ptr, dro_ptr, dx_ptr, dr
         rstd = tl.load(rstd_ptr + rows, mask=mask_m, other=0.0)
         xhat = r * rstd[:, None]
         wdy = w[None, :] * dy
-        dw += tl.sum(dy * xhat, axis=0)
+        dw += dy * xhat
         c = tl.sum(xhat * wdy, axis=1) / N
         dr = (wdy - xhat * c[:, None]) * rstd[:, None]
         if HAS_DRES_OUT:
@@ -70,7 +70,7 @@ def _add_rms_norm_bwd_kernel(r_ptr, w_ptr, rstd_ptr, dy_ptr, dro_ptr, dx_ptr, dr
         if STORE_DRES:
             tl.store(dres_ptr + rows[:, None] * stride_dres + cols[None, :], dr.to(dres_ptr.dtype.element_ty),
                      mask=mask)
-    tl.store(dw_ptr + pid * N + cols, dw, mask=mask_n)
+    tl.store(dw_ptr + pid * N + cols, tl.sum(dw, axis=0), mask=mask_n)
 
 
 def _tiles(N: int, elems: int, per_thread: int, device: torch.device) -> tuple[int, int, int]:

@@ -56,40 +56,15 @@ def _prefetch(ptrs):
 
 
 @triton.jit
-def _pf_rows(base, t, OFF: tl.constexpr, L, stride_l):
-    # prefetch the row (a step's B or C, the first element of its sector) OFF steps from each step of t
-    if OFF != 0:
-        tp = tl.minimum(tl.maximum(t + OFF, 0), L - 1)
-        _prefetch(base + tp * stride_l)
-
-
-@triton.jit
-def _pf_tile(base, t, offs_d, mask_d, OFF: tl.constexpr, L, stride_l, stride_d):
-    # prefetch a [BL, BD] tile OFF steps from t (clamped in bounds). Channel-last loads are 64-byte
-    # rows per warp and step; without it too few bytes are in flight to cover the memory latency
-    if OFF != 0:
-        tp = tl.minimum(tl.maximum(t + OFF, 0), L - 1)
-        _prefetch(base + tp[:, None] * stride_l + tl.where(mask_d, offs_d, 0)[None, :] * stride_d)
-
-
-@triton.jit
-def _pf_tile3(base, t, d2, mask_d, OFF: tl.constexpr, L, stride_l, stride_d):
-    # _pf_tile for the backward's `[BL, DI, DO]` tiles (channels d2 `[DI, DO]`)
-    if OFF != 0:
-        tp = tl.minimum(tl.maximum(t + OFF, 0), L - 1)
-        _prefetch(base + tp[:, None, None] * stride_l + tl.where(mask_d, d2, 0)[None, :, :] * stride_d)
-
-
-@triton.jit
-def _pf_cur(C_b, dout_b, z_b, t, d2, mask_d, L, stride_bl, stride_ul, stride_ud, stride_zl, stride_zd,
-            HAS_Z: tl.constexpr):
-    # prefetch the tile's own C, dy and z (offset 0: read soon after, by the backward's walk back)
-    tp = tl.minimum(t, L - 1)
-    _prefetch(C_b + tp * stride_bl)
-    dd = tl.where(mask_d, d2, 0)[None, :, :]
-    _prefetch(dout_b + tp[:, None, None] * stride_ul + dd * stride_ud)
-    if HAS_Z:
-        _prefetch(z_b + tp[:, None, None] * stride_zl + dd * stride_zd)
+def _pf_steps(base, t_first, L, stride_l, nw, BL: tl.constexpr, W: tl.constexpr):
+    # L2 prefetch of the rows of steps t_first .. t_first + BL - 1 (clamped in bounds), each its first nw <= W
+    # elements from base at unit stride, two addresses per 32-byte sector (the row's ends included, however it
+    # is aligned). The index is a fresh arange, so Triton spreads it over the lanes, about one address a lane;
+    # prefetching each lane's own tile elements had cost a CCTL per step, tensor and lane, and their addresses
+    SE: tl.constexpr = 256 // base.dtype.element_ty.primitive_bitwidth  # elements per 32-byte sector
+    NA: tl.constexpr = 2 * ((W + SE - 1) // SE)
+    tp = tl.minimum(tl.maximum(t_first + tl.arange(0, BL)[:, None], 0), L - 1)
+    _prefetch(base + tp * stride_l + tl.minimum(tl.arange(0, NA)[None, :] * (SE // 2), nw - 1))
 
 
 @triton.jit
@@ -124,16 +99,12 @@ def _load_u_delta(u_b, dl_b, p, m, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.co
 @triton.jit
 def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud,
                  stride_ul, stride_bn, stride_bl, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
-                 REVERSE: tl.constexpr, PF_OFF: tl.constexpr):
+                 REVERSE: tl.constexpr):
     """Loads one backward tile and forms a = exp(delta A) (times the seq_idx keep) and b = delta u B.
 
     Tiles are `[BL, DI, BN, DO]` (see `_selective_scan_bwd_kernel`); u and delta `[BL, DI, DO]`, B `[BL, BN]`.
     Padded steps (t >= L) get a = 1, b = 0: the identity, so carries pass through them.
-    PF_OFF != 0 prefetches the u, delta and B of the tile PF_OFF steps away.
     """
-    _pf_tile3(u_b, t, d2, mask_d, PF_OFF, L, stride_ul, stride_ud)
-    _pf_tile3(dl_b, t, d2, mask_d, PF_OFF, L, stride_ul, stride_ud)
-    _pf_rows(B_b, t, PF_OFF, L, stride_bl)
     ml = t < L
     m2 = ml[:, None, None] & mask_d[None, :, :]
     p2 = t[:, None, None] * stride_ul + d2[None, :, :] * stride_ud
@@ -171,6 +142,8 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
     gp = tl.zeros([BLOCK_N, BLOCK_D], tl.float32)
     sdl = tl.zeros_like(Dv)  # sum of delta over the chunk: its total decay is exp2(A2 * sdl)
     alive = 1.0  # 0.0 once a packed sequence starts inside the chunk
+    d0 = tl.min(offs_d, axis=0)  # the d-block's first channel, and its rows' lengths (for the prefetches)
+    nd, Nn = tl.minimum(Dm - d0, BLOCK_D), tl.sum(mask_n.to(tl.int32), axis=0)
     mdn = mask_n[:, None] & mask_d[None, :]
     for k in range(n_tiles):
         if REVERSE:
@@ -187,17 +160,16 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                 tl.store(ck_b + (t0 // (BLOCK_L * CKPT_TILES)) * DN + offs_n[:, None] * Dm + offs_d[None, :], h,
                          mask=mdn)
         PF_OFF: tl.constexpr = -PF if REVERSE else PF  # prefetch ahead in scan order
-        if PF != 0:
-            t = t0 + offs_t
-            _pf_tile(u_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
-            _pf_tile(dl_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
-            _pf_rows(B_b, t, PF_OFF, L, stride_bl)
+        if PF != 0:  # channel-last rows (PF is 0 for L-contiguous inputs): unit channel stride
+            _pf_steps(u_b + d0 * stride_ud, t0 + PF_OFF, L, stride_ul, nd, BLOCK_L, BLOCK_D)
+            _pf_steps(dl_b + d0 * stride_ud, t0 + PF_OFF, L, stride_ul, nd, BLOCK_L, BLOCK_D)
+            _pf_steps(B_b, t0 + PF_OFF, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
             if WRITE_Y or ADJ:
-                _pf_rows(C_b, t, PF_OFF, L, stride_bl)
+                _pf_steps(C_b, t0 + PF_OFF, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
                 if HAS_Z:
-                    _pf_tile(z_b, t, offs_d, mask_d, PF_OFF, L, stride_zl, stride_zd)
+                    _pf_steps(z_b + d0 * stride_zd, t0 + PF_OFF, L, stride_zl, nd, BLOCK_L, BLOCK_D)
             if ADJ:
-                _pf_tile(dout_b, t, offs_d, mask_d, PF_OFF, L, stride_ul, stride_ud)
+                _pf_steps(dout_b + d0 * stride_ud, t0 + PF_OFF, L, stride_ul, nd, BLOCK_L, BLOCK_D)
         # the tile's inputs first (nothing is stored before they are read: the loads overlap), then
         # step by step on [BN, BD]; a step's column of a [BD, BL] tile is a register pick (L is in-thread)
         t = t0 + offs_t
@@ -307,6 +279,8 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
     else:
         PF_NEXT: tl.constexpr = 0
         PF_WALK: tl.constexpr = PF if REVERSE else -PF
+    d0 = tl.min(tl.min(d2, axis=1), axis=0)  # the d-block's first channel, and its rows' lengths (prefetches)
+    nd, Nn = tl.minimum(Dm - d0, DI * DO), tl.sum(mask_n.to(tl.int32), axis=0)
     offs_i = tl.arange(0, DI)
     offs_o = tl.arange(0, DO)
     mdn = mask_d[:, None, :] & mask_n[None, :, None]
@@ -332,14 +306,21 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
                     kk = nt - 1 - k
                 else:
                     kk = k
-                t = g0 + kk * BLOCK_L + offs_t
+                t0 = g0 + kk * BLOCK_L
+                t = t0 + offs_t
                 tl.store(sc_b + kk * BLOCK_N * DI * DO + pdn_loc, h)
                 if PF != 0:  # this group's other inputs, read by the walk back below
-                    _pf_cur(C_b, dout_b, z_b, t, d2, mask_d, L, stride_bl, stride_ul, stride_ud, stride_zl,
-                            stride_zd, HAS_Z)
+                    _pf_steps(C_b, t0, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
+                    _pf_steps(dout_b + d0 * stride_ud, t0, L, stride_ul, nd, BLOCK_L, DI * DO)
+                    if HAS_Z:
+                        _pf_steps(z_b + d0 * stride_zd, t0, L, stride_zl, nd, BLOCK_L, DI * DO)
+                if PF_NEXT != 0:  # the next group's u, delta and B
+                    _pf_steps(u_b + d0 * stride_ud, t0 + PF_NEXT, L, stride_ul, nd, BLOCK_L, DI * DO)
+                    _pf_steps(dl_b + d0 * stride_ud, t0 + PF_NEXT, L, stride_ul, nd, BLOCK_L, DI * DO)
+                    _pf_steps(B_b, t0 + PF_NEXT, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
                 u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
                     u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn,
-                    stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, PF_NEXT)
+                    stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
                 acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
                 last = (offs_l == LAST)[:, None, None, None]
                 h = tl.sum(tl.where(last, acum, 0.0), axis=0) * h + tl.sum(tl.where(last, hb, 0.0), axis=0)
@@ -349,20 +330,24 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
                 kk = k
             else:
                 kk = nt - 1 - k
-            t = g0 + kk * BLOCK_L + offs_t
+            t0 = g0 + kk * BLOCK_L
+            t = t0 + offs_t
             ml = t < L
             if CKPT_TILES > 1:
                 h0 = tl.load(sc_b + kk * BLOCK_N * DI * DO + pdn_loc)
             else:
                 h0 = h
             if PF_WALK != 0:
-                _pf_rows(C_b, t, PF_WALK, L, stride_bl)
-                _pf_tile3(dout_b, t, d2, mask_d, PF_WALK, L, stride_ul, stride_ud)
+                _pf_steps(C_b, t0 + PF_WALK, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
+                _pf_steps(dout_b + d0 * stride_ud, t0 + PF_WALK, L, stride_ul, nd, BLOCK_L, DI * DO)
                 if HAS_Z:
-                    _pf_tile3(z_b, t, d2, mask_d, PF_WALK, L, stride_zl, stride_zd)
+                    _pf_steps(z_b + d0 * stride_zd, t0 + PF_WALK, L, stride_zl, nd, BLOCK_L, DI * DO)
+                _pf_steps(u_b + d0 * stride_ud, t0 + PF_WALK, L, stride_ul, nd, BLOCK_L, DI * DO)
+                _pf_steps(dl_b + d0 * stride_ud, t0 + PF_WALK, L, stride_ul, nd, BLOCK_L, DI * DO)
+                _pf_steps(B_b, t0 + PF_WALK, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
             u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
                 u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn,
-                stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, PF_WALK)
+                stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
             mnl = ml[:, None] & mask_n[None, :]
             pbn = t[:, None] * stride_bl + offs_n[None, :] * stride_bn
             pdb = t[:, None] * stride_dbl + offs_n[None, :] * stride_dbn
@@ -667,10 +652,16 @@ def _env_cfg(prefix: str, default: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _reg_cap(prefix: str, x: torch.Tensor) -> dict:
-    """GENOMAMBA_SCAN_{FWD,BWD}_MAXNREG=R caps a pass's CUDA kernels' registers a thread (more warps fit a SM;
-    ptxas spills beyond R): a launch option for benchmark sweeps, none by default."""
-    v = os.environ.get(f"GENOMAMBA_SCAN_{prefix}_MAXNREG")
-    return {"maxnreg": int(v)} if v and x.is_cuda else {}
+    """The register cap a thread of a pass's CUDA kernels (`_MAXNREG`, or GENOMAMBA_SCAN_{FWD,BWD,CKPT_PASS}_MAXNREG=R;
+    0: none): more warps fit a SM, and ptxas spills beyond R."""
+    v = int(os.environ.get(f"GENOMAMBA_SCAN_{prefix}_MAXNREG", _MAXNREG.get(prefix, 0)))
+    return {"maxnreg": v} if v and x.is_cuda else {}
+
+
+# 128 registers = 64 K / (16 warps x 32 lanes): 16 one-warp programs a SM, as FWD_WARPS_PER_SM plans the forward's
+# chunks for. Uncapped, the forward passes took 146 registers and the checkpoint pass 134, which fit 12 a SM
+# (registers are handed out per sub-partition, cuda_occupancy.h): the forward ran 1.3 waves. BENCHMARKS.md 7l.
+_MAXNREG = {"FWD": 128, "CKPT_PASS": 128}
 
 
 def _pf(plan: "_Plan", u: torch.Tensor) -> int:
@@ -682,7 +673,7 @@ def _prefetch_steps() -> int:
     return int(os.environ.get("GENOMAMBA_SCAN_PREFETCH", _PF_STEPS))
 
 
-_PF_STEPS = 64
+_PF_STEPS = 16  # BENCHMARKS.md 7l: 8-32 within 1%, 64 and 128 slower, none 15-20% slower
 
 
 class _Plan:
@@ -930,7 +921,7 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
         *B4.stride(), k.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=k.BLOCK_D, BLOCK_N=k.BLOCK_N, BLOCK_L=k.BLOCK_L,
-        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), num_warps=k.num_warps)
+        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), num_warps=k.num_warps, **_reg_cap("CKPT_PASS", u))
     _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
     return ck, G
 

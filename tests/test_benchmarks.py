@@ -50,3 +50,12 @@ def test_regs_reads_the_sass_mix_and_loop_sizes(monkeypatch):
     assert [op for _, op, _ in ops] == ["MOV", "FFMA", "SHFL.BFLY", "BRA", "EXIT"]
     assert regs["sass_mix"](ops) == {"all": 5, "move": 1, "fma": 1, "shfl": 1}
     assert regs["loop_sizes"](ops) == [3]
+
+
+def test_regs_counts_warps_per_sub_partition():
+    """regs.py's occupancy: registers are handed out per sub-partition (16 K each, 256 a warp at a time), so
+    146 registers a thread fit 12 one-warp programs a SM, not 14 (BENCHMARKS.md 7l)."""
+    regs = runpy.run_path(str(BENCHMARKS / "kernels" / "regs.py"), run_name="regs")
+    fit = regs["warps_per_sm"]
+    assert [fit(r, 1) for r in (146, 134, 128, 253, 64, 32)] == [12, 12, 16, 8, 32, 64]
+    assert fit(128, 4) == 16 and fit(146, 4) == 12 and fit(200, 8) == 8

@@ -10,7 +10,7 @@ are bf16 (u, delta, z, B, C, y, dy, du) or fp32 (states, A, D, bias, grads of B/
 ints are marked 16-divisible as a launch at the model's sizes specialises them, except L and the
 kernel's `do_not_specialize` arguments (`--no-divisibility`: none marked, which once hid a layout
 change: BENCHMARKS.md 7i). Occupancy is the
-warps a SM that fit in its 64 K registers. The figures depend on the Triton version: the GPU image
+warps a SM that fit in its registers (`warps_per_sm`). The figures depend on the Triton version: the GPU image
 has Triton 3.6 (the old forward took 241 registers there, 166 under 3.9), so compare under 3.6.
 A `shfl` in a kernel whose lanes each hold a channel means a layout put N or L across lanes.
 """
@@ -101,17 +101,30 @@ def loop_sizes(ops: list[tuple[int, str, str]]) -> list[int]:
     return [sum(lo <= a <= hi for a, _, _ in ops) for lo, hi in sorted(loops)]
 
 
+PASS = {"fwd": "FWD", "state": "FWD", "state_bwd": "CKPT_PASS", "bwd": "BWD"}  # whose register cap a launch applies
+
+
+def warps_per_sm(regs: int, num_warps: int) -> int:
+    """Warps of a kernel that fit on a Hopper SM by registers: each of its 4 sub-partitions has 16 K registers,
+    handed out per warp in units of 256 (`cudaOccMaxBlocksPerSMRegsLimit` in cuda_occupancy.h). 146 registers fit 3
+    warps a sub-partition, 12 a SM, not the 14 that 64 K / (146 x 32) suggests; 128 fit 16."""
+    per_warp = -(-max(regs, 1) * 32 // 256) * 256
+    fit = 4 * (16384 // per_warp)  # warps, in whole sub-partition slots
+    return min(64, fit // num_warps * num_warps)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("kernel", choices=["fwd", "state", "state_bwd", "bwd"])
     ap.add_argument("cfgs", nargs="+")
     ap.add_argument("--ckpt-tiles", type=int, default=None,
                     help="tiles a checkpoint group (default: as a launch, CKPT_STEPS / BLOCK_L)")
-    ap.add_argument("--pf", type=int, default=64)
+    ap.add_argument("--pf", type=int, default=ss._PF_STEPS, help="prefetch distance (default: a launch's)")
     ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
     ap.add_argument("--sass", action="store_true", help="also the static SASS instruction mix by class")
     ap.add_argument("--l-contig", action="store_true", help="L-contiguous inputs (unit L strides specialised to 1)")
-    ap.add_argument("--maxnreg", type=int, default=None, help="cap registers a thread (ptxas spills beyond it)")
+    ap.add_argument("--maxnreg", type=int, default=None,
+                    help="cap registers a thread (ptxas spills beyond it; default: a launch's cap, 0: none)")
     a = ap.parse_args()
     common = {"HAS_Z": True, "HAS_BIAS": True, "SOFTPLUS": True, "IS_VARLEN": False, "REVERSE": False, "BLOCK_N": 16,
               "PF": a.pf}
@@ -128,8 +141,9 @@ def main():
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
                                                           CKPT_TILES=ckpt_tiles, DI=di[0] if di else 1)
-        regs, stack, shfl, mix, loops = compile_kernel(fn, ce, w, a.maxnreg, not a.no_divisibility, a.l_contig)
-        warps = min(64, (65536 // (max(regs, 1) * 32)) // w * w)
+        cap = a.maxnreg if a.maxnreg is not None else ss._MAXNREG.get(PASS[a.kernel], 0)
+        regs, stack, shfl, mix, loops = compile_kernel(fn, ce, w, cap or None, not a.no_divisibility, a.l_contig)
+        warps = warps_per_sm(regs, w)
         print(f"{a.kernel} {c}: {regs} registers, {stack} bytes of stack (spills), {shfl} shfl in the PTX, ~{warps} warps/SM")
         if a.sass:
             print("  SASS (static): " + ", ".join(f"{k} {v}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1])))

@@ -236,3 +236,22 @@ def test_forward_chunks_stay_within_the_warp_target(monkeypatch):
     assert ss._Plan(64, 512, 16, 8192, 1, cuda).n_chunks == 2
     assert ss._Plan(1, 512, 16, 131072, 1, cuda).n_chunks == 131  # 132 asked, chunks of whole 16-step units
     assert ss._Plan(256, 512, 16, 8192, 1, cuda).n_chunks == 1
+
+
+def test_register_caps_fit_the_planned_warps(monkeypatch):
+    """On CUDA the forward passes and the checkpoint pass are capped at the registers that let FWD_WARPS_PER_SM
+    one-warp programs share a SM (128; uncapped they took 146 and 134, which fit 12: BENCHMARKS.md 7l); the
+    backward is not capped; GENOMAMBA_SCAN_<PASS>_MAXNREG overrides (0: none); CPU tensors never get a cap."""
+    from types import SimpleNamespace
+
+    from genomamba_kernels import selective_scan as ss
+
+    for k in ("FWD", "BWD", "CKPT_PASS"):
+        monkeypatch.delenv(f"GENOMAMBA_SCAN_{k}_MAXNREG", raising=False)
+    on_cuda = SimpleNamespace(is_cuda=True)
+    assert ss._MAXNREG["FWD"] * 32 * ss._env_int("FWD_WARPS_PER_SM") == 65536
+    assert ss._reg_cap("FWD", on_cuda) == ss._reg_cap("CKPT_PASS", on_cuda) == {"maxnreg": 128}
+    assert ss._reg_cap("BWD", on_cuda) == {} and ss._reg_cap("FWD", torch.zeros(1)) == {}
+    monkeypatch.setenv("GENOMAMBA_SCAN_FWD_MAXNREG", "0")
+    monkeypatch.setenv("GENOMAMBA_SCAN_BWD_MAXNREG", "200")
+    assert ss._reg_cap("FWD", on_cuda) == {} and ss._reg_cap("BWD", on_cuda) == {"maxnreg": 200}
