@@ -1,3 +1,5 @@
+# as run on the device (bash .carry/call1.sh): .carry/ is the git-ignored folder carried there (wheels, setup.sh,
+# this script and a copy of normbench.py); .carry/base/genomamba_kernels is the kernels of main at 9a4bf44
 set -u
 export LIMIT=575; source .carry/setup.sh > $OUT/setup.log 2>&1; tail -3 $OUT/setup.log
 echo "== gpu tests =="; timeout 100 python3 -m pytest -q -m gpu tests/kernels/test_selective_scan_triton.py tests/kernels/test_bidirectional.py -k "not tile_settings" -x 2>&1 | tail -4
