@@ -26,8 +26,9 @@ from genomamba_kernels import selective_scan_triton
 SHAPES = [(1, 512, 16, 1 << 20), (64, 512, 16, 8192), (1, 512, 16, 131072)]
 # Variants of the channel-last run: `KEY=VALUE[+KEY=VALUE...]`, each KEY a GENOMAMBA_SCAN_<KEY> setting read
 # at launch by genomamba_kernels.selective_scan: BWD (BDxBLxWARPS[xDI], default 16x4x1x2), CKPT_PASS (the
-# checkpoint pass's tiles, default 16x8x1), CKPT_STEPS, BWD_WARPS_PER_SM, BWD_MAXNREG, FWD (default 32x8x1),
-# FWD_WARPS_PER_SM, PREFETCH. The default variant is the backward before BENCHMARKS.md 7g.
+# checkpoint pass's tiles, default 16x8x1), CKPT_STEPS, BWD_WARPS_PER_SM, FWD (default 32x8x1), FWD_WARPS_PER_SM,
+# {FWD,BWD,CKPT_PASS}_MAXNREG (register caps, default 128 / none / 128; 0 lifts one), PREFETCH (default 16 steps).
+# The default variant is the backward before BENCHMARKS.md 7g.
 DEFAULT_VARIANTS = "BWD=16x4x1+CKPT_PASS=16x4x1"
 
 
