@@ -68,6 +68,27 @@ def _pf_steps(base, t_first, L, stride_l, nw, BL: tl.constexpr, W: tl.constexpr)
 
 
 @triton.jit
+def _pf_scan_rows(u_b, dl_b, B_b, t_first, L, stride_ul, stride_bl, nd, Nn, BL: tl.constexpr, W: tl.constexpr,
+                  BN: tl.constexpr):
+    # prefetch what a scan step reads, for steps t_first .. t_first + BL - 1: u and delta (u_b, dl_b at the
+    # d-block's first channel, nd channels of W) and B (Nn states of BN)
+    _pf_steps(u_b, t_first, L, stride_ul, nd, BL, W)
+    _pf_steps(dl_b, t_first, L, stride_ul, nd, BL, W)
+    _pf_steps(B_b, t_first, L, stride_bl, Nn, BL, BN)
+
+
+@triton.jit
+def _pf_adjoint_rows(C_b, dout_b, z_b, t_first, L, stride_bl, stride_ul, stride_zl, nd, Nn, BL: tl.constexpr,
+                     W: tl.constexpr, BN: tl.constexpr, HAS_Z: tl.constexpr):
+    # prefetch what the backward's walk reads besides the scan's inputs: C, dy and z (dout_b, z_b at the d-block's
+    # first channel), for steps t_first .. t_first + BL - 1
+    _pf_steps(C_b, t_first, L, stride_bl, Nn, BL, BN)
+    _pf_steps(dout_b, t_first, L, stride_ul, nd, BL, W)
+    if HAS_Z:
+        _pf_steps(z_b, t_first, L, stride_zl, nd, BL, W)
+
+
+@triton.jit
 def _seq_keep(seq_b, t, ml, L, REVERSE: tl.constexpr):
     """1.0 per step of t, or 0.0 where a packed sequence starts (seq_idx differs from the step
     before in scan order): the factor that resets the state there."""
@@ -161,9 +182,8 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                          mask=mdn)
         PF_OFF: tl.constexpr = -PF if REVERSE else PF  # prefetch ahead in scan order
         if PF != 0:  # channel-last rows (PF is 0 for L-contiguous inputs): unit channel stride
-            _pf_steps(u_b + d0 * stride_ud, t0 + PF_OFF, L, stride_ul, nd, BLOCK_L, BLOCK_D)
-            _pf_steps(dl_b + d0 * stride_ud, t0 + PF_OFF, L, stride_ul, nd, BLOCK_L, BLOCK_D)
-            _pf_steps(B_b, t0 + PF_OFF, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
+            _pf_scan_rows(u_b + d0 * stride_ud, dl_b + d0 * stride_ud, B_b, t0 + PF_OFF, L, stride_ul, stride_bl, nd,
+                          Nn, BLOCK_L, BLOCK_D, BLOCK_N)
             if WRITE_Y or ADJ:
                 _pf_steps(C_b, t0 + PF_OFF, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
                 if HAS_Z:
@@ -310,14 +330,11 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
                 t = t0 + offs_t
                 tl.store(sc_b + kk * BLOCK_N * DI * DO + pdn_loc, h)
                 if PF != 0:  # this group's other inputs, read by the walk back below
-                    _pf_steps(C_b, t0, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
-                    _pf_steps(dout_b + d0 * stride_ud, t0, L, stride_ul, nd, BLOCK_L, DI * DO)
-                    if HAS_Z:
-                        _pf_steps(z_b + d0 * stride_zd, t0, L, stride_zl, nd, BLOCK_L, DI * DO)
+                    _pf_adjoint_rows(C_b, dout_b + d0 * stride_ud, z_b + d0 * stride_zd, t0, L, stride_bl, stride_ul,
+                                     stride_zl, nd, Nn, BLOCK_L, DI * DO, BLOCK_N, HAS_Z)
                 if PF_NEXT != 0:  # the next group's u, delta and B
-                    _pf_steps(u_b + d0 * stride_ud, t0 + PF_NEXT, L, stride_ul, nd, BLOCK_L, DI * DO)
-                    _pf_steps(dl_b + d0 * stride_ud, t0 + PF_NEXT, L, stride_ul, nd, BLOCK_L, DI * DO)
-                    _pf_steps(B_b, t0 + PF_NEXT, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
+                    _pf_scan_rows(u_b + d0 * stride_ud, dl_b + d0 * stride_ud, B_b, t0 + PF_NEXT, L, stride_ul,
+                                  stride_bl, nd, Nn, BLOCK_L, DI * DO, BLOCK_N)
                 u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
                     u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn,
                     stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
@@ -338,13 +355,10 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
             else:
                 h0 = h
             if PF_WALK != 0:
-                _pf_steps(C_b, t0 + PF_WALK, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
-                _pf_steps(dout_b + d0 * stride_ud, t0 + PF_WALK, L, stride_ul, nd, BLOCK_L, DI * DO)
-                if HAS_Z:
-                    _pf_steps(z_b + d0 * stride_zd, t0 + PF_WALK, L, stride_zl, nd, BLOCK_L, DI * DO)
-                _pf_steps(u_b + d0 * stride_ud, t0 + PF_WALK, L, stride_ul, nd, BLOCK_L, DI * DO)
-                _pf_steps(dl_b + d0 * stride_ud, t0 + PF_WALK, L, stride_ul, nd, BLOCK_L, DI * DO)
-                _pf_steps(B_b, t0 + PF_WALK, L, stride_bl, Nn, BLOCK_L, BLOCK_N)
+                _pf_adjoint_rows(C_b, dout_b + d0 * stride_ud, z_b + d0 * stride_zd, t0 + PF_WALK, L, stride_bl,
+                                 stride_ul, stride_zl, nd, Nn, BLOCK_L, DI * DO, BLOCK_N, HAS_Z)
+                _pf_scan_rows(u_b + d0 * stride_ud, dl_b + d0 * stride_ud, B_b, t0 + PF_WALK, L, stride_ul, stride_bl,
+                              nd, Nn, BLOCK_L, DI * DO, BLOCK_N)
             u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
                 u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn,
                 stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
