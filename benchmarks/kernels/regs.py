@@ -23,6 +23,7 @@ import os
 import re
 import subprocess
 import tempfile
+import types
 
 import triton
 from genomamba_kernels import selective_scan as ss
@@ -102,6 +103,7 @@ def loop_sizes(ops: list[tuple[int, str, str]]) -> list[int]:
 
 
 PASS = {"fwd": "FWD", "state": "FWD", "state_bwd": "CKPT_PASS", "bwd": "BWD"}  # whose register cap a launch applies
+ON_CUDA = types.SimpleNamespace(is_cuda=True)  # the launch's cap rule (`_reg_cap`) asked as for a CUDA tensor
 
 
 def warps_per_sm(regs: int, num_warps: int) -> int:
@@ -119,7 +121,7 @@ def main():
     ap.add_argument("cfgs", nargs="+")
     ap.add_argument("--ckpt-tiles", type=int, default=None,
                     help="tiles a checkpoint group (default: as a launch, CKPT_STEPS / BLOCK_L)")
-    ap.add_argument("--pf", type=int, default=ss._PF_STEPS, help="prefetch distance (default: a launch's)")
+    ap.add_argument("--pf", type=int, default=ss._prefetch_steps(), help="prefetch distance (default: a launch's)")
     ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
     ap.add_argument("--sass", action="store_true", help="also the static SASS instruction mix by class")
     ap.add_argument("--l-contig", action="store_true", help="L-contiguous inputs (unit L strides specialised to 1)")
@@ -141,7 +143,7 @@ def main():
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
                                                           CKPT_TILES=ckpt_tiles, DI=di[0] if di else 1)
-        cap = a.maxnreg if a.maxnreg is not None else ss._MAXNREG.get(PASS[a.kernel], 0)
+        cap = a.maxnreg if a.maxnreg is not None else ss._reg_cap(PASS[a.kernel], ON_CUDA).get("maxnreg")
         regs, stack, shfl, mix, loops = compile_kernel(fn, ce, w, cap or None, not a.no_divisibility, a.l_contig)
         warps = warps_per_sm(regs, w)
         print(f"{a.kernel} {c}: {regs} registers, {stack} bytes of stack (spills), {shfl} shfl in the PTX, ~{warps} warps/SM")
