@@ -700,17 +700,28 @@ class _Plan:
         self.k = self._ckpt_cfg(Dm, N, L, G, _env_cfg("CKPT_PASS", _CKPT_CFG if cuda else _CPU_CFG))
         unit = max(self.f.BLOCK_L, self.b.BLOCK_L * self.b.CKPT_TILES)  # chunks: whole tiles/groups of both passes
         n_units = triton.cdiv(L, unit)
+        target = _env_int("FWD_WARPS_PER_SM") * _num_sms(device) // self.f.num_warps  # forward programs that fit
         if chunk_size is None:
             # as many chunks as keep the forward within ~FWD_WARPS_PER_SM warps per SM, never more: past
             # it a partial extra wave costs more than the idle slots (B=64 L=8k: 2 chunks 4.38 ms, 3
             # chunks 5.04 ms; BENCHMARKS.md 7h)
-            target = _env_int("FWD_WARPS_PER_SM") * _num_sms(device) // self.f.num_warps
             nc = min(n_units, max(1, target // (Bsz * self.f.n_dblk)))
         else:
             nc = triton.cdiv(L, max(chunk_size, 1))
         units_per_chunk = triton.cdiv(n_units, nc)
         self.chunk_len = units_per_chunk * unit
         self.n_chunks = triton.cdiv(n_units, units_per_chunk)
+        # Pass 1 scans the first n_chunks - 1 chunks in scan order. With few chunks (a large batch) its programs
+        # would fill part of the GPU (B=64 L=8k: 1,024 one-warp programs, half the 16 warps a SM), so it scans
+        # pass1_split equal parts of each chunk, whose states the combine joins (GENOMAMBA_SCAN_PASS1_SPLIT=K).
+        split = int(os.environ.get("GENOMAMBA_SCAN_PASS1_SPLIT", 0))
+        if not split and cuda and chunk_size is None and self.n_chunks > 1:
+            split = target // ((self.n_chunks - 1) * Bsz * self.f.n_dblk)
+        tiles = self.chunk_len // self.f.BLOCK_L
+        split = max(1, min(split, tiles))
+        while tiles % split:  # parts of whole tiles
+            split -= 1
+        self.pass1_split = split
         # The backward's chunks join bwd_mult forward chunks: its per-program scratch grows with the
         # number of programs, so it runs fewer, longer ones (~BWD_WARPS_PER_SM warps per SM).
         mult = int(os.environ.get("GENOMAMBA_SCAN_BWD_MULT", 0))
@@ -823,26 +834,29 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
     """Passes 1-2: each chunk's start state `[B, nc, N, D]` fp32 (A, init prepared by `_prep`)."""
     Bsz, Dm, L = u.shape
     N = A.shape[0]
-    nc = plan.n_chunks
+    nc, k = plan.n_chunks, plan.pass1_split
     if nc == 1:
         hs = torch.zeros(Bsz, 1, N, Dm, device=u.device, dtype=torch.float32)
         if init is not None:
             hs[:, 0] = init
         return hs
-    S = _empty(Bsz, nc, N, Dm, dtype=torch.float32, device=u.device)
-    P = _empty(Bsz, nc, N, Dm, dtype=torch.float32, device=u.device)
+    S = _empty(Bsz, nc * k, N, Dm, dtype=torch.float32, device=u.device)  # per part of a chunk (k a chunk)
+    P = _empty(Bsz, nc * k, N, Dm, dtype=torch.float32, device=u.device)
     dummy = u
     # the last chunk in scan order (the first in memory when reversed) starts no other chunk: its end
-    # state is not needed (the final state comes from pass 3), so pass 1 skips it; the combine reads
-    # its S and P only into the state after the end, which it never stores
-    _selective_scan_chunk_state_kernel[(plan.f.n_dblk, nc - 1, Bsz)](
+    # state is not needed (the final state comes from pass 3), so pass 1 skips its parts; the combine reads
+    # their S and P only into states it never returns
+    _selective_scan_chunk_state_kernel[(plan.f.n_dblk, (nc - 1) * k, Bsz)](
         u, delta, A, B4, bias if bias is not None else dummy, seq if seq is not None else dummy,
         dummy, dummy, dummy, dummy, S, P, dummy, dummy,
-        L, Dm, N, plan.f.dpg, plan.chunk_len, nc, nc, 1, 1 if reverse else 0, *u.stride(), 0, 0, 0, *B4.stride(), 0,
+        L, Dm, N, plan.f.dpg, plan.chunk_len // k, nc * k, nc * k, 1, k if reverse else 0, *u.stride(), 0, 0, 0,
+        *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
         PF=_pf(plan, u), num_warps=plan.f.num_warps, **_reg_cap("FWD", u))
     _combine(S, P, init, S, reverse)
+    if k > 1:  # the state entering each chunk is the one entering its first part in scan order
+        S = S[:, k - 1 if reverse else 0::k].contiguous()
     return S
 
 

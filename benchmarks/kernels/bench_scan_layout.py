@@ -23,11 +23,14 @@ from triton.testing import do_bench
 
 from genomamba_kernels import selective_scan_triton
 
-SHAPES = [(1, 512, 16, 1 << 20), (64, 512, 16, 8192), (1, 512, 16, 131072)]
+# the model's layer at B=1 L=2^20, B=64 L=8k (forward rows), B=1 L=131k, B=8 L=16k (training rows), and the issue's
+# (16, 512, 16, 8192)
+SHAPES = [(1, 512, 16, 1 << 20), (64, 512, 16, 8192), (1, 512, 16, 131072), (8, 512, 16, 16384), (16, 512, 16, 8192)]
 # Variants of the channel-last run: `KEY=VALUE[+KEY=VALUE...]`, each KEY a GENOMAMBA_SCAN_<KEY> setting read
 # at launch by genomamba_kernels.selective_scan: BWD (BDxBLxWARPS[xDI], default 16x4x1x2), CKPT_PASS (the
 # checkpoint pass's tiles, default 16x8x1), CKPT_STEPS, BWD_WARPS_PER_SM, FWD (default 32x8x1), FWD_WARPS_PER_SM,
-# {FWD,BWD,CKPT_PASS}_MAXNREG (register caps, default 128 / none / 128; 0 lifts one), PREFETCH (default 16 steps).
+# {FWD,BWD,CKPT_PASS}_MAXNREG (register caps, default 128 / none / 128; 0 lifts one), PREFETCH (default 16 steps),
+# PASS1_SPLIT (parts of a chunk forward pass 1 scans; default: enough to fill the GPU).
 # The default variant is the backward before BENCHMARKS.md 7g.
 DEFAULT_VARIANTS = "BWD=16x4x1+CKPT_PASS=16x4x1"
 

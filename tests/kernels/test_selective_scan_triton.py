@@ -225,6 +225,48 @@ def test_backward_chunks_span_forward_chunks_gpu(reverse, monkeypatch):
              init=True)
 
 
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+@pytest.mark.parametrize("split,chunk", [(2, 32), (3, 48)], ids=["halves", "thirds"])
+def test_pass1_on_parts_of_chunks(reverse, split, chunk, device, monkeypatch):
+    """B2-L97-D8-N4-fp32 in chunks of 32 or 48 steps (the last one step long), forward pass 1 on halves or thirds
+    of each (GENOMAMBA_SCAN_PASS1_SPLIT; the interpreter's tiles are 16 steps: parts past L scan nothing),
+    with seq_idx resets and an initial state."""
+    from genomamba_kernels import selective_scan as ss
+
+    monkeypatch.setenv("GENOMAMBA_SCAN_PASS1_SPLIT", str(split))
+    assert ss._Plan(2, 8, 4, 97, 1, torch.device(device), chunk).pass1_split == split
+    run_case(2, 8, 4, 97, torch.float32, device, reverse=reverse, init=True, varlen=True, chunk_size=chunk)
+
+
+def test_pass1_split_fills_the_warp_target(monkeypatch):
+    """Pass 1 scans all chunks but the last; at B=64 L=8192 (2 chunks) that is 1,024 one-warp programs, half of
+    the 2,112 that fit a 132-SM GPU, so it scans halves of chunks; a plan whose pass 1 already fills the GPU,
+    an explicit chunk_size and the CPU keep whole chunks; a part is whole tiles."""
+    from genomamba_kernels import selective_scan as ss
+
+    monkeypatch.setattr(ss, "_num_sms", lambda device: 132)
+    monkeypatch.delenv("GENOMAMBA_SCAN_PASS1_SPLIT", raising=False)
+    cuda = torch.device("cuda")
+    assert ss._Plan(64, 512, 16, 8192, 1, cuda).pass1_split == 2
+    assert ss._Plan(8, 512, 16, 16384, 1, cuda).pass1_split == 1  # 15 chunks x 128 programs
+    assert ss._Plan(1, 512, 16, 131072, 1, cuda).pass1_split == 1
+    assert ss._Plan(64, 512, 16, 8192, 1, cuda, chunk_size=4096).pass1_split == 1
+    assert ss._Plan(64, 512, 16, 8192, 1, torch.device("cpu")).pass1_split == 1
+    monkeypatch.setenv("GENOMAMBA_SCAN_PASS1_SPLIT", "3")
+    plan = ss._Plan(64, 512, 16, 8192, 1, cuda)  # 4,096-step chunks: 512 tiles of 8, which 3 does not divide
+    assert plan.pass1_split == 2 and (plan.chunk_len // plan.pass1_split) % plan.f.BLOCK_L == 0
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_pass1_on_parts_of_chunks_gpu(reverse, monkeypatch):
+    """B2-L8191-D64-N16-bf16, channel-last, seq_idx, an initial state: 4 chunks, pass 1 on quarters of each."""
+    monkeypatch.setenv("GENOMAMBA_SCAN_PASS1_SPLIT", "4")
+    run_case(2, 64, 16, 8191, torch.bfloat16, torch.device("cuda"), layout="channel_last", reverse=reverse,
+             varlen=True, init=True, chunk_size=2048)
+
+
 def test_forward_chunks_stay_within_the_warp_target(monkeypatch):
     """The forward's chunk count keeps its programs within FWD_WARPS_PER_SM warps a SM (rounded down):
     on a 132-SM GPU, B=64 D=512 L=8192 (1,024 one-warp programs a chunk) takes 2 chunks, not 3 (a third
