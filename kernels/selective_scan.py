@@ -3,7 +3,8 @@
 The sequence is cut into chunks so that batch 1 at L=131072 still fills the GPU:
   1. `_selective_scan_chunk_state_kernel`: per (d-block, chunk, batch), the chunk's end state from
      a zero start and its total decay exp(A sum(delta)) (not for the last chunk in scan order, whose
-     end state starts no chunk; the pass is skipped with a single chunk);
+     end state starts no chunk; the pass is skipped with a single chunk; with few chunks it runs on
+     equal parts of each, so that its grid fills the GPU too);
   2. `_chunk_combine_kernel`: a short sequential pass over chunks -> each chunk's start state;
   3. `_selective_scan_fwd_kernel`: rescans each chunk from its start state and writes y.
 States are fp32 `[N, D]` tiles, channels fastest. As compiled for a launch at the model's sizes
