@@ -27,6 +27,7 @@ MILESTONES = [
     ("16-step ckpts", "7h-7j", "results_2026-12-07e/call5/lm_base/results.json"),
     ("fewer instr./step", "7k", "results_2026-12-07e/call6/lm_new2/results.json"),
     ("16 warps a SM", "7l", "results_2026-12-07f/call5/lm_final/results.json"),
+    ("pass 1 on parts", "7m", "results_2026-12-07g/call3_lm/results.json"),
 ]
 ROWS = [("train", 8, 16384, "training B=8 L=16k"), ("train", 1, 131072, "training B=1 L=131k"),
         ("train", 1, 1 << 20, "training B=1 L=2^20"), ("infer", 1, 1 << 20, "forward B=1 L=2^20"),
