@@ -651,11 +651,13 @@ class _Cfg:
 # pass on CUDA, from the sweeps of benchmarks/kernels/bench_scan_layout.py (BENCHMARKS.md 7d, 7e, 7g, 7k); the
 # interpreter uses small tiles (DI=2, so the CPU tests cover the multi-channel lanes).
 _FWD_CFG, _BWD_CFG, _CKPT_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1, 2), (16, 8, 1), (4, 16, 4, 2)
-_ENV_INT_DEFAULTS = {"CKPT_STEPS": 16, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16}  # BENCHMARKS.md 7d, 7e, 7h, 7j
+# BENCHMARKS.md 7d, 7e, 7h, 7j; BWD_MULT and PASS1_SPLIT 0: picked by the plan
+_ENV_INT_DEFAULTS = {"CKPT_STEPS": 16, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16, "BWD_MULT": 0, "PASS1_SPLIT": 0}
 
 
 def _env_int(name: str) -> int:
-    """GENOMAMBA_SCAN_{CKPT_STEPS,BWD_WARPS_PER_SM,FWD_WARPS_PER_SM}, read at each plan (benchmark sweeps), or the default."""
+    """GENOMAMBA_SCAN_{CKPT_STEPS,BWD_WARPS_PER_SM,FWD_WARPS_PER_SM,BWD_MULT,PASS1_SPLIT}, read at each plan (benchmark
+    sweeps and tests), or the default."""
     return int(os.environ.get(f"GENOMAMBA_SCAN_{name}", _ENV_INT_DEFAULTS[name]))
 
 
@@ -715,7 +717,7 @@ class _Plan:
         # Pass 1 scans the first n_chunks - 1 chunks in scan order. With few chunks (a large batch) its programs
         # would fill part of the GPU (B=64 L=8k: 1,024 one-warp programs, half the 16 warps a SM), so it scans
         # pass1_split equal parts of each chunk, whose states the combine joins (GENOMAMBA_SCAN_PASS1_SPLIT=K).
-        split = int(os.environ.get("GENOMAMBA_SCAN_PASS1_SPLIT", 0))
+        split = _env_int("PASS1_SPLIT")
         if not split and cuda and chunk_size is None and self.n_chunks > 1:
             split = target // ((self.n_chunks - 1) * Bsz * self.f.n_dblk)
         tiles = self.chunk_len // self.f.BLOCK_L
@@ -725,7 +727,7 @@ class _Plan:
         self.pass1_split = split
         # The backward's chunks join bwd_mult forward chunks: its per-program scratch grows with the
         # number of programs, so it runs fewer, longer ones (~BWD_WARPS_PER_SM warps per SM).
-        mult = int(os.environ.get("GENOMAMBA_SCAN_BWD_MULT", 0))
+        mult = _env_int("BWD_MULT")
         if not mult and cuda and chunk_size is None:
             warps = _env_int("BWD_WARPS_PER_SM") * _num_sms(device)
             want = max(1, triton.cdiv(warps // self.b.num_warps, Bsz * self.b.n_dblk))
