@@ -25,6 +25,7 @@ whatever the input dtype. Imports torch and triton only.
 
 from __future__ import annotations
 
+import math
 import os
 
 import torch
@@ -701,7 +702,9 @@ class _Plan:
         self.f = _Cfg(Dm, N, L, G, *_env_cfg("FWD", _FWD_CFG if cuda else _CPU_CFG))
         self.b = _Cfg(Dm, N, L, G, *_env_cfg("BWD", _BWD_CFG if cuda else _CPU_CFG))
         self.k = self._ckpt_cfg(Dm, N, L, G, _env_cfg("CKPT_PASS", _CKPT_CFG if cuda else _CPU_CFG))
-        unit = max(self.f.BLOCK_L, self.b.BLOCK_L * self.b.CKPT_TILES)  # chunks: whole tiles/groups of both passes
+        # chunks are whole forward tiles and whole backward checkpoint groups (the lcm: a group of CKPT_STEPS=24 is
+        # no multiple of 16-step forward tiles, and a tile past a chunk's end would scan into the next chunk)
+        unit = math.lcm(self.f.BLOCK_L, self.b.BLOCK_L * self.b.CKPT_TILES)
         n_units = triton.cdiv(L, unit)
         target = _env_int("FWD_WARPS_PER_SM") * _num_sms(device) // self.f.num_warps  # forward programs that fit
         if chunk_size is None:

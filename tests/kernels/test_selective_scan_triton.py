@@ -257,6 +257,22 @@ def test_pass1_split_fills_the_warp_target(monkeypatch):
     assert plan.pass1_split == 2 and (plan.chunk_len // plan.pass1_split) % plan.f.BLOCK_L == 0
 
 
+def test_chunks_are_whole_tiles_of_both_passes(monkeypatch):
+    """A chunk is whole forward tiles and whole backward checkpoint groups even where neither divides the other
+    (16-step forward tiles, 24-step groups): a chunk of 4,104 steps would end inside a forward tile, whose steps
+    past the chunk pass 3 would scan and store from the wrong state."""
+    from genomamba_kernels import selective_scan as ss
+
+    monkeypatch.setattr(ss, "_num_sms", lambda device: 132)
+    monkeypatch.setenv("GENOMAMBA_SCAN_FWD", "32x16x1")
+    monkeypatch.setenv("GENOMAMBA_SCAN_CKPT_STEPS", "24")
+    plan = ss._Plan(64, 512, 16, 8192, 1, torch.device("cuda"))
+    group = plan.b.BLOCK_L * plan.b.CKPT_TILES
+    assert (plan.f.BLOCK_L, group) == (16, 24)
+    assert plan.chunk_len % plan.f.BLOCK_L == 0 and plan.chunk_len % group == 0
+    assert (plan.chunk_len // plan.pass1_split) % plan.f.BLOCK_L == 0
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 @pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
