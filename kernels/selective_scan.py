@@ -152,10 +152,15 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
     """Scans one chunk in scan order from state h `[BN, BD]`.
 
     Per tile: its u, delta, z (and dy) as `[BD, BL]` loads, then BL unrolled steps h = a h + b on
-    the state (no scan temporaries; the lane layout is Triton's, see the module docstring; 144
-    registers on sm_90 with the launch's specialisation), y stored once per tile. Returns the end state, the
+    the state (no scan temporaries; the lane layout is Triton's, see the module docstring; 128
+    registers on sm_90 under the forward's cap), y stored once per tile. Returns the end state, the
     chunk's total decay and (ADJ) the chunk's local adjoint sum_t (prod of a from the chunk's first
     step to t) * dy_t C_t. Checkpoints (STORE_CKPT) and L2 prefetches are per tile.
+
+    Addresses are 64-bit: per-lane offsets fixed for the whole sweep, a tile offset t0 * stride added
+    once a tile, and, with the L strides constexpr (the kernels' signatures), a step's offset within
+    the tile a constant that folds into the load's immediate. With i32 offsets each load re-formed its
+    64-bit address (two IADD3s): 1,703 instructions a forward tile, now 1,467 (BENCHMARKS.md 7o).
     """
     if REVERSE:
         offs_t = BLOCK_L - 1 - offs_l
@@ -168,6 +173,10 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
     d0 = tl.min(offs_d, axis=0)  # the d-block's first channel, and its rows' lengths (for the prefetches)
     nd, Nn = tl.minimum(Dm - d0, BLOCK_D), tl.sum(mask_n.to(tl.int32), axis=0)
     mdn = mask_n[:, None] & mask_d[None, :]
+    # 64-bit offsets within a tile, fixed across tiles: each load then adds an immediate to a per-lane base
+    pl2 = offs_d[:, None].to(tl.int64) * stride_ud + offs_t[None, :] * stride_ul
+    plz = offs_d[:, None].to(tl.int64) * stride_zd + offs_t[None, :] * stride_zl
+    pln = offs_n.to(tl.int64) * stride_bn
     for k in range(n_tiles):
         if REVERSE:
             t0 = c_start + (n_tiles - 1 - k) * BLOCK_L
@@ -197,13 +206,14 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
         t = t0 + offs_t
         ml = t < L
         m2 = mask_d[:, None] & ml[None, :]  # [BD, BL] tiles: channels first
-        p2 = offs_d[:, None] * stride_ud + t[None, :] * stride_ul
-        u2, _, dl2 = _load_u_delta(u_b, dl_b, p2, m2, bias[:, None], HAS_BIAS, SOFTPLUS)
+        t0l = t0.to(tl.int64)
+        tu, tz, tb = t0l * stride_ul, t0l * stride_zl, t0l * stride_bl
+        u2, _, dl2 = _load_u_delta(u_b + tu, dl_b + tu, pl2, m2, bias[:, None], HAS_BIAS, SOFTPLUS)
         w2 = dl2 * u2
         if (WRITE_Y or ADJ) and HAS_Z:
-            z2 = tl.load(z_b + offs_d[:, None] * stride_zd + t[None, :] * stride_zl, mask=m2, other=0.0).to(tl.float32)
+            z2 = tl.load(z_b + tz + plz, mask=m2, other=0.0).to(tl.float32)
         if ADJ:
-            dy2 = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
+            dy2 = tl.load(dout_b + tu + pl2, mask=m2, other=0.0).to(tl.float32)
             if HAS_Z:
                 dy2 = dy2 * z2 * _sigmoid(z2)
         if IS_VARLEN:
@@ -215,7 +225,8 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             dl_j = tl.sum(tl.where(sel, dl2, 0.0), axis=1)
             w_j = tl.sum(tl.where(sel, w2, 0.0), axis=1)
             okn = tl.zeros_like(offs_n) + tj < L  # a vector mask: the interpreter takes no scalar & vector
-            Bt = tl.load(B_b + tj * stride_bl + offs_n * stride_bn, mask=mask_n & okn, other=0.0).to(tl.float32)
+            jb = (BLOCK_L - 1 - j if REVERSE else j) * stride_bl
+            Bt = tl.load(B_b + tb + jb + pln, mask=mask_n & okn, other=0.0).to(tl.float32)
             a = tl.exp2(dl_j[None, :] * A2)
             if IS_VARLEN:
                 keep = tl.sum(tl.where(offs_l == j, keep2, 0.0), axis=0)
@@ -224,7 +235,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                     alive = alive * keep
             h = a * h + w_j[None, :] * Bt[:, None]
             if WRITE_Y or ADJ:
-                Ct = tl.load(C_b + tj * stride_bl + offs_n * stride_bn, mask=mask_n & okn, other=0.0).to(tl.float32)
+                Ct = tl.load(C_b + tb + jb + pln, mask=mask_n & okn, other=0.0).to(tl.float32)
             if WRITE_Y:
                 y2 = tl.where(sel, tl.sum(h * Ct[:, None], axis=0)[:, None], y2)
             if ADJ:
@@ -239,8 +250,8 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             if HAS_Z:
                 y2 = y2 * z2 * _sigmoid(z2)
             if ACCUM:
-                y2 += tl.load(y_b + p2, mask=m2, other=0.0).to(tl.float32)
-            tl.store(y_b + p2, y2.to(y_b.dtype.element_ty), mask=m2)
+                y2 += tl.load(y_b + tu + pl2, mask=m2, other=0.0).to(tl.float32)
+            tl.store(y_b + tu + pl2, y2.to(y_b.dtype.element_ty), mask=m2)
     if not ADJ and not WRITE_Y:
         p = tl.exp2(sdl[None, :] * A2) * alive
     return h, p, gp
@@ -444,11 +455,13 @@ def _load_params(A_ptr, D_ptr, bias_ptr, offs_d, mask_d, offs_n, mask_n, Dm,
 # kernels
 
 
+# The forward passes take their L strides (stride_ul, stride_zl, stride_bl) as constexprs: a model's are
+# fixed by its widths, so each is one compile, and a step's offset in a tile becomes an immediate (see `_fwd_sweep`).
 @triton.jit(do_not_specialize=_UNIT_STRIDES)
 def _selective_scan_chunk_state_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, seq_ptr, dout_ptr, z_ptr, C_ptr, hs_ptr, S_ptr, P_ptr, G_ptr,
-    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, c0, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd,
-    stride_zl, stride_bb, stride_bg, stride_bn, stride_bl, n_ck,
+    ck_ptr, L, D, N, dpg, chunk_len, n_chunks, n_chunks_hs, hs_mult, c0, stride_ub, stride_ud, stride_ul: tl.constexpr,
+    stride_zb, stride_zd, stride_zl: tl.constexpr, stride_bb, stride_bg, stride_bn, stride_bl: tl.constexpr, n_ck,
     HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
     REVERSE: tl.constexpr, BWD: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr,
@@ -528,8 +541,8 @@ def _chunk_combine_kernel(S_ptr, P_ptr, init_ptr, out_ptr, DN, n_chunks,
 @triton.jit(do_not_specialize=_UNIT_STRIDES)
 def _selective_scan_fwd_kernel(
     u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, seq_ptr, hs_ptr, y_ptr, final_ptr,
-    L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_ul, stride_zb, stride_zd, stride_zl,
-    stride_bb, stride_bg, stride_bn, stride_bl,
+    L, D, N, dpg, chunk_len, n_chunks, stride_ub, stride_ud, stride_ul: tl.constexpr, stride_zb, stride_zd,
+    stride_zl: tl.constexpr, stride_bb, stride_bg, stride_bn, stride_bl: tl.constexpr,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_FINAL: tl.constexpr, ACCUM: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, PF: tl.constexpr,

@@ -36,11 +36,17 @@ FP32 = {"A_ptr", "D_ptr", "bias_ptr", "hs_ptr", "final_ptr", "S_ptr", "P_ptr", "
 
 
 L_STRIDES = ("stride_ul", "stride_zl", "stride_bl", "stride_dzl", "stride_dbl")
+# the forward passes take their L strides as constexprs; a channel-last launch at the model's sizes passes these
+# (u and delta [B, L, 512], z a half of xz [B, L, 1024], compact B/C rows of 16)
+CHANNEL_LAST_L_STRIDES = {"stride_ul": 512, "stride_zl": 1024, "stride_bl": 16}
 
 
 def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = None, divisibility: bool = True,
                    l_contig: bool = False):
-    names = list(inspect.signature(fn.fn).parameters)
+    params = inspect.signature(fn.fn).parameters
+    names = list(params)
+    fixed = {n: v for n, v in CHANNEL_LAST_L_STRIDES.items() if n in names and params[n].annotation is not inspect._empty}
+    constexprs = dict(fixed, **constexprs)
     generic = {names[i] if isinstance(i, int) else i for i in fn.do_not_specialize} | {"L"}
     if l_contig:  # L-contiguous inputs: a launch specialises their unit L strides to the constant 1
         constexprs = dict(constexprs, **{n: 1 for n in L_STRIDES if n in names and n not in generic})
