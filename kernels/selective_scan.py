@@ -31,7 +31,7 @@ import os
 import torch
 import triton
 import triton.language as tl
-from genomamba_kernels.common import LOG2E, _debug, _empty, _num_sms, _sigmoid, _softplus, runs_triton
+from genomamba_kernels.common import LOG2E, _debug, _empty, _exp2_fma, _num_sms, _sigmoid, _softplus, runs_triton
 from genomamba_kernels.transpose import to_channel_last, to_l_contiguous, transpose_last2
 
 # Channel-last inputs have unit D and N strides. Specialised to 1, Triton would vectorise the
@@ -105,18 +105,24 @@ def _seq_keep(seq_b, t, ml, L, REVERSE: tl.constexpr):
 
 
 @triton.jit
-def _load_u_delta(u_b, dl_b, p, m, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
-    """u and delta at offsets p (mask m) as fp32: (u, delta + bias, softplus of it, 0 where masked).
-    bias comes broadcast to p's shape."""
-    u = tl.load(u_b + p, mask=m, other=0.0).to(tl.float32)
-    dl_pre = tl.load(dl_b + p, mask=m, other=0.0).to(tl.float32)
+def _load_u_delta(u_b, dl_b, p, m, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, MASKED: tl.constexpr = True):
+    """u and delta at offsets p (mask m, unless not MASKED: all in bounds) as fp32: (u, delta + bias, softplus
+    of it, 0 where masked). bias comes broadcast to p's shape."""
+    if MASKED:
+        u = tl.load(u_b + p, mask=m, other=0.0).to(tl.float32)
+        dl_pre = tl.load(dl_b + p, mask=m, other=0.0).to(tl.float32)
+    else:
+        u = tl.load(u_b + p).to(tl.float32)
+        dl_pre = tl.load(dl_b + p).to(tl.float32)
     if HAS_BIAS:
         dl_pre = dl_pre + bias
     if SOFTPLUS:
         dl = _softplus(dl_pre)
     else:
         dl = dl_pre
-    return u, dl_pre, tl.where(m, dl, 0.0)
+    if MASKED:
+        dl = tl.where(m, dl, 0.0)
+    return u, dl_pre, dl
 
 
 @triton.jit
@@ -142,13 +148,99 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t,
 
 
 @triton.jit
+def _fwd_tile(h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, A2, Dv, bias, mask_d, offs_n,
+              mask_n, offs_l, offs_t, pl2, plz, pln, L, stride_ul, stride_zl, stride_bl,
+              HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+              IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
+              ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr, FMA_EXP: tl.constexpr,
+              MASKED: tl.constexpr):
+    """One tile of `_fwd_sweep` from step t0. MASKED=False (a whole tile of whole d- and N-blocks, the common
+    case) loads with no masks: a masked load with a zero fill costs a PRMT and predicates a load, 1,467 ->
+    1,340 instructions a forward tile (BENCHMARKS.md 7o)."""
+    # the tile's inputs first (nothing is stored before they are read: the loads overlap), then
+    # step by step on [BN, BD]; a step's column of a [BD, BL] tile is a register pick (L is in-thread)
+    t = t0 + offs_t
+    ml = t < L
+    m2 = mask_d[:, None] & ml[None, :]  # [BD, BL] tiles: channels first
+    t0l = t0.to(tl.int64)
+    tu, tz, tb = t0l * stride_ul, t0l * stride_zl, t0l * stride_bl
+    u2, _, dl2 = _load_u_delta(u_b + tu, dl_b + tu, pl2, m2, bias[:, None], HAS_BIAS, SOFTPLUS, MASKED)
+    w2 = dl2 * u2
+    if (WRITE_Y or ADJ) and HAS_Z:
+        if MASKED:
+            z2 = tl.load(z_b + tz + plz, mask=m2, other=0.0).to(tl.float32)
+        else:
+            z2 = tl.load(z_b + tz + plz).to(tl.float32)
+    if ADJ:
+        if MASKED:
+            dy2 = tl.load(dout_b + tu + pl2, mask=m2, other=0.0).to(tl.float32)
+        else:
+            dy2 = tl.load(dout_b + tu + pl2).to(tl.float32)
+        if HAS_Z:
+            dy2 = dy2 * z2 * _sigmoid(z2)
+    if IS_VARLEN:
+        keep2 = _seq_keep(seq_b, t, ml, L, REVERSE)
+    y2 = tl.zeros([BLOCK_D, BLOCK_L], tl.float32)
+    for j in tl.static_range(BLOCK_L):  # position j = the tile's j-th step in scan order
+        tj = t0 + (BLOCK_L - 1 - j if REVERSE else j)
+        sel = (offs_l == j)[None, :]
+        dl_j = tl.sum(tl.where(sel, dl2, 0.0), axis=1)
+        w_j = tl.sum(tl.where(sel, w2, 0.0), axis=1)
+        okn = tl.zeros_like(offs_n) + tj < L  # a vector mask: the interpreter takes no scalar & vector
+        jb = (BLOCK_L - 1 - j if REVERSE else j) * stride_bl
+        if MASKED:
+            Bt = tl.load(B_b + tb + jb + pln, mask=mask_n & okn, other=0.0).to(tl.float32)
+        else:
+            Bt = tl.load(B_b + tb + jb + pln).to(tl.float32)
+        if j < FMA_EXP:  # this step's decays on the FMA pipe (pass 1 is MUFU-bound: see `_exp2_fma`)
+            a = _exp2_fma(dl_j[None, :] * A2)
+        else:
+            a = tl.exp2(dl_j[None, :] * A2)
+        if IS_VARLEN:
+            keep = tl.sum(tl.where(offs_l == j, keep2, 0.0), axis=0)
+            a = a * keep
+            if not ADJ and not WRITE_Y:
+                alive = alive * keep
+        h = a * h + w_j[None, :] * Bt[:, None]
+        if WRITE_Y or ADJ:
+            if MASKED:
+                Ct = tl.load(C_b + tb + jb + pln, mask=mask_n & okn, other=0.0).to(tl.float32)
+            else:
+                Ct = tl.load(C_b + tb + jb + pln).to(tl.float32)
+        if WRITE_Y:
+            y2 = tl.where(sel, tl.sum(h * Ct[:, None], axis=0)[:, None], y2)
+        if ADJ:
+            dy_j = tl.sum(tl.where(sel, dy2, 0.0), axis=1)
+            p = p * a
+            gp += p * (dy_j[None, :] * Ct[:, None])
+    if not ADJ and not WRITE_Y:
+        sdl += tl.sum(dl2, axis=1)
+    if WRITE_Y:
+        if HAS_D:
+            y2 += Dv[:, None] * u2
+        if HAS_Z:
+            y2 = y2 * z2 * _sigmoid(z2)
+        if ACCUM:
+            if MASKED:
+                y2 += tl.load(y_b + tu + pl2, mask=m2, other=0.0).to(tl.float32)
+            else:
+                y2 += tl.load(y_b + tu + pl2).to(tl.float32)
+        if MASKED:
+            tl.store(y_b + tu + pl2, y2.to(y_b.dtype.element_ty), mask=m2)
+        else:
+            tl.store(y_b + tu + pl2, y2.to(y_b.dtype.element_ty))
+    return h, p, gp, sdl, alive
+
+
+@triton.jit
 def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bias,
                offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd, stride_zl,
                stride_bn, stride_bl, DN, Dm,
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
                STORE_CKPT: tl.constexpr, ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr):
+               BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr, FMA_EXP: tl.constexpr = 0,
+               EVEN: tl.constexpr = False):
     """Scans one chunk in scan order from state h `[BN, BD]`.
 
     Per tile: its u, delta, z (and dy) as `[BD, BL]` loads, then BL unrolled steps h = a h + b on
@@ -201,57 +293,18 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                     _pf_steps(z_b + d0 * stride_zd, t0 + PF_OFF, L, stride_zl, nd, BLOCK_L, BLOCK_D)
             if ADJ:
                 _pf_steps(dout_b + d0 * stride_ud, t0 + PF_OFF, L, stride_ul, nd, BLOCK_L, BLOCK_D)
-        # the tile's inputs first (nothing is stored before they are read: the loads overlap), then
-        # step by step on [BN, BD]; a step's column of a [BD, BL] tile is a register pick (L is in-thread)
-        t = t0 + offs_t
-        ml = t < L
-        m2 = mask_d[:, None] & ml[None, :]  # [BD, BL] tiles: channels first
-        t0l = t0.to(tl.int64)
-        tu, tz, tb = t0l * stride_ul, t0l * stride_zl, t0l * stride_bl
-        u2, _, dl2 = _load_u_delta(u_b + tu, dl_b + tu, pl2, m2, bias[:, None], HAS_BIAS, SOFTPLUS)
-        w2 = dl2 * u2
-        if (WRITE_Y or ADJ) and HAS_Z:
-            z2 = tl.load(z_b + tz + plz, mask=m2, other=0.0).to(tl.float32)
-        if ADJ:
-            dy2 = tl.load(dout_b + tu + pl2, mask=m2, other=0.0).to(tl.float32)
-            if HAS_Z:
-                dy2 = dy2 * z2 * _sigmoid(z2)
-        if IS_VARLEN:
-            keep2 = _seq_keep(seq_b, t, ml, L, REVERSE)
-        y2 = tl.zeros([BLOCK_D, BLOCK_L], tl.float32)
-        for j in tl.static_range(BLOCK_L):  # position j = the tile's j-th step in scan order
-            tj = t0 + (BLOCK_L - 1 - j if REVERSE else j)
-            sel = (offs_l == j)[None, :]
-            dl_j = tl.sum(tl.where(sel, dl2, 0.0), axis=1)
-            w_j = tl.sum(tl.where(sel, w2, 0.0), axis=1)
-            okn = tl.zeros_like(offs_n) + tj < L  # a vector mask: the interpreter takes no scalar & vector
-            jb = (BLOCK_L - 1 - j if REVERSE else j) * stride_bl
-            Bt = tl.load(B_b + tb + jb + pln, mask=mask_n & okn, other=0.0).to(tl.float32)
-            a = tl.exp2(dl_j[None, :] * A2)
-            if IS_VARLEN:
-                keep = tl.sum(tl.where(offs_l == j, keep2, 0.0), axis=0)
-                a = a * keep
-                if not ADJ and not WRITE_Y:
-                    alive = alive * keep
-            h = a * h + w_j[None, :] * Bt[:, None]
-            if WRITE_Y or ADJ:
-                Ct = tl.load(C_b + tb + jb + pln, mask=mask_n & okn, other=0.0).to(tl.float32)
-            if WRITE_Y:
-                y2 = tl.where(sel, tl.sum(h * Ct[:, None], axis=0)[:, None], y2)
-            if ADJ:
-                dy_j = tl.sum(tl.where(sel, dy2, 0.0), axis=1)
-                p = p * a
-                gp += p * (dy_j[None, :] * Ct[:, None])
-        if not ADJ and not WRITE_Y:
-            sdl += tl.sum(dl2, axis=1)
-        if WRITE_Y:
-            if HAS_D:
-                y2 += Dv[:, None] * u2
-            if HAS_Z:
-                y2 = y2 * z2 * _sigmoid(z2)
-            if ACCUM:
-                y2 += tl.load(y_b + tu + pl2, mask=m2, other=0.0).to(tl.float32)
-            tl.store(y_b + tu + pl2, y2.to(y_b.dtype.element_ty), mask=m2)
+        # whole tiles of whole d- and N-blocks (all but a chunk's last tile, when D and N fill their blocks) load
+        # with no masks
+        if EVEN and t0 + BLOCK_L <= L:
+            h, p, gp, sdl, alive = _fwd_tile(
+                h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, A2, Dv, bias, mask_d, offs_n,
+                mask_n, offs_l, offs_t, pl2, plz, pln, L, stride_ul, stride_zl, stride_bl, HAS_D, HAS_Z, HAS_BIAS,
+                SOFTPLUS, IS_VARLEN, REVERSE, WRITE_Y, ACCUM, ADJ, BLOCK_D, BLOCK_L, FMA_EXP, False)
+        else:
+            h, p, gp, sdl, alive = _fwd_tile(
+                h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, A2, Dv, bias, mask_d, offs_n,
+                mask_n, offs_l, offs_t, pl2, plz, pln, L, stride_ul, stride_zl, stride_bl, HAS_D, HAS_Z, HAS_BIAS,
+                SOFTPLUS, IS_VARLEN, REVERSE, WRITE_Y, ACCUM, ADJ, BLOCK_D, BLOCK_L, FMA_EXP, True)
     if not ADJ and not WRITE_Y:
         p = tl.exp2(sdl[None, :] * A2) * alive
     return h, p, gp
@@ -465,6 +518,7 @@ def _selective_scan_chunk_state_kernel(
     HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
     REVERSE: tl.constexpr, BWD: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr,
+    FMA_EXP: tl.constexpr = 0, EVEN: tl.constexpr = False,
 ):
     """Forward (BWD=False): chunk end state S from zero and total decay P (chunk c0 + program_id(1)).
     Backward (BWD=True): rescan from the chunk-start state hs, store a state per tile in ck, and
@@ -497,7 +551,7 @@ def _selective_scan_chunk_state_kernel(
         A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
         stride_zl, stride_bn, stride_bl, D * N, D,
         False, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, False, BWD, BWD,
-        BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF)
+        BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF, FMA_EXP, EVEN)
     tl.store(P_ptr + cs + pnd, p, mask=mdn)
     if BWD:
         tl.store(G_ptr + cs + pnd, gp, mask=mdn)
@@ -545,7 +599,7 @@ def _selective_scan_fwd_kernel(
     stride_zl: tl.constexpr, stride_bb, stride_bg, stride_bn, stride_bl: tl.constexpr,
     HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_FINAL: tl.constexpr, ACCUM: tl.constexpr,
-    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, PF: tl.constexpr,
+    BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, PF: tl.constexpr, EVEN: tl.constexpr = False,
 ):
     """Pass 3: rescans each chunk from its start state and writes (ACCUM: adds into) y."""
     pid_d, pid_c, pid_b = tl.program_id(0), tl.program_id(1), tl.program_id(2)
@@ -567,7 +621,7 @@ def _selective_scan_fwd_kernel(
         seq_ptr + pid_b * L, hs_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L,
         stride_ud, stride_ul, stride_zd, stride_zl, stride_bn, stride_bl, D * N, D,
         HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, True, ACCUM, False, False,
-        BLOCK_D, BLOCK_N, BLOCK_L, 1, PF)
+        BLOCK_D, BLOCK_N, BLOCK_L, 1, PF, 0, EVEN)
     if HAS_FINAL:
         if pid_c == (0 if REVERSE else n_chunks - 1):
             tl.store(final_ptr + pid_b * D * N + pnd, h, mask=mdn)
@@ -660,13 +714,18 @@ class _Cfg:
         self.CKPT_TILES = max(1, _env_int("CKPT_STEPS") // self.BLOCK_L)
         self.n_ck = triton.cdiv(self.n_tiles, self.CKPT_TILES)
 
+    def even(self, Dm: int, N: int) -> bool:
+        """Whether D and N fill whole blocks (then a chunk's whole tiles load with no masks)."""
+        return Dm % self.BLOCK_D == 0 and N == self.BLOCK_N
+
 
 # (BLOCK_D, BLOCK_L, num_warps[, DI]) of the forward pass, the backward (2 channels a lane) and its checkpoint
 # pass on CUDA, from the sweeps of benchmarks/kernels/bench_scan_layout.py (BENCHMARKS.md 7d, 7e, 7g, 7k); the
 # interpreter uses small tiles (DI=2, so the CPU tests cover the multi-channel lanes).
 _FWD_CFG, _BWD_CFG, _CKPT_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1, 2), (16, 8, 1), (4, 16, 4, 2)
 # BENCHMARKS.md 7d, 7e, 7h, 7j; BWD_MULT and PASS1_SPLIT 0: picked by the plan
-_ENV_INT_DEFAULTS = {"CKPT_STEPS": 16, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16, "BWD_MULT": 0, "PASS1_SPLIT": 0}
+_ENV_INT_DEFAULTS = {"CKPT_STEPS": 16, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16, "BWD_MULT": 0, "PASS1_SPLIT": 0,
+                     "PASS1_FMA_EXP": 0}
 
 
 def _env_int(name: str) -> int:
@@ -872,7 +931,8 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
         *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
-        PF=_pf(plan, u), num_warps=plan.f.num_warps, **_reg_cap("FWD", u))
+        PF=_pf(plan, u), FMA_EXP=_env_int("PASS1_FMA_EXP"), EVEN=plan.f.even(Dm, N), num_warps=plan.f.num_warps,
+        **_reg_cap("FWD", u))
     _combine(S, P, init, S, reverse)
     if k > 1:  # the state entering each chunk is the one entering its first part in scan order
         S = S[:, k - 1 if reverse else 0::k].contiguous()
@@ -945,7 +1005,7 @@ def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, i
         HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus,
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_FINAL=final is not None, ACCUM=y_acc is not None,
         BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, PF=_pf(plan, u),
-        num_warps=plan.f.num_warps, **_reg_cap("FWD", u))
+        EVEN=plan.f.even(Dm, N), num_warps=plan.f.num_warps, **_reg_cap("FWD", u))
     return y, None if final is None else _from_nd(final), hs
 
 
@@ -968,7 +1028,8 @@ def _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, d
         *B4.stride(), k.n_ck,
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=delta_softplus, IS_VARLEN=seq is not None,
         REVERSE=reverse, BWD=True, BLOCK_D=k.BLOCK_D, BLOCK_N=k.BLOCK_N, BLOCK_L=k.BLOCK_L,
-        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), num_warps=k.num_warps, **_reg_cap("CKPT_PASS", u))
+        CKPT_TILES=k.CKPT_TILES, PF=_pf(plan, u), EVEN=k.even(Dm, N), num_warps=k.num_warps,
+        **_reg_cap("CKPT_PASS", u))
     _combine(G, P, dfinal, G, not reverse)  # G now holds the adjoint entering each chunk
     return ck, G
 

@@ -131,21 +131,25 @@ def main():
     ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
     ap.add_argument("--sass", action="store_true", help="also the static SASS instruction mix by class")
     ap.add_argument("--l-contig", action="store_true", help="L-contiguous inputs (unit L strides specialised to 1)")
+    ap.add_argument("--masked", action="store_true", help="the forward passes as for D or N not filling their blocks")
     ap.add_argument("--maxnreg", type=int, default=None,
                     help="cap registers a thread (ptxas spills beyond it; default: a launch's cap, 0: none)")
     a = ap.parse_args()
     common = {"HAS_Z": True, "HAS_BIAS": True, "SOFTPLUS": True, "IS_VARLEN": False, "REVERSE": False, "BLOCK_N": 16,
               "PF": a.pf}
+    # the forward passes as a launch at the model's sizes (D and N fill their blocks: unmasked whole tiles)
+    fwd_pass = {"EVEN": not a.masked, "FMA_EXP": ss._env_int("PASS1_FMA_EXP")}
     for c in a.cfgs:
         bd, bl, w, *di = (int(x) for x in c.split("x"))
         t = dict(common, BLOCK_D=bd, BLOCK_L=bl)
         ckpt_tiles = a.ckpt_tiles or max(1, ss._env_int("CKPT_STEPS") // bl)
         if a.kernel == "fwd":
-            fn, ce = ss._selective_scan_fwd_kernel, dict(t, HAS_D=True, HAS_FINAL=False, ACCUM=False)
+            fn, ce = ss._selective_scan_fwd_kernel, dict(t, HAS_D=True, HAS_FINAL=False, ACCUM=False, EVEN=fwd_pass["EVEN"])
         elif a.kernel == "state":
-            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, HAS_Z=False, BWD=False, CKPT_TILES=1)
+            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, HAS_Z=False, BWD=False, CKPT_TILES=1, **fwd_pass)
         elif a.kernel == "state_bwd":
-            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=ckpt_tiles)
+            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=ckpt_tiles, FMA_EXP=0,
+                                                                  EVEN=fwd_pass["EVEN"])
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
                                                           CKPT_TILES=ckpt_tiles, DI=di[0] if di else 1)
