@@ -128,7 +128,7 @@ def _load_u_delta(u_b, dl_b, p, m, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.co
 @triton.jit
 def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud,
                  stride_ul, stride_bn, stride_bl, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
-                 REVERSE: tl.constexpr):
+                 REVERSE: tl.constexpr, MASKED: tl.constexpr = True):
     """Loads one backward tile and forms a = exp(delta A) (times the seq_idx keep) and b = delta u B.
 
     Tiles are `[BL, DI, BN, DO]` (see `_selective_scan_bwd_kernel`); u and delta `[BL, DI, DO]`, B `[BL, BN]`.
@@ -137,9 +137,12 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t,
     ml = t < L
     m2 = ml[:, None, None] & mask_d[None, :, :]
     p2 = t[:, None, None] * stride_ul + d2[None, :, :] * stride_ud
-    u, dl_pre, dl = _load_u_delta(u_b, dl_b, p2, m2, bias[None, :, :], HAS_BIAS, SOFTPLUS)
-    Bt = tl.load(B_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn, mask=ml[:, None] & mask_n[None, :],
-                 other=0.0).to(tl.float32)
+    u, dl_pre, dl = _load_u_delta(u_b, dl_b, p2, m2, bias[None, :, :], HAS_BIAS, SOFTPLUS, MASKED)
+    if MASKED:
+        Bt = tl.load(B_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn, mask=ml[:, None] & mask_n[None, :],
+                     other=0.0).to(tl.float32)
+    else:
+        Bt = tl.load(B_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn).to(tl.float32)
     a = tl.exp2(dl[:, :, None, :] * A2[None, :, :, :])
     if IS_VARLEN:
         a = a * _seq_keep(seq_b, t, ml, L, REVERSE)[:, None, None, None]
@@ -330,6 +333,154 @@ def _sum_lanes(x, R0: tl.constexpr, R1: tl.constexpr, W: tl.constexpr):
 
 
 @triton.jit
+def _bwd_group(E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b,
+               seq_b, ck_b, sc_b, A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, offs_t, L, stride_ud,
+               stride_ul, stride_zd, stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl,
+               DN, Dm, d0, nd, Nn, mdn, pdn_ck, pdn_loc,
+               HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+               IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, ACCUM: tl.constexpr, STORE_Y: tl.constexpr,
+               DI: tl.constexpr, DO: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
+               CKPT_TILES: tl.constexpr, PF: tl.constexpr, PF_NEXT: tl.constexpr, PF_WALK: tl.constexpr,
+               MASKED: tl.constexpr):
+    """One checkpoint group of `_bwd_sweep` from step g0: its rescan into the scratch, then the walk back.
+    MASKED=False (a whole group of whole d- and N-blocks) loads and stores with no masks (static SASS of
+    the backward's group 1,687 -> 1,569 instructions, BENCHMARKS.md 7o)."""
+    LAST: tl.constexpr = BLOCK_L - 1
+    GROUP: tl.constexpr = BLOCK_L * CKPT_TILES
+    nt = tl.minimum(CKPT_TILES, tl.cdiv(L - g0, BLOCK_L))
+    if MASKED:
+        h = tl.load(ck_b + (g0 // GROUP) * DN + pdn_ck, mask=mdn, other=0.0)
+    else:
+        h = tl.load(ck_b + (g0 // GROUP) * DN + pdn_ck)
+    if CKPT_TILES > 1:
+        for k in range(nt):
+            if REVERSE:
+                kk = nt - 1 - k
+            else:
+                kk = k
+            t0 = g0 + kk * BLOCK_L
+            t = t0 + offs_t
+            tl.store(sc_b + kk * BLOCK_N * DI * DO + pdn_loc, h)
+            if PF != 0:  # this group's other inputs, read by the walk back below
+                _pf_adjoint_rows(C_b, dout_b + d0 * stride_ud, z_b + d0 * stride_zd, t0, L, stride_bl, stride_ul,
+                                 stride_zl, nd, Nn, BLOCK_L, DI * DO, BLOCK_N, HAS_Z)
+            if PF_NEXT != 0:  # the next group's u, delta and B
+                _pf_scan_rows(u_b + d0 * stride_ud, dl_b + d0 * stride_ud, B_b, t0 + PF_NEXT, L, stride_ul,
+                              stride_bl, nd, Nn, BLOCK_L, DI * DO, BLOCK_N)
+            u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
+                u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn,
+                stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, MASKED)
+            acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
+            last = (offs_l == LAST)[:, None, None, None]
+            h = tl.sum(tl.where(last, acum, 0.0), axis=0) * h + tl.sum(tl.where(last, hb, 0.0), axis=0)
+        tl.debug_barrier()
+    for k in range(nt):
+        if REVERSE:
+            kk = k
+        else:
+            kk = nt - 1 - k
+        t0 = g0 + kk * BLOCK_L
+        t = t0 + offs_t
+        ml = t < L
+        if CKPT_TILES > 1:
+            h0 = tl.load(sc_b + kk * BLOCK_N * DI * DO + pdn_loc)
+        else:
+            h0 = h
+        if PF_WALK != 0:
+            _pf_adjoint_rows(C_b, dout_b + d0 * stride_ud, z_b + d0 * stride_zd, t0 + PF_WALK, L, stride_bl,
+                             stride_ul, stride_zl, nd, Nn, BLOCK_L, DI * DO, BLOCK_N, HAS_Z)
+            _pf_scan_rows(u_b + d0 * stride_ud, dl_b + d0 * stride_ud, B_b, t0 + PF_WALK, L, stride_ul, stride_bl,
+                          nd, Nn, BLOCK_L, DI * DO, BLOCK_N)
+        u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
+            u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn,
+            stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, MASKED)
+        mnl = ml[:, None] & mask_n[None, :]
+        pbn = t[:, None] * stride_bl + offs_n[None, :] * stride_bn
+        pdb = t[:, None] * stride_dbl + offs_n[None, :] * stride_dbn
+        if MASKED:
+            Ct = tl.load(C_b + pbn, mask=mnl, other=0.0).to(tl.float32)[:, None, :, None]
+            dout = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
+        else:
+            Ct = tl.load(C_b + pbn).to(tl.float32)[:, None, :, None]
+            dout = tl.load(dout_b + p2).to(tl.float32)
+        acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
+        hs = acum * h0[None, :, :, :] + hb
+        if HAS_Z:
+            y = tl.sum(hs * Ct, axis=2)
+            if HAS_D:
+                y += Dv[None, :, :] * u
+            pz = t[:, None, None] * stride_zl + d2[None, :, :] * stride_zd
+            if MASKED:
+                zz = tl.load(z_b + pz, mask=m2, other=0.0).to(tl.float32)
+            else:
+                zz = tl.load(z_b + pz).to(tl.float32)
+            sg = _sigmoid(zz)
+            dy = dout * zz * sg
+            dz = dout * y * sg * (1.0 + zz * (1.0 - sg))
+            pdz = t[:, None, None] * stride_dzl + d2[None, :, :] * stride_dzd
+            if MASKED:
+                if ACCUM:
+                    dz += tl.load(dz_b + pdz, mask=m2, other=0.0).to(tl.float32)
+                tl.store(dz_b + pdz, dz.to(dz_b.dtype.element_ty), mask=m2)
+                if STORE_Y:
+                    tl.store(yo_b + p2, (y * zz * sg).to(yo_b.dtype.element_ty), mask=m2)
+            else:
+                if ACCUM:
+                    dz += tl.load(dz_b + pdz).to(tl.float32)
+                tl.store(dz_b + pdz, dz.to(dz_b.dtype.element_ty))
+                if STORE_Y:
+                    tl.store(yo_b + p2, (y * zz * sg).to(yo_b.dtype.element_ty))
+        else:
+            dy = dout
+        c = dy[:, :, None, :] * Ct
+        # adjoint g_i = c_i + a_{i+1} g_{i+1}, against scan order, unrolled over the (in-thread)
+        # positions: the selects fold to register moves, where a reverse scan costs shuffles
+        g = tl.zeros_like(c)
+        for j in tl.static_range(BLOCK_L):
+            sel = (offs_l == BLOCK_L - 1 - j)[:, None, None, None]
+            g_i = tl.sum(tl.where(sel, c, 0.0), axis=0) + E
+            g = tl.where(sel, g_i[None, :, :, :], g)
+            E = tl.sum(tl.where(sel, a, 0.0), axis=0) * g_i
+        hm = hs - b  # a_t h_{t-1}, without shifting the tile
+        Bt4 = Bt[:, None, :, None]
+        gB = tl.sum(g * Bt4, axis=2)
+        gha = g * hm
+        du = dl * gB
+        if HAS_D:
+            du += Dv[None, :, :] * dy
+            dD_acc += tl.sum(dy * u, axis=0)
+        ddl = u * gB + tl.sum(gha * Af[None, :, :, :], axis=2)
+        dA_acc += tl.sum(gha * dl[:, :, None, :], axis=0)
+        if SOFTPLUS:
+            ddl = ddl * _sigmoid(dl_pre)
+        if MASKED:
+            ddl = tl.where(m2, ddl, 0.0)
+        db_acc += tl.sum(ddl, axis=0)
+        if MASKED:
+            if ACCUM:
+                du += tl.load(du_b + p2, mask=m2, other=0.0).to(tl.float32)
+            tl.store(du_b + p2, du.to(du_b.dtype.element_ty), mask=m2)
+            tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty), mask=m2)
+        else:
+            if ACCUM:
+                du += tl.load(du_b + p2).to(tl.float32)
+            tl.store(du_b + p2, du.to(du_b.dtype.element_ty))
+            tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty))
+        # channel sums: the DI channels in-thread first, then the DO lanes
+        dBt = _sum_lanes(tl.sum(g * (dl * u)[:, :, None, :], axis=1), BLOCK_L, BLOCK_N, DO)
+        dCt = _sum_lanes(tl.sum(dy[:, :, None, :] * hs, axis=1), BLOCK_L, BLOCK_N, DO)
+        if MASKED:
+            tl.atomic_add(dB_b + pdb, dBt, mask=mnl, sem="relaxed")
+            tl.atomic_add(dC_b + pdb, dCt, mask=mnl, sem="relaxed")
+        else:
+            tl.atomic_add(dB_b + pdb, dBt, sem="relaxed")
+            tl.atomic_add(dC_b + pdb, dCt, sem="relaxed")
+    if CKPT_TILES > 1:
+        tl.debug_barrier()  # the next group overwrites the scratch
+    return E, dA_acc, dD_acc, db_acc
+
+
+@triton.jit
 def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b, sc_b,
                A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud,
                stride_ul, stride_zd, stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl,
@@ -337,7 +488,7 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, ACCUM: tl.constexpr, STORE_Y: tl.constexpr,
                DI: tl.constexpr, DO: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
-               CKPT_TILES: tl.constexpr, PF: tl.constexpr):
+               CKPT_TILES: tl.constexpr, PF: tl.constexpr, EVEN: tl.constexpr = False):
     """Adjoint scan over one chunk against scan order, from the adjoint E flowing in at its end.
 
     Tiles are `[BL, DI, BN, DO]`, states `[DI, BN, DO]` (channel d2 = DO i + o): the lanes hold DO
@@ -352,7 +503,6 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
     group's C, dy and z (the walk back then hits the cache); without groups the walk back prefetches
     PF steps ahead.
     """
-    LAST: tl.constexpr = BLOCK_L - 1
     if REVERSE:  # positions in scan order, as in _fwd_sweep
         offs_t = BLOCK_L - 1 - offs_l
     else:
@@ -384,108 +534,20 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
             g0 = c_start + gi * GROUP
         else:
             g0 = c_start + (n_groups - 1 - gi) * GROUP
-        nt = tl.minimum(CKPT_TILES, tl.cdiv(L - g0, BLOCK_L))
-        h = tl.load(ck_b + (g0 // GROUP) * DN + pdn_ck, mask=mdn, other=0.0)
-        if CKPT_TILES > 1:
-            for k in range(nt):
-                if REVERSE:
-                    kk = nt - 1 - k
-                else:
-                    kk = k
-                t0 = g0 + kk * BLOCK_L
-                t = t0 + offs_t
-                tl.store(sc_b + kk * BLOCK_N * DI * DO + pdn_loc, h)
-                if PF != 0:  # this group's other inputs, read by the walk back below
-                    _pf_adjoint_rows(C_b, dout_b + d0 * stride_ud, z_b + d0 * stride_zd, t0, L, stride_bl, stride_ul,
-                                     stride_zl, nd, Nn, BLOCK_L, DI * DO, BLOCK_N, HAS_Z)
-                if PF_NEXT != 0:  # the next group's u, delta and B
-                    _pf_scan_rows(u_b + d0 * stride_ud, dl_b + d0 * stride_ud, B_b, t0 + PF_NEXT, L, stride_ul,
-                                  stride_bl, nd, Nn, BLOCK_L, DI * DO, BLOCK_N)
-                u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
-                    u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn,
-                    stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
-                acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
-                last = (offs_l == LAST)[:, None, None, None]
-                h = tl.sum(tl.where(last, acum, 0.0), axis=0) * h + tl.sum(tl.where(last, hb, 0.0), axis=0)
-            tl.debug_barrier()
-        for k in range(nt):
-            if REVERSE:
-                kk = k
-            else:
-                kk = nt - 1 - k
-            t0 = g0 + kk * BLOCK_L
-            t = t0 + offs_t
-            ml = t < L
-            if CKPT_TILES > 1:
-                h0 = tl.load(sc_b + kk * BLOCK_N * DI * DO + pdn_loc)
-            else:
-                h0 = h
-            if PF_WALK != 0:
-                _pf_adjoint_rows(C_b, dout_b + d0 * stride_ud, z_b + d0 * stride_zd, t0 + PF_WALK, L, stride_bl,
-                                 stride_ul, stride_zl, nd, Nn, BLOCK_L, DI * DO, BLOCK_N, HAS_Z)
-                _pf_scan_rows(u_b + d0 * stride_ud, dl_b + d0 * stride_ud, B_b, t0 + PF_WALK, L, stride_ul, stride_bl,
-                              nd, Nn, BLOCK_L, DI * DO, BLOCK_N)
-            u, dl_pre, dl, Bt, a, b, m2, p2 = _tile_coeffs(
-                u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t, L, stride_ud, stride_ul, stride_bn,
-                stride_bl, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE)
-            mnl = ml[:, None] & mask_n[None, :]
-            pbn = t[:, None] * stride_bl + offs_n[None, :] * stride_bn
-            pdb = t[:, None] * stride_dbl + offs_n[None, :] * stride_dbn
-            Ct = tl.load(C_b + pbn, mask=mnl, other=0.0).to(tl.float32)[:, None, :, None]
-            dout = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
-            acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
-            hs = acum * h0[None, :, :, :] + hb
-            if HAS_Z:
-                y = tl.sum(hs * Ct, axis=2)
-                if HAS_D:
-                    y += Dv[None, :, :] * u
-                pz = t[:, None, None] * stride_zl + d2[None, :, :] * stride_zd
-                zz = tl.load(z_b + pz, mask=m2, other=0.0).to(tl.float32)
-                sg = _sigmoid(zz)
-                dy = dout * zz * sg
-                dz = dout * y * sg * (1.0 + zz * (1.0 - sg))
-                pdz = t[:, None, None] * stride_dzl + d2[None, :, :] * stride_dzd
-                if ACCUM:
-                    dz += tl.load(dz_b + pdz, mask=m2, other=0.0).to(tl.float32)
-                tl.store(dz_b + pdz, dz.to(dz_b.dtype.element_ty), mask=m2)
-                if STORE_Y:
-                    tl.store(yo_b + p2, (y * zz * sg).to(yo_b.dtype.element_ty), mask=m2)
-            else:
-                dy = dout
-            c = dy[:, :, None, :] * Ct
-            # adjoint g_i = c_i + a_{i+1} g_{i+1}, against scan order, unrolled over the (in-thread)
-            # positions: the selects fold to register moves, where a reverse scan costs shuffles
-            g = tl.zeros_like(c)
-            for j in tl.static_range(BLOCK_L):
-                sel = (offs_l == BLOCK_L - 1 - j)[:, None, None, None]
-                g_i = tl.sum(tl.where(sel, c, 0.0), axis=0) + E
-                g = tl.where(sel, g_i[None, :, :, :], g)
-                E = tl.sum(tl.where(sel, a, 0.0), axis=0) * g_i
-            hm = hs - b  # a_t h_{t-1}, without shifting the tile
-            Bt4 = Bt[:, None, :, None]
-            gB = tl.sum(g * Bt4, axis=2)
-            gha = g * hm
-            du = dl * gB
-            if HAS_D:
-                du += Dv[None, :, :] * dy
-                dD_acc += tl.sum(dy * u, axis=0)
-            ddl = u * gB + tl.sum(gha * Af[None, :, :, :], axis=2)
-            dA_acc += tl.sum(gha * dl[:, :, None, :], axis=0)
-            if SOFTPLUS:
-                ddl = ddl * _sigmoid(dl_pre)
-            ddl = tl.where(m2, ddl, 0.0)
-            db_acc += tl.sum(ddl, axis=0)
-            if ACCUM:
-                du += tl.load(du_b + p2, mask=m2, other=0.0).to(tl.float32)
-            tl.store(du_b + p2, du.to(du_b.dtype.element_ty), mask=m2)
-            tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty), mask=m2)
-            # channel sums: the DI channels in-thread first, then the DO lanes
-            dBt = _sum_lanes(tl.sum(g * (dl * u)[:, :, None, :], axis=1), BLOCK_L, BLOCK_N, DO)
-            dCt = _sum_lanes(tl.sum(dy[:, :, None, :] * hs, axis=1), BLOCK_L, BLOCK_N, DO)
-            tl.atomic_add(dB_b + pdb, dBt, mask=mnl, sem="relaxed")
-            tl.atomic_add(dC_b + pdb, dCt, mask=mnl, sem="relaxed")
-        if CKPT_TILES > 1:
-            tl.debug_barrier()  # the next group overwrites the scratch
+        if EVEN and g0 + GROUP <= L:  # whole groups of whole blocks: no masks
+            E, dA_acc, dD_acc, db_acc = _bwd_group(
+                E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b,
+                sc_b, A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, offs_t, L, stride_ud, stride_ul, stride_zd,
+                stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl, DN, Dm, d0, nd, Nn, mdn,
+                pdn_ck, pdn_loc, HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, DI, DO, BLOCK_N,
+                BLOCK_L, CKPT_TILES, PF, PF_NEXT, PF_WALK, False)
+        else:
+            E, dA_acc, dD_acc, db_acc = _bwd_group(
+                E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b,
+                sc_b, A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, offs_t, L, stride_ud, stride_ul, stride_zd,
+                stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl, DN, Dm, d0, nd, Nn, mdn,
+                pdn_ck, pdn_loc, HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, DI, DO, BLOCK_N,
+                BLOCK_L, CKPT_TILES, PF, PF_NEXT, PF_WALK, True)
     return E, dA_acc, dD_acc, db_acc
 
 
@@ -638,7 +700,7 @@ def _selective_scan_bwd_kernel(
     IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, HAS_DH0: tl.constexpr, ACCUM: tl.constexpr,
     STORE_Y: tl.constexpr,
     BLOCK_D: tl.constexpr, DI: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr,
-    CKPT_TILES: tl.constexpr, PF: tl.constexpr,
+    CKPT_TILES: tl.constexpr, PF: tl.constexpr, EVEN: tl.constexpr = False,
 ):
     """Backward pass 3: adjoint scan per chunk; writes (ACCUM: adds into) du and dz.
 
@@ -674,7 +736,7 @@ def _selective_scan_bwd_kernel(
         A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
         stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl, D * N, D,
         HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, DI, DO, BLOCK_N, BLOCK_L, CKPT_TILES,
-        PF)
+        PF, EVEN)
     tl.atomic_add(dA_ptr + pnd, dA_acc, mask=mdn)
     if HAS_D:
         tl.atomic_add(dD_ptr + d2, dD_acc, mask=mask_d)
@@ -715,8 +777,9 @@ class _Cfg:
         self.n_ck = triton.cdiv(self.n_tiles, self.CKPT_TILES)
 
     def even(self, Dm: int, N: int) -> bool:
-        """Whether D and N fill whole blocks (then a chunk's whole tiles load with no masks)."""
-        return Dm % self.BLOCK_D == 0 and N == self.BLOCK_N
+        """Whether D and N fill whole blocks, so that whole tiles (the backward: groups) load with no masks
+        (GENOMAMBA_SCAN_UNMASKED=0: never, for benchmarks)."""
+        return Dm % self.BLOCK_D == 0 and N == self.BLOCK_N and _env_int("UNMASKED") != 0
 
 
 # (BLOCK_D, BLOCK_L, num_warps[, DI]) of the forward pass, the backward (2 channels a lane) and its checkpoint
@@ -725,7 +788,7 @@ class _Cfg:
 _FWD_CFG, _BWD_CFG, _CKPT_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1, 2), (16, 8, 1), (4, 16, 4, 2)
 # BENCHMARKS.md 7d, 7e, 7h, 7j; BWD_MULT and PASS1_SPLIT 0: picked by the plan
 _ENV_INT_DEFAULTS = {"CKPT_STEPS": 16, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16, "BWD_MULT": 0, "PASS1_SPLIT": 0,
-                     "PASS1_FMA_EXP": 0}
+                     "PASS1_FMA_EXP": 0, "UNMASKED": 1}
 
 
 def _env_int(name: str) -> int:
@@ -1084,7 +1147,7 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
         IS_VARLEN=seq is not None, REVERSE=reverse, HAS_DH0=need_dh0, ACCUM=accum, STORE_Y=y_out is not None,
         BLOCK_D=plan.b.BLOCK_D, DI=plan.b.DI, BLOCK_N=plan.b.BLOCK_N, BLOCK_L=plan.b.BLOCK_L,
         CKPT_TILES=plan.b.CKPT_TILES,
-        PF=_pf(plan, u), num_warps=plan.b.num_warps, **_reg_cap("BWD", u))
+        PF=_pf(plan, u), EVEN=plan.b.even(Dm, N), num_warps=plan.b.num_warps, **_reg_cap("BWD", u))
     return du, ddelta, _from_nd(dA), dB, dC, dD, dz, dbias, None if dh0 is None else _from_nd(dh0)
 
 

@@ -131,13 +131,13 @@ def main():
     ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
     ap.add_argument("--sass", action="store_true", help="also the static SASS instruction mix by class")
     ap.add_argument("--l-contig", action="store_true", help="L-contiguous inputs (unit L strides specialised to 1)")
-    ap.add_argument("--masked", action="store_true", help="the forward passes as for D or N not filling their blocks")
+    ap.add_argument("--masked", action="store_true", help="the passes as for D or N not filling their blocks (masked loads)")
     ap.add_argument("--maxnreg", type=int, default=None,
                     help="cap registers a thread (ptxas spills beyond it; default: a launch's cap, 0: none)")
     a = ap.parse_args()
     common = {"HAS_Z": True, "HAS_BIAS": True, "SOFTPLUS": True, "IS_VARLEN": False, "REVERSE": False, "BLOCK_N": 16,
               "PF": a.pf}
-    # the forward passes as a launch at the model's sizes (D and N fill their blocks: unmasked whole tiles)
+    # the passes as a launch at the model's sizes (D and N fill their blocks: unmasked whole tiles and groups)
     fwd_pass = {"EVEN": not a.masked, "FMA_EXP": ss._env_int("PASS1_FMA_EXP")}
     for c in a.cfgs:
         bd, bl, w, *di = (int(x) for x in c.split("x"))
@@ -152,7 +152,8 @@ def main():
                                                                   EVEN=fwd_pass["EVEN"])
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
-                                                          CKPT_TILES=ckpt_tiles, DI=di[0] if di else 1)
+                                                          CKPT_TILES=ckpt_tiles, DI=di[0] if di else 1,
+                                                          EVEN=fwd_pass["EVEN"])
         cap = a.maxnreg if a.maxnreg is not None else ss._reg_cap(PASS[a.kernel], ON_CUDA).get("maxnreg")
         regs, stack, shfl, mix, loops = compile_kernel(fn, ce, w, cap or None, not a.no_divisibility, a.l_contig)
         warps = warps_per_sm(regs, w)
