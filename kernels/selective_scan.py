@@ -12,7 +12,9 @@ States are fp32 `[N, D]` tiles, channels fastest. As compiled for a launch at th
 so y = sum_n C h takes two shuffle rounds; forcing a channel's N states into one lane (with
 16-byte B/C row loads) was slower (BENCHMARKS.md 7i). The forward passes load a tile of BLOCK_L steps
 (`[BLOCK_D, BLOCK_L]`, steps in-thread) and then step through it (a step's column is a register
-pick), storing y once per tile: every load of the tile is in flight before any store. The backward
+pick), storing y once per tile: every load of the tile is in flight before any store. Their addresses are
+64-bit tile bases plus immediates (the L strides are constexprs), and whole tiles of whole blocks load with no
+masks (BENCHMARKS.md 7o). The backward
 stores nothing per step: from the saved chunk-start states it rescans each chunk, keeping one fp32
 state per 16 steps (`BWD` mode of the chunk-state kernel, which also forms each chunk's local
 adjoint), combines adjoints across chunks right to left, then `_selective_scan_bwd_kernel` rescans
