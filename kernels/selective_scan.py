@@ -538,18 +538,18 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
             g0 = c_start + (n_groups - 1 - gi) * GROUP
         if EVEN and g0 + GROUP <= L:  # whole groups of whole blocks: no masks
             E, dA_acc, dD_acc, db_acc = _bwd_group(
-                E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b,
-                sc_b, A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, offs_t, L, stride_ud, stride_ul, stride_zd,
-                stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl, DN, Dm, d0, nd, Nn, mdn,
-                pdn_ck, pdn_loc, HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, DI, DO, BLOCK_N,
-                BLOCK_L, CKPT_TILES, PF, PF_NEXT, PF_WALK, False)
+                E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b,
+                dC_b, seq_b, ck_b, sc_b, A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, offs_t, L, stride_ud,
+                stride_ul, stride_zd, stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl,
+                DN, Dm, d0, nd, Nn, mdn, pdn_ck, pdn_loc, HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM,
+                STORE_Y, DI, DO, BLOCK_N, BLOCK_L, CKPT_TILES, PF, PF_NEXT, PF_WALK, False)
         else:
             E, dA_acc, dD_acc, db_acc = _bwd_group(
-                E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b, dC_b, seq_b, ck_b,
-                sc_b, A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, offs_t, L, stride_ud, stride_ul, stride_zd,
-                stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl, DN, Dm, d0, nd, Nn, mdn,
-                pdn_ck, pdn_loc, HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM, STORE_Y, DI, DO, BLOCK_N,
-                BLOCK_L, CKPT_TILES, PF, PF_NEXT, PF_WALK, True)
+                E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b,
+                dC_b, seq_b, ck_b, sc_b, A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, offs_t, L, stride_ud,
+                stride_ul, stride_zd, stride_zl, stride_dzd, stride_dzl, stride_bn, stride_bl, stride_dbn, stride_dbl,
+                DN, Dm, d0, nd, Nn, mdn, pdn_ck, pdn_loc, HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, ACCUM,
+                STORE_Y, DI, DO, BLOCK_N, BLOCK_L, CKPT_TILES, PF, PF_NEXT, PF_WALK, True)
     return E, dA_acc, dD_acc, db_acc
 
 
