@@ -13,8 +13,8 @@ so y = sum_n C h takes two shuffle rounds; forcing a channel's N states into one
 16-byte B/C row loads) was slower (BENCHMARKS.md 7i). The forward passes load a tile of BLOCK_L steps
 (`[BLOCK_D, BLOCK_L]`, steps in-thread) and then step through it (a step's column is a register
 pick), storing y once per tile: every load of the tile is in flight before any store. Their addresses are
-64-bit tile bases plus immediates (the L strides are constexprs), and whole tiles of whole blocks load with no
-masks (BENCHMARKS.md 7o). The backward
+64-bit tile bases plus immediates (the L strides are constexprs); under GENOMAMBA_SCAN_UNMASKED=1 whole
+tiles of whole blocks load with no masks (BENCHMARKS.md 7o). The backward
 stores nothing per step: from the saved chunk-start states it rescans each chunk, keeping one fp32
 state per 16 steps (`BWD` mode of the chunk-state kernel, which also forms each chunk's local
 adjoint), combines adjoints across chunks right to left, then `_selective_scan_bwd_kernel` rescans
@@ -159,9 +159,9 @@ def _fwd_tile(h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, s
               IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
               ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr, FMA_EXP: tl.constexpr,
               MASKED: tl.constexpr):
-    """One tile of `_fwd_sweep` from step t0. MASKED=False (a whole tile of whole d- and N-blocks, the common
-    case) loads with no masks: a masked load with a zero fill costs a PRMT and predicates a load, 1,467 ->
-    1,340 instructions a forward tile (BENCHMARKS.md 7o)."""
+    """One tile of `_fwd_sweep` from step t0. MASKED=False (a whole tile of whole d- and N-blocks, taken under
+    GENOMAMBA_SCAN_UNMASKED=1: `_Cfg.even`) loads with no masks: a masked load with a zero fill costs a PRMT
+    and a predicate, 1,467 -> 1,311 instructions a forward tile statically (BENCHMARKS.md 7o)."""
     # the tile's inputs first (nothing is stored before they are read: the loads overlap), then
     # step by step on [BN, BD]; a step's column of a [BD, BL] tile is a register pick (L is in-thread)
     t = t0 + offs_t
@@ -299,7 +299,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             if ADJ:
                 _pf_steps(dout_b + d0 * stride_ud, t0 + PF_OFF, L, stride_ul, nd, BLOCK_L, BLOCK_D)
         # whole tiles of whole d- and N-blocks (all but a chunk's last tile, when D and N fill their blocks) load
-        # with no masks
+        # with no masks where EVEN (`_Cfg.even`)
         if EVEN and t0 + BLOCK_L <= L:
             h, p, gp, sdl, alive = _fwd_tile(
                 h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, A2, Dv, bias, mask_d, offs_n,
@@ -345,8 +345,8 @@ def _bwd_group(E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_
                CKPT_TILES: tl.constexpr, PF: tl.constexpr, PF_NEXT: tl.constexpr, PF_WALK: tl.constexpr,
                MASKED: tl.constexpr):
     """One checkpoint group of `_bwd_sweep` from step g0: its rescan into the scratch, then the walk back.
-    MASKED=False (a whole group of whole d- and N-blocks) loads and stores with no masks (static SASS of
-    the backward's group 1,687 -> 1,569 instructions, BENCHMARKS.md 7o)."""
+    MASKED=False (a whole group of whole d- and N-blocks, under GENOMAMBA_SCAN_UNMASKED=1: `_Cfg.even`) loads
+    and stores with no masks (static SASS of the backward's group 1,687 -> 1,569 instructions, BENCHMARKS.md 7o)."""
     LAST: tl.constexpr = BLOCK_L - 1
     GROUP: tl.constexpr = BLOCK_L * CKPT_TILES
     nt = tl.minimum(CKPT_TILES, tl.cdiv(L - g0, BLOCK_L))
@@ -779,8 +779,10 @@ class _Cfg:
         self.n_ck = triton.cdiv(self.n_tiles, self.CKPT_TILES)
 
     def even(self, Dm: int, N: int) -> bool:
-        """Whether D and N fill whole blocks, so that whole tiles (the backward: groups) load with no masks
-        (GENOMAMBA_SCAN_UNMASKED=0: never, for benchmarks)."""
+        """Whether whole tiles (the backward: whole checkpoint groups) load with no masks: D and N fill whole
+        blocks and GENOMAMBA_SCAN_UNMASKED=1 asks for it. Off by default until measured on a GPU: 23% fewer
+        instructions a forward tile statically (BENCHMARKS.md 7o); off, the kernels compile to the same SASS
+        as the measured code."""
         return Dm % self.BLOCK_D == 0 and N == self.BLOCK_N and _env_int("UNMASKED") != 0
 
 
@@ -790,12 +792,12 @@ class _Cfg:
 _FWD_CFG, _BWD_CFG, _CKPT_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1, 2), (16, 8, 1), (4, 16, 4, 2)
 # BENCHMARKS.md 7d, 7e, 7h, 7j; BWD_MULT and PASS1_SPLIT 0: picked by the plan
 _ENV_INT_DEFAULTS = {"CKPT_STEPS": 16, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16, "BWD_MULT": 0, "PASS1_SPLIT": 0,
-                     "PASS1_FMA_EXP": 0, "UNMASKED": 1}
+                     "PASS1_FMA_EXP": 0, "UNMASKED": 0}
 
 
 def _env_int(name: str) -> int:
-    """GENOMAMBA_SCAN_{CKPT_STEPS,BWD_WARPS_PER_SM,FWD_WARPS_PER_SM,BWD_MULT,PASS1_SPLIT}, read at each plan (benchmark
-    sweeps and tests), or the default."""
+    """GENOMAMBA_SCAN_{CKPT_STEPS,BWD_WARPS_PER_SM,FWD_WARPS_PER_SM,BWD_MULT,PASS1_SPLIT,PASS1_FMA_EXP,UNMASKED}, read
+    at each plan or launch (benchmark sweeps and tests), or the default."""
     return int(os.environ.get(f"GENOMAMBA_SCAN_{name}", _ENV_INT_DEFAULTS[name]))
 
 

@@ -131,14 +131,16 @@ def main():
     ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
     ap.add_argument("--sass", action="store_true", help="also the static SASS instruction mix by class")
     ap.add_argument("--l-contig", action="store_true", help="L-contiguous inputs (unit L strides specialised to 1)")
-    ap.add_argument("--masked", action="store_true", help="the passes as for D or N not filling their blocks (masked loads)")
+    ap.add_argument("--unmasked", action="store_true",
+                    help="whole tiles (the backward: groups) with no masks, as GENOMAMBA_SCAN_UNMASKED=1 launches them")
     ap.add_argument("--maxnreg", type=int, default=None,
                     help="cap registers a thread (ptxas spills beyond it; default: a launch's cap, 0: none)")
     a = ap.parse_args()
     common = {"HAS_Z": True, "HAS_BIAS": True, "SOFTPLUS": True, "IS_VARLEN": False, "REVERSE": False, "BLOCK_N": 16,
               "PF": a.pf}
-    # the passes as a launch at the model's sizes (D and N fill their blocks: unmasked whole tiles and groups)
-    fwd_pass = {"EVEN": not a.masked, "FMA_EXP": ss._env_int("PASS1_FMA_EXP")}
+    # the passes as a launch at the model's sizes (D and N fill their blocks) takes them: unmasked whole tiles and
+    # groups where GENOMAMBA_SCAN_UNMASKED (or --unmasked) asks for them
+    fwd_pass = {"EVEN": a.unmasked or ss._env_int("UNMASKED") != 0, "FMA_EXP": ss._env_int("PASS1_FMA_EXP")}
     for c in a.cfgs:
         bd, bl, w, *di = (int(x) for x in c.split("x"))
         t = dict(common, BLOCK_D=bd, BLOCK_L=bl)

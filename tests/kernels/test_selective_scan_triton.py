@@ -247,6 +247,25 @@ def test_pass1_with_fma_pipe_exps(reverse, device, monkeypatch):
     run_case(2, 8, 4, 97, torch.float32, device, reverse=reverse, init=True, varlen=True, chunk_size=32)
 
 
+@pytest.mark.parametrize("case", ["fp32-rev-varlen-h0", "bf16-channel-last"])
+def test_unmasked_whole_tiles(case, device, monkeypatch):
+    """GENOMAMBA_SCAN_UNMASKED=1: whole tiles (the backward: whole checkpoint groups) of whole d- and N-blocks load
+    with no masks, the last partial tile with them; against the reference at L=97 (6 whole 16-step tiles and one of
+    1) in 32-step chunks, outputs and every gradient. The plan takes the unmasked path only where D and N fill
+    their blocks."""
+    from genomamba_kernels import selective_scan as ss
+
+    monkeypatch.setenv("GENOMAMBA_SCAN_UNMASKED", "1")
+    cfg = ss._Plan(2, 8, 4, 97, 1, torch.device(device), 32).f
+    assert cfg.even(8, 4) == (8 % cfg.BLOCK_D == 0) and not cfg.even(8, 3)
+    if case == "bf16-channel-last":
+        run_case(2, 8, 4, 97, torch.bfloat16, device, layout="channel_last", chunk_size=32)
+    else:
+        run_case(2, 8, 4, 97, torch.float32, device, reverse=True, varlen=True, init=True, chunk_size=32)
+    monkeypatch.setenv("GENOMAMBA_SCAN_UNMASKED", "0")
+    assert not cfg.even(8, 4)
+
+
 def test_pass1_split_fills_the_warp_target(monkeypatch):
     """Pass 1 scans all chunks but the last; at B=64 L=8192 (2 chunks) that is 1,024 one-warp programs, half of
     the 2,112 that fit a 132-SM GPU, so it scans halves of chunks; a plan whose pass 1 already fills the GPU,
@@ -301,6 +320,17 @@ def test_pass1_with_fma_pipe_exps_gpu(fma_exp, monkeypatch):
     monkeypatch.setenv("GENOMAMBA_SCAN_PASS1_FMA_EXP", str(fma_exp))
     run_case(2, 64, 16, 8191, torch.bfloat16, torch.device("cuda"), layout="channel_last", varlen=True, init=True,
              chunk_size=2048)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
+def test_unmasked_whole_tiles_gpu(reverse, monkeypatch):
+    """B2-L8191-D64-N16-bf16 channel-last with seq_idx and an initial state in 2,048-step chunks, under
+    GENOMAMBA_SCAN_UNMASKED=1 (whole tiles and groups unmasked, each chunk's last one masked)."""
+    monkeypatch.setenv("GENOMAMBA_SCAN_UNMASKED", "1")
+    run_case(2, 64, 16, 8191, torch.bfloat16, torch.device("cuda"), layout="channel_last", reverse=reverse,
+             varlen=True, init=True, chunk_size=2048)
 
 
 def test_forward_chunks_stay_within_the_warp_target(monkeypatch):
