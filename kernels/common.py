@@ -63,20 +63,3 @@ def _softplus(v):
 def _sigmoid(v):
     return 1.0 / (1.0 + tl.exp(-v))
 
-
-@triton.jit
-def _exp2_fma(x):
-    """2^x for x <= 0 on the FMA pipe (11 instructions, relative error 2.5e-7, as MUFU's ex2.approx), for
-    MUFU-bound passes to move part of their exps off the MUFU (BENCHMARKS.md 7o). round(x) by the
-    1.5 * 2^23 magic add, 2^f on f in [-0.5, 0.5] by a degree-5 polynomial (exact at f = 0), the integer
-    part added into the exponent bits. Below -125 it returns 2^-125 (about 2e-38) where 2^x underflows."""
-    x = tl.maximum(x, -125.0)
-    t = x + 12582912.0  # the low mantissa bits of t hold round(x), two's complement
-    f = x - (t - 12582912.0)
-    p = tl.fma(f, 0.0013269970659166574, 0.009675493463873863)
-    p = tl.fma(p, f, 0.05550733581185341)
-    p = tl.fma(p, f, 0.24022120237350464)
-    p = tl.fma(p, f, 0.6931469440460205)
-    p = tl.fma(p, f, 1.0)
-    bits = p.to(tl.int32, bitcast=True) + (t.to(tl.int32, bitcast=True) << 23)
-    return bits.to(tl.float32, bitcast=True)

@@ -33,7 +33,7 @@ import os
 import torch
 import triton
 import triton.language as tl
-from genomamba_kernels.common import LOG2E, _debug, _empty, _exp2_fma, _num_sms, _sigmoid, _softplus, runs_triton
+from genomamba_kernels.common import LOG2E, _debug, _empty, _num_sms, _sigmoid, _softplus, runs_triton
 from genomamba_kernels.transpose import to_channel_last, to_l_contiguous, transpose_last2
 
 # Channel-last inputs have unit D and N strides. Specialised to 1, Triton would vectorise the
@@ -157,8 +157,7 @@ def _fwd_tile(h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, s
               mask_n, offs_l, offs_t, pl2, plz, pln, L, stride_ul, stride_zl, stride_bl,
               HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
               IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
-              ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr, FMA_EXP: tl.constexpr,
-              MASKED: tl.constexpr):
+              ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr, MASKED: tl.constexpr):
     """One tile of `_fwd_sweep` from step t0. MASKED=False (a whole tile of whole d- and N-blocks, taken under
     GENOMAMBA_SCAN_UNMASKED=1: `_Cfg.even`) loads with no masks: a masked load with a zero fill costs a PRMT
     and a predicate, 1,467 -> 1,311 instructions a forward tile statically (BENCHMARKS.md 7o)."""
@@ -197,10 +196,7 @@ def _fwd_tile(h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, s
             Bt = tl.load(B_b + tb + jb + pln, mask=mask_n & okn, other=0.0).to(tl.float32)
         else:
             Bt = tl.load(B_b + tb + jb + pln).to(tl.float32)
-        if j < FMA_EXP:  # this step's decays on the FMA pipe (pass 1 is MUFU-bound: see `_exp2_fma`)
-            a = _exp2_fma(dl_j[None, :] * A2)
-        else:
-            a = tl.exp2(dl_j[None, :] * A2)
+        a = tl.exp2(dl_j[None, :] * A2)
         if IS_VARLEN:
             keep = tl.sum(tl.where(offs_l == j, keep2, 0.0), axis=0)
             a = a * keep
@@ -244,7 +240,7 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
                IS_VARLEN: tl.constexpr, REVERSE: tl.constexpr, WRITE_Y: tl.constexpr, ACCUM: tl.constexpr,
                STORE_CKPT: tl.constexpr, ADJ: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr,
-               BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr, FMA_EXP: tl.constexpr = 0,
+               BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr,
                EVEN: tl.constexpr = False):
     """Scans one chunk in scan order from state h `[BN, BD]`.
 
@@ -304,12 +300,12 @@ def _fwd_sweep(h, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, ck_b, A2, Dv, bi
             h, p, gp, sdl, alive = _fwd_tile(
                 h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, A2, Dv, bias, mask_d, offs_n,
                 mask_n, offs_l, offs_t, pl2, plz, pln, L, stride_ul, stride_zl, stride_bl, HAS_D, HAS_Z, HAS_BIAS,
-                SOFTPLUS, IS_VARLEN, REVERSE, WRITE_Y, ACCUM, ADJ, BLOCK_D, BLOCK_L, FMA_EXP, False)
+                SOFTPLUS, IS_VARLEN, REVERSE, WRITE_Y, ACCUM, ADJ, BLOCK_D, BLOCK_L, False)
         else:
             h, p, gp, sdl, alive = _fwd_tile(
                 h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, seq_b, A2, Dv, bias, mask_d, offs_n,
                 mask_n, offs_l, offs_t, pl2, plz, pln, L, stride_ul, stride_zl, stride_bl, HAS_D, HAS_Z, HAS_BIAS,
-                SOFTPLUS, IS_VARLEN, REVERSE, WRITE_Y, ACCUM, ADJ, BLOCK_D, BLOCK_L, FMA_EXP, True)
+                SOFTPLUS, IS_VARLEN, REVERSE, WRITE_Y, ACCUM, ADJ, BLOCK_D, BLOCK_L, True)
     if not ADJ and not WRITE_Y:
         p = tl.exp2(sdl[None, :] * A2) * alive
     return h, p, gp
@@ -582,7 +578,7 @@ def _selective_scan_chunk_state_kernel(
     HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, IS_VARLEN: tl.constexpr,
     REVERSE: tl.constexpr, BWD: tl.constexpr,
     BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_L: tl.constexpr, CKPT_TILES: tl.constexpr, PF: tl.constexpr,
-    FMA_EXP: tl.constexpr = 0, EVEN: tl.constexpr = False,
+    EVEN: tl.constexpr = False,
 ):
     """Forward (BWD=False): chunk end state S from zero and total decay P (chunk c0 + program_id(1)).
     Backward (BWD=True): rescan from the chunk-start state hs, store a state per tile in ck, and
@@ -615,7 +611,7 @@ def _selective_scan_chunk_state_kernel(
         A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L, stride_ud, stride_ul, stride_zd,
         stride_zl, stride_bn, stride_bl, D * N, D,
         False, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, False, False, BWD, BWD,
-        BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF, FMA_EXP, EVEN)
+        BLOCK_D, BLOCK_N, BLOCK_L, CKPT_TILES, PF, EVEN)
     tl.store(P_ptr + cs + pnd, p, mask=mdn)
     if BWD:
         tl.store(G_ptr + cs + pnd, gp, mask=mdn)
@@ -685,7 +681,7 @@ def _selective_scan_fwd_kernel(
         seq_ptr + pid_b * L, hs_ptr, A2, Dv, bias, offs_d, mask_d, offs_n, mask_n, offs_l, c_start, n_tiles, L,
         stride_ud, stride_ul, stride_zd, stride_zl, stride_bn, stride_bl, D * N, D,
         HAS_D, HAS_Z, HAS_BIAS, SOFTPLUS, IS_VARLEN, REVERSE, True, ACCUM, False, False,
-        BLOCK_D, BLOCK_N, BLOCK_L, 1, PF, 0, EVEN)
+        BLOCK_D, BLOCK_N, BLOCK_L, 1, PF, EVEN)
     if HAS_FINAL:
         if pid_c == (0 if REVERSE else n_chunks - 1):
             tl.store(final_ptr + pid_b * D * N + pnd, h, mask=mdn)
@@ -792,11 +788,11 @@ class _Cfg:
 _FWD_CFG, _BWD_CFG, _CKPT_CFG, _CPU_CFG = (32, 8, 1), (16, 4, 1, 2), (16, 8, 1), (4, 16, 4, 2)
 # BENCHMARKS.md 7d, 7e, 7h, 7j; BWD_MULT and PASS1_SPLIT 0: picked by the plan
 _ENV_INT_DEFAULTS = {"CKPT_STEPS": 16, "BWD_WARPS_PER_SM": 32, "FWD_WARPS_PER_SM": 16, "BWD_MULT": 0, "PASS1_SPLIT": 0,
-                     "PASS1_FMA_EXP": 0, "UNMASKED": 0}
+                     "UNMASKED": 0}
 
 
 def _env_int(name: str) -> int:
-    """GENOMAMBA_SCAN_{CKPT_STEPS,BWD_WARPS_PER_SM,FWD_WARPS_PER_SM,BWD_MULT,PASS1_SPLIT,PASS1_FMA_EXP,UNMASKED}, read
+    """GENOMAMBA_SCAN_{CKPT_STEPS,BWD_WARPS_PER_SM,FWD_WARPS_PER_SM,BWD_MULT,PASS1_SPLIT,UNMASKED}, read
     at each plan or launch (benchmark sweeps and tests), or the default."""
     return int(os.environ.get(f"GENOMAMBA_SCAN_{name}", _ENV_INT_DEFAULTS[name]))
 
@@ -998,8 +994,7 @@ def _chunk_start_states(u, delta, A, B4, bias, seq, init, plan, softplus, revers
         *B4.stride(), 0,
         HAS_Z=False, HAS_BIAS=bias is not None, SOFTPLUS=softplus, IS_VARLEN=seq is not None, REVERSE=reverse,
         BWD=False, BLOCK_D=plan.f.BLOCK_D, BLOCK_N=plan.f.BLOCK_N, BLOCK_L=plan.f.BLOCK_L, CKPT_TILES=1,
-        PF=_pf(plan, u), FMA_EXP=_env_int("PASS1_FMA_EXP"), EVEN=plan.f.even(Dm, N), num_warps=plan.f.num_warps,
-        **_reg_cap("FWD", u))
+        PF=_pf(plan, u), EVEN=plan.f.even(Dm, N), num_warps=plan.f.num_warps, **_reg_cap("FWD", u))
     _combine(S, P, init, S, reverse)
     if k > 1:  # the state entering each chunk is the one entering its first part in scan order
         S = S[:, k - 1 if reverse else 0::k].contiguous()

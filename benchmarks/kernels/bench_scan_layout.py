@@ -30,8 +30,8 @@ SHAPES = [(1, 512, 16, 1 << 20), (64, 512, 16, 8192), (1, 512, 16, 131072), (8, 
 # at launch by genomamba_kernels.selective_scan: BWD (BDxBLxWARPS[xDI], default 16x4x1x2), CKPT_PASS (the
 # checkpoint pass's tiles, default 16x8x1), CKPT_STEPS, BWD_WARPS_PER_SM, FWD (default 32x8x1), FWD_WARPS_PER_SM,
 # {FWD,BWD,CKPT_PASS}_MAXNREG (register caps, default 128 / none / 128; 0 lifts one), PREFETCH (default 16 steps),
-# PASS1_SPLIT (parts of a chunk forward pass 1 scans; default: enough to fill the GPU), PASS1_FMA_EXP (steps a tile of
-# pass 1 whose exps run on the FMA pipe; default 0), UNMASKED (1: whole tiles load with no masks; default 0).
+# PASS1_SPLIT (parts of a chunk forward pass 1 scans; default: enough to fill the GPU), UNMASKED (1: whole tiles
+# load with no masks; default 0).
 # The default variant is the backward before BENCHMARKS.md 7g.
 DEFAULT_VARIANTS = "BWD=16x4x1+CKPT_PASS=16x4x1"
 

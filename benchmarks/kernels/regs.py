@@ -140,7 +140,7 @@ def main():
               "PF": a.pf}
     # the passes as a launch at the model's sizes (D and N fill their blocks) takes them: unmasked whole tiles and
     # groups where GENOMAMBA_SCAN_UNMASKED (or --unmasked) asks for them
-    fwd_pass = {"EVEN": a.unmasked or ss._env_int("UNMASKED") != 0, "FMA_EXP": ss._env_int("PASS1_FMA_EXP")}
+    fwd_pass = {"EVEN": a.unmasked or ss._env_int("UNMASKED") != 0}
     for c in a.cfgs:
         bd, bl, w, *di = (int(x) for x in c.split("x"))
         t = dict(common, BLOCK_D=bd, BLOCK_L=bl)
@@ -150,7 +150,7 @@ def main():
         elif a.kernel == "state":
             fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, HAS_Z=False, BWD=False, CKPT_TILES=1, **fwd_pass)
         elif a.kernel == "state_bwd":
-            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=ckpt_tiles, FMA_EXP=0,
+            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=ckpt_tiles,
                                                                   EVEN=fwd_pass["EVEN"])
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,

@@ -238,15 +238,6 @@ def test_pass1_on_parts_of_chunks(reverse, split, chunk, device, monkeypatch):
     run_case(2, 8, 4, 97, torch.float32, device, reverse=reverse, init=True, varlen=True, chunk_size=chunk)
 
 
-@pytest.mark.parametrize("reverse", [False, True], ids=["fwd", "rev"])
-def test_pass1_with_fma_pipe_exps(reverse, device, monkeypatch):
-    """Forward pass 1 with one step a tile of its decays on the FMA pipe (GENOMAMBA_SCAN_PASS1_FMA_EXP=1;
-    `_exp2_fma`) against the reference: B2-L97-D8-N4-fp32 in chunks of 32 steps, seq_idx resets, an initial
-    state, outputs and every gradient."""
-    monkeypatch.setenv("GENOMAMBA_SCAN_PASS1_FMA_EXP", "1")
-    run_case(2, 8, 4, 97, torch.float32, device, reverse=reverse, init=True, varlen=True, chunk_size=32)
-
-
 @pytest.mark.parametrize("case", ["fp32-rev-varlen-h0", "bf16-channel-last"])
 def test_unmasked_whole_tiles(case, device, monkeypatch):
     """GENOMAMBA_SCAN_UNMASKED=1: whole tiles (the backward: whole checkpoint groups) of whole d- and N-blocks load
@@ -309,17 +300,6 @@ def test_pass1_on_parts_of_chunks_gpu(reverse, monkeypatch):
     monkeypatch.setenv("GENOMAMBA_SCAN_PASS1_SPLIT", "4")
     run_case(2, 64, 16, 8191, torch.bfloat16, torch.device("cuda"), layout="channel_last", reverse=reverse,
              varlen=True, init=True, chunk_size=2048)
-
-
-@pytest.mark.gpu
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-@pytest.mark.parametrize("fma_exp", [1, 2])
-def test_pass1_with_fma_pipe_exps_gpu(fma_exp, monkeypatch):
-    """B2-L8191-D64-N16-bf16, channel-last, seq_idx, an initial state, 4 chunks: pass 1 with 1 or 2 steps a tile
-    of its decays on the FMA pipe."""
-    monkeypatch.setenv("GENOMAMBA_SCAN_PASS1_FMA_EXP", str(fma_exp))
-    run_case(2, 64, 16, 8191, torch.bfloat16, torch.device("cuda"), layout="channel_last", varlen=True, init=True,
-             chunk_size=2048)
 
 
 @pytest.mark.gpu
