@@ -532,7 +532,8 @@ def _bwd_sweep(E, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_
             g0 = c_start + gi * GROUP
         else:
             g0 = c_start + (n_groups - 1 - gi) * GROUP
-        if EVEN and g0 + GROUP <= L:  # whole groups of whole blocks: no masks
+        # whole groups of whole blocks: no masks (MASKED must be a constexpr, so the group is compiled twice)
+        if EVEN and g0 + GROUP <= L:
             E, dA_acc, dD_acc, db_acc = _bwd_group(
                 E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_b, dz_b, yo_b, B_b, C_b, dB_b,
                 dC_b, seq_b, ck_b, sc_b, A2, Af, Dv, bias, d2, mask_d, offs_n, mask_n, offs_l, offs_t, L, stride_ud,
