@@ -1050,12 +1050,32 @@ def _from_nd(x: torch.Tensor) -> torch.Tensor:
     return x.transpose(-1, -2).contiguous()
 
 
+# The kernels form a program's base offsets (batch, chunk, checkpoint) and the backward's in-tile offsets in 32 bits
+_I32_LIMIT = 2**31
+
+
+def _max_offset(x: torch.Tensor) -> int:
+    """The largest element offset from x's first element that a kernel indexes (sizes and strides, not numel)."""
+    return sum((n - 1) * abs(st) for n, st in zip(x.shape, x.stride()) if n > 0)
+
+
+def _check_offsets(**tensors: torch.Tensor | None) -> None:
+    """Refuse, in one line, a call whose tensors the kernels' 32-bit offsets would wrap around (silently wrong
+    outputs or an illegal address), naming the first such tensor."""
+    for name, x in tensors.items():
+        if x is not None and _max_offset(x) >= _I32_LIMIT:
+            raise ValueError(f"selective scan: {name} {tuple(x.shape)} spans {_max_offset(x) + 1:,} elements, past "
+                             f"the kernels' 32-bit offsets ({_I32_LIMIT:,}); scan it in shorter pieces (a smaller "
+                             f"batch or shorter chunks: inference_chunk_tokens, chunked training)")
+
+
 def _selective_scan_fwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, init, seq, reverse,
                         return_final_state, plan: _Plan, y_acc: torch.Tensor | None = None):
     """Runs passes 1-3. Returns y `[B, D, L]` (u's dtype; added into y_acc when given), the final
     state or None, and the chunk-start states `[B, nc, N, D]` the backward rescans from."""
     Bsz, Dm, L = u.shape
     N = A.shape[0]
+    _check_offsets(u=u, delta=delta, z=z, B=B4, C=C4, y=y_acc)
     hs = _chunk_start_states(u, delta, A, B4, delta_bias, seq, init, plan, delta_softplus, reverse)
     y = _empty_as(u, u.dtype) if y_acc is None else y_acc
     final = _empty(Bsz, N, Dm, dtype=torch.float32, device=u.device) if return_final_state else None
@@ -1117,6 +1137,9 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
     Bsz, Dm, L = u.shape
     N = A.shape[0]
     dout = _match(dout, u)
+    # and the backward's checkpoints, B x n_ck x N x D fp32 (a meta tensor: their extent, nothing allocated)
+    _check_offsets(u=u, delta=delta, z=z, B=B4, C=C4, dout=dout, du_acc=du_acc, dz_acc=dz_acc, dz_out=dz_out,
+                   y_out=y_out, checkpoints=torch.empty(Bsz, plan.b.n_ck, N, Dm, device="meta"))
     dfinal = None if dfinal is None else _to_nd(dfinal.float())
     ck, E = _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, delta_softplus, reverse,
                             plan)

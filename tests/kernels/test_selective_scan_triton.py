@@ -257,6 +257,31 @@ def test_unmasked_whole_tiles(case, device, monkeypatch):
     assert not cfg.even(8, 4)
 
 
+def test_offsets_past_32_bits_are_refused(device, monkeypatch):
+    """The kernels' program bases and the backward's tile offsets are 32-bit: a tensor spanning 2^31 elements or more
+    is refused in one line naming it, forward and backward, instead of wrapping around. Shown with the limit lowered
+    to a small call's size; the whole-model extremes measured (L = 2^21 one pass at d_inner 512: z spans 2^31 - 512)
+    stay under the real one."""
+    from genomamba_kernels import selective_scan as ss
+
+    x, kw = make_inputs(1, 8, 4, 37, torch.float32, device)
+    span = ss._max_offset(x["u"]) + 1
+    monkeypatch.setattr(ss, "_I32_LIMIT", span - 1)  # u reaches offset span - 1
+    with pytest.raises(ValueError, match=r"selective scan: u \(1, 8, 37\) spans .* 32-bit offsets"):
+        selective_scan_triton(*(x[k] for k in ("u", "delta", "A", "B", "C")), **kw)
+    monkeypatch.setattr(ss, "_I32_LIMIT", 2**31)  # a forward that fits, then a backward past the lowered limit
+    u = x["u"].requires_grad_()
+    y = selective_scan_triton(u, *(x[k] for k in ("delta", "A", "B", "C")), **kw)
+    monkeypatch.setattr(ss, "_I32_LIMIT", span - 1)
+    with pytest.raises(ValueError, match="selective scan: u"):
+        y.sum().backward()
+    monkeypatch.setattr(ss, "_I32_LIMIT", 2**31)
+    xz = torch.empty(1, 2**21, 1024, device="meta")
+    ss._check_offsets(u=torch.empty(1, 2**21, 512, device="meta").transpose(1, 2), z=xz[..., 512:].transpose(1, 2))
+    with pytest.raises(ValueError, match="z"):
+        ss._check_offsets(z=torch.empty(1, 2**21, 2048, device="meta")[..., 1024:].transpose(1, 2))
+
+
 def test_pass1_split_fills_the_warp_target(monkeypatch):
     """Pass 1 scans all chunks but the last; at B=64 L=8192 (2 chunks) that is 1,024 one-warp programs, half of
     the 2,112 that fit a 132-SM GPU, so it scans halves of chunks; a plan whose pass 1 already fills the GPU,
