@@ -62,4 +62,3 @@ def _softplus(v):
 @triton.jit
 def _sigmoid(v):
     return 1.0 / (1.0 + tl.exp(-v))
-

@@ -107,15 +107,30 @@ def _seq_keep(seq_b, t, ml, L, REVERSE: tl.constexpr):
 
 
 @triton.jit
+def _ld(ptrs, mask, MASKED: tl.constexpr):
+    """A load as fp32, masked with a zero fill, or (not MASKED: all in bounds) with no mask, which saves the
+    fill's PRMT and the predicate (BENCHMARKS.md 7o)."""
+    if MASKED:
+        return tl.load(ptrs, mask=mask, other=0.0).to(tl.float32)
+    else:
+        return tl.load(ptrs).to(tl.float32)
+
+
+@triton.jit
+def _st(ptrs, x, mask, MASKED: tl.constexpr):
+    """A store in the pointers' dtype, masked or (not MASKED) not, as `_ld`."""
+    if MASKED:
+        tl.store(ptrs, x.to(ptrs.dtype.element_ty), mask=mask)
+    else:
+        tl.store(ptrs, x.to(ptrs.dtype.element_ty))
+
+
+@triton.jit
 def _load_u_delta(u_b, dl_b, p, m, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, MASKED: tl.constexpr = True):
     """u and delta at offsets p (mask m, unless not MASKED: all in bounds) as fp32: (u, delta + bias, softplus
     of it, 0 where masked). bias comes broadcast to p's shape."""
-    if MASKED:
-        u = tl.load(u_b + p, mask=m, other=0.0).to(tl.float32)
-        dl_pre = tl.load(dl_b + p, mask=m, other=0.0).to(tl.float32)
-    else:
-        u = tl.load(u_b + p).to(tl.float32)
-        dl_pre = tl.load(dl_b + p).to(tl.float32)
+    u = _ld(u_b + p, m, MASKED)
+    dl_pre = _ld(dl_b + p, m, MASKED)
     if HAS_BIAS:
         dl_pre = dl_pre + bias
     if SOFTPLUS:
@@ -140,11 +155,7 @@ def _tile_coeffs(u_b, dl_b, B_b, seq_b, A2, bias, d2, mask_d, offs_n, mask_n, t,
     m2 = ml[:, None, None] & mask_d[None, :, :]
     p2 = t[:, None, None] * stride_ul + d2[None, :, :] * stride_ud
     u, dl_pre, dl = _load_u_delta(u_b, dl_b, p2, m2, bias[None, :, :], HAS_BIAS, SOFTPLUS, MASKED)
-    if MASKED:
-        Bt = tl.load(B_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn, mask=ml[:, None] & mask_n[None, :],
-                     other=0.0).to(tl.float32)
-    else:
-        Bt = tl.load(B_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn).to(tl.float32)
+    Bt = _ld(B_b + t[:, None] * stride_bl + offs_n[None, :] * stride_bn, ml[:, None] & mask_n[None, :], MASKED)
     a = tl.exp2(dl[:, :, None, :] * A2[None, :, :, :])
     if IS_VARLEN:
         a = a * _seq_keep(seq_b, t, ml, L, REVERSE)[:, None, None, None]
@@ -171,15 +182,9 @@ def _fwd_tile(h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, s
     u2, _, dl2 = _load_u_delta(u_b + tu, dl_b + tu, pl2, m2, bias[:, None], HAS_BIAS, SOFTPLUS, MASKED)
     w2 = dl2 * u2
     if (WRITE_Y or ADJ) and HAS_Z:
-        if MASKED:
-            z2 = tl.load(z_b + tz + plz, mask=m2, other=0.0).to(tl.float32)
-        else:
-            z2 = tl.load(z_b + tz + plz).to(tl.float32)
+        z2 = _ld(z_b + tz + plz, m2, MASKED)
     if ADJ:
-        if MASKED:
-            dy2 = tl.load(dout_b + tu + pl2, mask=m2, other=0.0).to(tl.float32)
-        else:
-            dy2 = tl.load(dout_b + tu + pl2).to(tl.float32)
+        dy2 = _ld(dout_b + tu + pl2, m2, MASKED)
         if HAS_Z:
             dy2 = dy2 * z2 * _sigmoid(z2)
     if IS_VARLEN:
@@ -192,10 +197,7 @@ def _fwd_tile(h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, s
         w_j = tl.sum(tl.where(sel, w2, 0.0), axis=1)
         okn = tl.zeros_like(offs_n) + tj < L  # a vector mask: the interpreter takes no scalar & vector
         jb = (BLOCK_L - 1 - j if REVERSE else j) * stride_bl
-        if MASKED:
-            Bt = tl.load(B_b + tb + jb + pln, mask=mask_n & okn, other=0.0).to(tl.float32)
-        else:
-            Bt = tl.load(B_b + tb + jb + pln).to(tl.float32)
+        Bt = _ld(B_b + tb + jb + pln, mask_n & okn, MASKED)
         a = tl.exp2(dl_j[None, :] * A2)
         if IS_VARLEN:
             keep = tl.sum(tl.where(offs_l == j, keep2, 0.0), axis=0)
@@ -204,10 +206,7 @@ def _fwd_tile(h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, s
                 alive = alive * keep
         h = a * h + w_j[None, :] * Bt[:, None]
         if WRITE_Y or ADJ:
-            if MASKED:
-                Ct = tl.load(C_b + tb + jb + pln, mask=mask_n & okn, other=0.0).to(tl.float32)
-            else:
-                Ct = tl.load(C_b + tb + jb + pln).to(tl.float32)
+            Ct = _ld(C_b + tb + jb + pln, mask_n & okn, MASKED)
         if WRITE_Y:
             y2 = tl.where(sel, tl.sum(h * Ct[:, None], axis=0)[:, None], y2)
         if ADJ:
@@ -222,14 +221,8 @@ def _fwd_tile(h, p, gp, sdl, alive, t0, u_b, dl_b, z_b, y_b, dout_b, B_b, C_b, s
         if HAS_Z:
             y2 = y2 * z2 * _sigmoid(z2)
         if ACCUM:
-            if MASKED:
-                y2 += tl.load(y_b + tu + pl2, mask=m2, other=0.0).to(tl.float32)
-            else:
-                y2 += tl.load(y_b + tu + pl2).to(tl.float32)
-        if MASKED:
-            tl.store(y_b + tu + pl2, y2.to(y_b.dtype.element_ty), mask=m2)
-        else:
-            tl.store(y_b + tu + pl2, y2.to(y_b.dtype.element_ty))
+            y2 += _ld(y_b + tu + pl2, m2, MASKED)
+        _st(y_b + tu + pl2, y2, m2, MASKED)
     return h, p, gp, sdl, alive
 
 
@@ -346,10 +339,7 @@ def _bwd_group(E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_
     LAST: tl.constexpr = BLOCK_L - 1
     GROUP: tl.constexpr = BLOCK_L * CKPT_TILES
     nt = tl.minimum(CKPT_TILES, tl.cdiv(L - g0, BLOCK_L))
-    if MASKED:
-        h = tl.load(ck_b + (g0 // GROUP) * DN + pdn_ck, mask=mdn, other=0.0)
-    else:
-        h = tl.load(ck_b + (g0 // GROUP) * DN + pdn_ck)
+    h = _ld(ck_b + (g0 // GROUP) * DN + pdn_ck, mdn, MASKED)
     if CKPT_TILES > 1:
         for k in range(nt):
             if REVERSE:
@@ -395,12 +385,8 @@ def _bwd_group(E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_
         mnl = ml[:, None] & mask_n[None, :]
         pbn = t[:, None] * stride_bl + offs_n[None, :] * stride_bn
         pdb = t[:, None] * stride_dbl + offs_n[None, :] * stride_dbn
-        if MASKED:
-            Ct = tl.load(C_b + pbn, mask=mnl, other=0.0).to(tl.float32)[:, None, :, None]
-            dout = tl.load(dout_b + p2, mask=m2, other=0.0).to(tl.float32)
-        else:
-            Ct = tl.load(C_b + pbn).to(tl.float32)[:, None, :, None]
-            dout = tl.load(dout_b + p2).to(tl.float32)
+        Ct = _ld(C_b + pbn, mnl, MASKED)[:, None, :, None]
+        dout = _ld(dout_b + p2, m2, MASKED)
         acum, hb = tl.associative_scan((a, b), 0, _lin_combine)
         hs = acum * h0[None, :, :, :] + hb
         if HAS_Z:
@@ -408,26 +394,16 @@ def _bwd_group(E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_
             if HAS_D:
                 y += Dv[None, :, :] * u
             pz = t[:, None, None] * stride_zl + d2[None, :, :] * stride_zd
-            if MASKED:
-                zz = tl.load(z_b + pz, mask=m2, other=0.0).to(tl.float32)
-            else:
-                zz = tl.load(z_b + pz).to(tl.float32)
+            zz = _ld(z_b + pz, m2, MASKED)
             sg = _sigmoid(zz)
             dy = dout * zz * sg
             dz = dout * y * sg * (1.0 + zz * (1.0 - sg))
             pdz = t[:, None, None] * stride_dzl + d2[None, :, :] * stride_dzd
-            if MASKED:
-                if ACCUM:
-                    dz += tl.load(dz_b + pdz, mask=m2, other=0.0).to(tl.float32)
-                tl.store(dz_b + pdz, dz.to(dz_b.dtype.element_ty), mask=m2)
-                if STORE_Y:
-                    tl.store(yo_b + p2, (y * zz * sg).to(yo_b.dtype.element_ty), mask=m2)
-            else:
-                if ACCUM:
-                    dz += tl.load(dz_b + pdz).to(tl.float32)
-                tl.store(dz_b + pdz, dz.to(dz_b.dtype.element_ty))
-                if STORE_Y:
-                    tl.store(yo_b + p2, (y * zz * sg).to(yo_b.dtype.element_ty))
+            if ACCUM:
+                dz += _ld(dz_b + pdz, m2, MASKED)
+            _st(dz_b + pdz, dz, m2, MASKED)
+            if STORE_Y:
+                _st(yo_b + p2, y * zz * sg, m2, MASKED)
         else:
             dy = dout
         c = dy[:, :, None, :] * Ct
@@ -454,16 +430,10 @@ def _bwd_group(E, dA_acc, dD_acc, db_acc, g0, u_b, dl_b, z_b, dout_b, du_b, ddl_
         if MASKED:
             ddl = tl.where(m2, ddl, 0.0)
         db_acc += tl.sum(ddl, axis=0)
-        if MASKED:
-            if ACCUM:
-                du += tl.load(du_b + p2, mask=m2, other=0.0).to(tl.float32)
-            tl.store(du_b + p2, du.to(du_b.dtype.element_ty), mask=m2)
-            tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty), mask=m2)
-        else:
-            if ACCUM:
-                du += tl.load(du_b + p2).to(tl.float32)
-            tl.store(du_b + p2, du.to(du_b.dtype.element_ty))
-            tl.store(ddl_b + p2, ddl.to(ddl_b.dtype.element_ty))
+        if ACCUM:
+            du += _ld(du_b + p2, m2, MASKED)
+        _st(du_b + p2, du, m2, MASKED)
+        _st(ddl_b + p2, ddl, m2, MASKED)
         # channel sums: the DI channels in-thread first, then the DO lanes
         dBt = _sum_lanes(tl.sum(g * (dl * u)[:, :, None, :], axis=1), BLOCK_L, BLOCK_N, DO)
         dCt = _sum_lanes(tl.sum(dy[:, :, None, :] * hs, axis=1), BLOCK_L, BLOCK_N, DO)
@@ -1054,17 +1024,21 @@ def _from_nd(x: torch.Tensor) -> torch.Tensor:
 _I32_LIMIT = 2**31
 
 
-def _max_offset(x: torch.Tensor) -> int:
-    """The largest element offset from x's first element that a kernel indexes (sizes and strides, not numel)."""
+def _max_offset(x: torch.Tensor | tuple[int, ...]) -> int:
+    """The largest element offset from x's first element that a kernel indexes (sizes and strides, not numel);
+    a shape stands for a contiguous tensor the call will allocate."""
+    if isinstance(x, tuple):
+        return math.prod(x) - 1
     return sum((n - 1) * abs(st) for n, st in zip(x.shape, x.stride()) if n > 0)
 
 
-def _check_offsets(**tensors: torch.Tensor | None) -> None:
-    """Refuse, in one line, a call whose tensors the kernels' 32-bit offsets would wrap around (silently wrong
-    outputs or an illegal address), naming the first such tensor."""
+def _check_offsets(**tensors: torch.Tensor | tuple[int, ...] | None) -> None:
+    """Refuse, in one line, a call whose tensors (or shapes to allocate) the kernels' 32-bit offsets would wrap
+    around (silently wrong outputs or an illegal address), naming the first such tensor."""
     for name, x in tensors.items():
         if x is not None and _max_offset(x) >= _I32_LIMIT:
-            raise ValueError(f"selective scan: {name} {tuple(x.shape)} spans {_max_offset(x) + 1:,} elements, past "
+            shape = x if isinstance(x, tuple) else tuple(x.shape)
+            raise ValueError(f"selective scan: {name} {shape} spans {_max_offset(x) + 1:,} elements, past "
                              f"the kernels' 32-bit offsets ({_I32_LIMIT:,}); scan it in shorter pieces (a smaller "
                              f"batch or shorter chunks: inference_chunk_tokens, chunked training)")
 
@@ -1137,9 +1111,9 @@ def _selective_scan_bwd(u, delta, A, B4, C4, D, z, delta_bias, delta_softplus, s
     Bsz, Dm, L = u.shape
     N = A.shape[0]
     dout = _match(dout, u)
-    # and the backward's checkpoints, B x n_ck x N x D fp32 (a meta tensor: their extent, nothing allocated)
+    # and the backward's checkpoints, `[B, n_ck, N, D]` fp32 (allocated by `_bwd_adjoint_in`)
     _check_offsets(u=u, delta=delta, z=z, B=B4, C=C4, dout=dout, du_acc=du_acc, dz_acc=dz_acc, dz_out=dz_out,
-                   y_out=y_out, checkpoints=torch.empty(Bsz, plan.b.n_ck, N, Dm, device="meta"))
+                   y_out=y_out, checkpoints=(Bsz, plan.b.n_ck, N, Dm))
     dfinal = None if dfinal is None else _to_nd(dfinal.float())
     ck, E = _bwd_adjoint_in(u, delta, A, B4, C4, z, delta_bias, seq, hs, dout, dfinal, delta_softplus, reverse,
                             plan)

@@ -37,8 +37,8 @@ FP32 = {"A_ptr", "D_ptr", "bias_ptr", "hs_ptr", "final_ptr", "S_ptr", "P_ptr", "
 
 L_STRIDES = ("stride_ul", "stride_zl", "stride_bl", "stride_dzl", "stride_dbl")
 # the forward passes take their L strides as constexprs; a channel-last launch at the model's sizes passes these
-# (u and delta [B, L, 512], z a half of xz [B, L, 1024], compact B/C rows of 16)
-CHANNEL_LAST_L_STRIDES = {"stride_ul": 512, "stride_zl": 1024, "stride_bl": 16}
+# (u and delta [B, L, 512], z a half of xz [B, L, 1024], B and C slices of x_proj's output [B, L, 16 + 2 x 16])
+CHANNEL_LAST_L_STRIDES = {"stride_ul": 512, "stride_zl": 1024, "stride_bl": 48}
 
 
 def compile_kernel(fn, constexprs: dict, num_warps: int, maxnreg: int | None = None, divisibility: bool = True,
@@ -138,24 +138,22 @@ def main():
     a = ap.parse_args()
     common = {"HAS_Z": True, "HAS_BIAS": True, "SOFTPLUS": True, "IS_VARLEN": False, "REVERSE": False, "BLOCK_N": 16,
               "PF": a.pf}
-    # the passes as a launch at the model's sizes (D and N fill their blocks) takes them: unmasked whole tiles and
-    # groups where GENOMAMBA_SCAN_UNMASKED (or --unmasked) asks for them
-    fwd_pass = {"EVEN": a.unmasked or ss._env_int("UNMASKED") != 0}
+    # a launch at the model's sizes (D and N fill their blocks) runs whole tiles and groups unmasked where
+    # GENOMAMBA_SCAN_UNMASKED (or --unmasked) asks for it
+    even = a.unmasked or ss._env_int("UNMASKED") != 0
     for c in a.cfgs:
         bd, bl, w, *di = (int(x) for x in c.split("x"))
         t = dict(common, BLOCK_D=bd, BLOCK_L=bl)
         ckpt_tiles = a.ckpt_tiles or max(1, ss._env_int("CKPT_STEPS") // bl)
         if a.kernel == "fwd":
-            fn, ce = ss._selective_scan_fwd_kernel, dict(t, HAS_D=True, HAS_FINAL=False, ACCUM=False, EVEN=fwd_pass["EVEN"])
+            fn, ce = ss._selective_scan_fwd_kernel, dict(t, HAS_D=True, HAS_FINAL=False, ACCUM=False, EVEN=even)
         elif a.kernel == "state":
-            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, HAS_Z=False, BWD=False, CKPT_TILES=1, **fwd_pass)
+            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, HAS_Z=False, BWD=False, CKPT_TILES=1, EVEN=even)
         elif a.kernel == "state_bwd":
-            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=ckpt_tiles,
-                                                                  EVEN=fwd_pass["EVEN"])
+            fn, ce = ss._selective_scan_chunk_state_kernel, dict(t, BWD=True, CKPT_TILES=ckpt_tiles, EVEN=even)
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
-                                                          CKPT_TILES=ckpt_tiles, DI=di[0] if di else 1,
-                                                          EVEN=fwd_pass["EVEN"])
+                                                          CKPT_TILES=ckpt_tiles, DI=di[0] if di else 1, EVEN=even)
         cap = a.maxnreg if a.maxnreg is not None else ss._reg_cap(PASS[a.kernel], ON_CUDA).get("maxnreg")
         regs, stack, shfl, mix, loops = compile_kernel(fn, ce, w, cap or None, not a.no_divisibility, a.l_contig)
         warps = warps_per_sm(regs, w)

@@ -53,4 +53,3 @@ def test_softplus_matches_torch(device):
     # relative to the value where it is O(1) or more, absolute (a few fp32 ulps of 1) where it is tiny
     torch.testing.assert_close(out, ref, rtol=2e-6, atol=3e-7)
     assert torch.isfinite(out).all()
-

@@ -280,6 +280,9 @@ def test_offsets_past_32_bits_are_refused(device, monkeypatch):
     ss._check_offsets(u=torch.empty(1, 2**21, 512, device="meta").transpose(1, 2), z=xz[..., 512:].transpose(1, 2))
     with pytest.raises(ValueError, match="z"):
         ss._check_offsets(z=torch.empty(1, 2**21, 2048, device="meta")[..., 1024:].transpose(1, 2))
+    ss._check_offsets(checkpoints=(1, 2**17, 16, 512))  # L = 2^21 in 16-step checkpoints at d_inner 512: 2^30
+    with pytest.raises(ValueError, match=r"checkpoints \(1, 262144, 16, 1024\)"):
+        ss._check_offsets(checkpoints=(1, 2**18, 16, 1024))  # L = 2^22 at d_inner 1,024: 2^32
 
 
 def test_pass1_split_fills_the_warp_target(monkeypatch):
