@@ -14,8 +14,9 @@ sequence at position 0 (seq_idx[:, 0]).
 
 Chunked inference: a model whose carried state is fixed in size (`_streams_fixed_state`: a causal
 stack of Mamba blocks) runs a forward that needs no gradient and is longer than `inference_chunk_tokens`
-(batch x length; GENOMAMBA_INFERENCE_CHUNK, 0 = one pass) chunk by chunk with the carried state: the
-same logits (to float rounding) in activation memory of one chunk rather than of the whole sequence.
+(batch x length) chunk by chunk with the carried state: the same logits (to float rounding) in
+activation memory of one chunk rather than of the whole sequence. The default, "auto", is the device's
+(`default_inference_chunk_tokens`); GENOMAMBA_INFERENCE_CHUNK=N sets N everywhere (0 = one pass).
 """
 
 from __future__ import annotations
@@ -32,9 +33,20 @@ from genomamba.device import resolve_device
 from genomamba.models.directory import load_state, read_typed_config, read_weights, write_model_directory
 from genomamba.pretrained import resolve_model_dir
 
-__all__ = ["CharLM", "tie_embedding_state"]
+__all__ = ["CharLM", "default_inference_chunk_tokens", "tie_embedding_state"]
 
-INFERENCE_CHUNK_TOKENS = int(os.environ.get("GENOMAMBA_INFERENCE_CHUNK", 1 << 18))  # BENCHMARKS.md section 7d
+# tokens a chunk of chunked inference takes. A GPU wants long calls to fill its SMs (2^18: 0.26x the memory of
+# one pass, BENCHMARKS.md 7d); a CPU is fastest on chunks whose activations stay small: at 2^13, 1.5x the
+# speed of one pass over 65,536 tokens (fresh tensors of one pass are page-faulted in every call; §2)
+_CHUNK_TOKENS = {"cuda": 1 << 18, "cpu": 1 << 13}
+_CHUNK_ENV = os.environ.get("GENOMAMBA_INFERENCE_CHUNK")
+
+
+def default_inference_chunk_tokens(device: torch.device) -> int:
+    """Tokens a chunk of chunked inference takes on `device` (GENOMAMBA_INFERENCE_CHUNK if set; 0 = one pass)."""
+    if _CHUNK_ENV is not None:
+        return int(_CHUNK_ENV)
+    return _CHUNK_TOKENS.get(device.type, _CHUNK_TOKENS["cuda"])
 
 
 class CharLM(nn.Module):
@@ -65,8 +77,8 @@ class CharLM(nn.Module):
         return (self.norm_f(hidden) if residual is None else self.norm_f(hidden, residual)), new_state
 
     # a forward without gradients longer than this many tokens (batch x length) runs in chunks (see
-    # the module docstring); 0 or None: one pass
-    inference_chunk_tokens: int | None = INFERENCE_CHUNK_TOKENS
+    # the module docstring); "auto": the device's default; 0 or None: one pass
+    inference_chunk_tokens: int | str | None = "auto"
     inference_chunk_min_len = 1024  # positions a chunk takes at least, however large the batch
 
     def forward(self, tokens: torch.Tensor, state: list | None = None, return_state: bool = False,
@@ -87,10 +99,12 @@ class CharLM(nn.Module):
 
     def _inference_chunk_len(self, tokens: torch.Tensor, seq_idx: torch.Tensor | None) -> int | None:
         """Positions a chunk of chunked inference takes, or None for one pass."""
-        if (not self.inference_chunk_tokens or torch.is_grad_enabled() or seq_idx is not None
-                or not self._streams_fixed_state):
+        n = self.inference_chunk_tokens
+        if n == "auto":
+            n = default_inference_chunk_tokens(tokens.device)
+        if not n or torch.is_grad_enabled() or seq_idx is not None or not self._streams_fixed_state:
             return None
-        chunk = max(self.inference_chunk_min_len, self.inference_chunk_tokens // max(1, tokens.shape[0]))
+        chunk = max(self.inference_chunk_min_len, n // max(1, tokens.shape[0]))
         return chunk if tokens.shape[1] > chunk else None
 
     def _chunked_forward(self, tokens: torch.Tensor, state: list | None, return_state: bool, chunk: int):

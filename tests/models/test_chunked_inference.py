@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from genomamba.models import CharMambaLM, MambaConfig
+from genomamba.models import base
 
 
 def _model(**kw) -> CharMambaLM:
@@ -71,6 +72,25 @@ def test_models_without_a_fixed_causal_state_run_one_pass(kw, monkeypatch):
     with torch.no_grad():
         model(torch.randint(0, 5, (1, 40)))
     assert seen == [40]
+
+
+def test_the_default_chunk_is_the_devices(monkeypatch):
+    """"auto": 2^13 tokens a chunk on a CPU (small activations: no page faults of fresh tensors each call), 2^18 on
+    a GPU; GENOMAMBA_INFERENCE_CHUNK sets one size everywhere."""
+    assert base.default_inference_chunk_tokens(torch.device("cpu")) == 1 << 13
+    assert base.default_inference_chunk_tokens(torch.device("cuda", 0)) == 1 << 18
+    model = _model()
+    assert model.inference_chunk_tokens == "auto"
+    seen = _calls(model, monkeypatch)
+    with torch.no_grad():
+        model(torch.randint(0, 5, (2, 3 * 4096 + 7)))  # 4,096 positions a chunk at batch 2
+    assert seen == [4096, 4096, 4096, 7]
+    monkeypatch.setattr(base, "_CHUNK_ENV", "0")
+    assert base.default_inference_chunk_tokens(torch.device("cpu")) == 0
+    seen.clear()
+    with torch.no_grad():
+        model(torch.randint(0, 5, (1, 9000)))
+    assert seen == [9000]
 
 
 @pytest.mark.gpu
