@@ -15,7 +15,8 @@ sequence at position 0 (seq_idx[:, 0]).
 Chunked inference: a model whose carried state is fixed in size (`_streams_fixed_state`: a causal
 stack of Mamba blocks) runs a forward that needs no gradient and is longer than `inference_chunk_tokens`
 (batch x length) chunk by chunk with the carried state: the same logits (to float rounding) in
-activation memory of one chunk rather than of the whole sequence. The default, "auto", is the device's
+activation memory of one chunk rather than of the whole sequence; packed rows (seq_idx) too. The
+default, "auto", is the device's
 (`default_inference_chunk_tokens`); GENOMAMBA_INFERENCE_CHUNK=N sets N everywhere (0 = one pass).
 """
 
@@ -31,6 +32,7 @@ from genomamba import __version__
 from genomamba.alphabet import TOKENS
 from genomamba.device import resolve_device
 from genomamba.models.directory import load_state, read_typed_config, read_weights, write_model_directory
+from genomamba.models.state_tree import map_tensors
 from genomamba.pretrained import resolve_model_dir
 
 __all__ = ["CharLM", "default_inference_chunk_tokens", "tie_embedding_state"]
@@ -47,6 +49,13 @@ def default_inference_chunk_tokens(device: torch.device) -> int:
     if _CHUNK_ENV is not None:
         return int(_CHUNK_ENV)
     return _CHUNK_TOKENS.get(device.type, _CHUNK_TOKENS["cuda"])
+
+
+def _restart_rows(state, keep: torch.Tensor):
+    """`state` with the rows where `keep` (bool `[B]`) is False zeroed: a new sequence starts there."""
+    if bool(keep.all()):
+        return state
+    return map_tensors(lambda t: t * keep.view(-1, *([1] * (t.dim() - 1))).to(t.dtype), state)
 
 
 class CharLM(nn.Module):
@@ -85,9 +94,9 @@ class CharLM(nn.Module):
                 seq_idx: torch.Tensor | None = None):
         """tokens `[B, L]` -> logits `[B, L, vocab]` (and the state to continue from, if asked);
         seq_idx `[B, L]` int: packed sequences."""
-        chunk = self._inference_chunk_len(tokens, seq_idx)
+        chunk = self._inference_chunk_len(tokens)
         if chunk:
-            return self._chunked_forward(tokens, state, return_state, chunk)
+            return self._chunked_forward(tokens, state, return_state, chunk, seq_idx)
         h, new_state = self.hidden_states(tokens, state, seq_idx)
         logits = self.lm_head(h)
         return (logits, new_state) if return_state else logits
@@ -97,21 +106,31 @@ class CharLM(nn.Module):
         """True when the carried state is fixed in size, so chunked inference bounds the memory."""
         return False
 
-    def _inference_chunk_len(self, tokens: torch.Tensor, seq_idx: torch.Tensor | None) -> int | None:
+    def _inference_chunk_len(self, tokens: torch.Tensor) -> int | None:
         """Positions a chunk of chunked inference takes, or None for one pass."""
         n = self.inference_chunk_tokens
         if n == "auto":
             n = default_inference_chunk_tokens(tokens.device)
-        if not n or torch.is_grad_enabled() or seq_idx is not None or not self._streams_fixed_state:
+        if not n or torch.is_grad_enabled() or not self._streams_fixed_state:
             return None
         chunk = max(self.inference_chunk_min_len, n // max(1, tokens.shape[0]))
         return chunk if tokens.shape[1] > chunk else None
 
-    def _chunked_forward(self, tokens: torch.Tensor, state: list | None, return_state: bool, chunk: int):
-        """`forward` chunk by chunk with the carried state, the logits written into one tensor."""
+    def _chunked_forward(self, tokens: torch.Tensor, state: list | None, return_state: bool, chunk: int,
+                         seq_idx: torch.Tensor | None = None):
+        """`forward` chunk by chunk with the carried state, the logits written into one tensor. Packed rows:
+        a row whose sequence changes at a chunk's first position starts that chunk from a zero state (the
+        one-pass layers restart there too)."""
+        if seq_idx is not None and seq_idx.shape != tokens.shape:
+            raise ValueError(f"seq_idx shape {tuple(seq_idx.shape)} != tokens shape {tuple(tokens.shape)}")
         logits = None
         for s in range(0, tokens.shape[1], chunk):
-            h, state = self.hidden_states(tokens[:, s:s + chunk], state)
+            part_idx = None
+            if seq_idx is not None:
+                part_idx = seq_idx[:, s:s + chunk]
+                if s and state is not None:
+                    state = _restart_rows(state, seq_idx[:, s] == seq_idx[:, s - 1])
+            h, state = self.hidden_states(tokens[:, s:s + chunk], state, part_idx)
             part = self.lm_head(h)
             del h
             if logits is None:

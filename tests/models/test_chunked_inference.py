@@ -52,16 +52,41 @@ def test_chunked_inference_matches_one_pass(with_state, monkeypatch):
         torch.testing.assert_close(a.ssm, b.ssm, rtol=1e-5, atol=1e-6)
 
 
-def test_one_pass_with_gradients_packed_rows_or_short_inputs(monkeypatch):
+def test_one_pass_with_gradients_or_short_inputs(monkeypatch):
     model = _model()
     model.inference_chunk_tokens = 16
     seen = _calls(model, monkeypatch)
     tokens = torch.randint(0, 5, (1, 40))
     model(tokens)  # grad enabled: training or a gradient of the inputs
     with torch.no_grad():
-        model(tokens, seq_idx=torch.zeros_like(tokens))  # packed rows
         model(tokens[:, :16])  # not longer than a chunk
-    assert seen == [40, 40, 16]
+    assert seen == [40, 16]
+
+
+@pytest.mark.parametrize("with_state", [False, True], ids=["from-zero", "carried-state"])
+def test_packed_rows_chunked_match_one_pass(with_state, monkeypatch):
+    """Packed rows (seq_idx) in chunks: sequences that change at a chunk's first position (row 0 at 16 and
+    32), inside a chunk, or run on across chunks (row 1) give the one-pass logits and final state."""
+    model = _model()
+    tokens = torch.randint(0, 5, (2, 45))
+    seq_idx = torch.zeros(2, 45, dtype=torch.int64)
+    seq_idx[0, 16:], seq_idx[0, 32:], seq_idx[0, 40:] = 1, 2, 3
+    seq_idx[1, 7:] = 1
+    state = None
+    if with_state:
+        with torch.no_grad():
+            _, state = model(torch.randint(0, 5, (2, 9)), return_state=True)
+    with torch.no_grad():
+        model.inference_chunk_tokens = None
+        want, want_state = model(tokens, state, return_state=True, seq_idx=seq_idx)
+        model.inference_chunk_tokens = 2 * 16
+        seen = _calls(model, monkeypatch)
+        got, got_state = model(tokens, state, return_state=True, seq_idx=seq_idx)
+    assert seen == [16, 16, 13]
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+    for a, b in zip(got_state, want_state):
+        torch.testing.assert_close(a.conv, b.conv, rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(a.ssm, b.ssm, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("kw", [{"bidirectional": True}, {"attn_layer_idx": [1]}], ids=["bidirectional", "hybrid"])
