@@ -31,25 +31,30 @@ def _calls(model, monkeypatch) -> list[int]:
     return seen
 
 
-@pytest.mark.parametrize("with_state", [False, True], ids=["from-zero", "carried-state"])
-def test_chunked_inference_matches_one_pass(with_state, monkeypatch):
+def _one_pass_vs_chunks(with_state: bool, tokens: torch.Tensor, monkeypatch, **kw) -> list[int]:
+    """Runs `tokens` (batch 2) in one pass and in chunks of 16 positions, from zero or a carried state, checks
+    that the logits and final states agree, and returns the chunked `hidden_states` lengths."""
     model = _model()
-    tokens = torch.randint(0, 5, (2, 53))
     state = None
     if with_state:
         with torch.no_grad():
             _, state = model(torch.randint(0, 5, (2, 9)), return_state=True)
     with torch.no_grad():
         model.inference_chunk_tokens = None
-        want, want_state = model(tokens, state, return_state=True)
+        want, want_state = model(tokens, state, return_state=True, **kw)
         model.inference_chunk_tokens = 2 * 16  # 16 positions a chunk at batch 2
         seen = _calls(model, monkeypatch)
-        got, got_state = model(tokens, state, return_state=True)
-    assert seen == [16, 16, 16, 5]
+        got, got_state = model(tokens, state, return_state=True, **kw)
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
     for a, b in zip(got_state, want_state):
         torch.testing.assert_close(a.conv, b.conv, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(a.ssm, b.ssm, rtol=1e-5, atol=1e-6)
+    return seen
+
+
+@pytest.mark.parametrize("with_state", [False, True], ids=["from-zero", "carried-state"])
+def test_chunked_inference_matches_one_pass(with_state, monkeypatch):
+    assert _one_pass_vs_chunks(with_state, torch.randint(0, 5, (2, 53)), monkeypatch) == [16, 16, 16, 5]
 
 
 def test_one_pass_with_gradients_or_short_inputs(monkeypatch):
@@ -67,26 +72,11 @@ def test_one_pass_with_gradients_or_short_inputs(monkeypatch):
 def test_packed_rows_chunked_match_one_pass(with_state, monkeypatch):
     """Packed rows (seq_idx) in chunks: sequences that change at a chunk's first position (row 0 at 16 and
     32), inside a chunk, or run on across chunks (row 1) give the one-pass logits and final state."""
-    model = _model()
-    tokens = torch.randint(0, 5, (2, 45))
     seq_idx = torch.zeros(2, 45, dtype=torch.int64)
     seq_idx[0, 16:], seq_idx[0, 32:], seq_idx[0, 40:] = 1, 2, 3
     seq_idx[1, 7:] = 1
-    state = None
-    if with_state:
-        with torch.no_grad():
-            _, state = model(torch.randint(0, 5, (2, 9)), return_state=True)
-    with torch.no_grad():
-        model.inference_chunk_tokens = None
-        want, want_state = model(tokens, state, return_state=True, seq_idx=seq_idx)
-        model.inference_chunk_tokens = 2 * 16
-        seen = _calls(model, monkeypatch)
-        got, got_state = model(tokens, state, return_state=True, seq_idx=seq_idx)
+    seen = _one_pass_vs_chunks(with_state, torch.randint(0, 5, (2, 45)), monkeypatch, seq_idx=seq_idx)
     assert seen == [16, 16, 13]
-    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-    for a, b in zip(got_state, want_state):
-        torch.testing.assert_close(a.conv, b.conv, rtol=1e-5, atol=1e-6)
-        torch.testing.assert_close(a.ssm, b.ssm, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("kw", [{"bidirectional": True}, {"attn_layer_idx": [1]}], ids=["bidirectional", "hybrid"])
