@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import torch
 
-from genomamba_kernels.selective_scan import ScanDirection, _bc_grad, _to_caller
+from genomamba_kernels.scan_layout import _bc_grad, _to_caller
+from genomamba_kernels.selective_scan import ScanDirection
 
 
 def _check_pair(name, f, b):

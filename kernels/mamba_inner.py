@@ -22,12 +22,9 @@ from genomamba_kernels.causal_conv1d import (
     _causal_conv1d_fwd,
     final_conv_state,
 )
-from genomamba_kernels.selective_scan import (
-    _Plan,
-    _prep,
-    _selective_scan_bwd,
-    _selective_scan_fwd,
-)
+from genomamba_kernels.scan_layout import _prep
+from genomamba_kernels.scan_plan import _Plan
+from genomamba_kernels.selective_scan import _selective_scan_bwd, _selective_scan_fwd
 
 
 class InnerSaved(NamedTuple):

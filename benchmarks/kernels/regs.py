@@ -26,6 +26,7 @@ import tempfile
 import types
 
 import triton
+from genomamba_kernels import scan_plan
 from genomamba_kernels import selective_scan as ss
 from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
@@ -127,7 +128,7 @@ def main():
     ap.add_argument("cfgs", nargs="+")
     ap.add_argument("--ckpt-tiles", type=int, default=None,
                     help="tiles a checkpoint group (default: as a launch, CKPT_STEPS / BLOCK_L)")
-    ap.add_argument("--pf", type=int, default=ss._prefetch_steps(), help="prefetch distance (default: a launch's)")
+    ap.add_argument("--pf", type=int, default=scan_plan._prefetch_steps(), help="prefetch distance (default: a launch's)")
     ap.add_argument("--no-divisibility", action="store_true", help="mark no argument 16-divisible")
     ap.add_argument("--sass", action="store_true", help="also the static SASS instruction mix by class")
     ap.add_argument("--l-contig", action="store_true", help="L-contiguous inputs (unit L strides specialised to 1)")
@@ -140,11 +141,11 @@ def main():
               "PF": a.pf}
     # a launch at the model's sizes (D and N fill their blocks) runs whole tiles and groups unmasked where
     # GENOMAMBA_SCAN_UNMASKED (or --unmasked) asks for it
-    even = a.unmasked or ss._env_int("UNMASKED") != 0
+    even = a.unmasked or scan_plan._env_int("UNMASKED") != 0
     for c in a.cfgs:
         bd, bl, w, *di = (int(x) for x in c.split("x"))
         t = dict(common, BLOCK_D=bd, BLOCK_L=bl)
-        ckpt_tiles = a.ckpt_tiles or max(1, ss._env_int("CKPT_STEPS") // bl)
+        ckpt_tiles = a.ckpt_tiles or max(1, scan_plan._env_int("CKPT_STEPS") // bl)
         if a.kernel == "fwd":
             fn, ce = ss._selective_scan_fwd_kernel, dict(t, HAS_D=True, HAS_FINAL=False, ACCUM=False, EVEN=even)
         elif a.kernel == "state":
@@ -154,7 +155,7 @@ def main():
         else:
             fn, ce = ss._selective_scan_bwd_kernel, dict(t, HAS_D=True, HAS_DH0=False, ACCUM=False, STORE_Y=False,
                                                           CKPT_TILES=ckpt_tiles, DI=di[0] if di else 1, EVEN=even)
-        cap = a.maxnreg if a.maxnreg is not None else ss._reg_cap(PASS[a.kernel], ON_CUDA).get("maxnreg")
+        cap = a.maxnreg if a.maxnreg is not None else scan_plan._reg_cap(PASS[a.kernel], ON_CUDA).get("maxnreg")
         regs, stack, shfl, mix, loops = compile_kernel(fn, ce, w, cap or None, not a.no_divisibility, a.l_contig)
         warps = warps_per_sm(regs, w)
         print(f"{a.kernel} {c}: {regs} registers, {stack} bytes of stack (spills), {shfl} shfl in the PTX, ~{warps} warps/SM")

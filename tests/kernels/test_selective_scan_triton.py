@@ -231,10 +231,10 @@ def test_pass1_on_parts_of_chunks(reverse, split, chunk, device, monkeypatch):
     """B2-L97-D8-N4-fp32 in chunks of 32 or 48 steps (the last one step long), forward pass 1 on halves or thirds
     of each (GENOMAMBA_SCAN_PASS1_SPLIT; the interpreter's tiles are 16 steps: parts past L scan nothing),
     with seq_idx resets and an initial state."""
-    from genomamba_kernels import selective_scan as ss
+    from genomamba_kernels import scan_plan as sp
 
     monkeypatch.setenv("GENOMAMBA_SCAN_PASS1_SPLIT", str(split))
-    assert ss._Plan(2, 8, 4, 97, 1, torch.device(device), chunk).pass1_split == split
+    assert sp._Plan(2, 8, 4, 97, 1, torch.device(device), chunk).pass1_split == split
     run_case(2, 8, 4, 97, torch.float32, device, reverse=reverse, init=True, varlen=True, chunk_size=chunk)
 
 
@@ -244,10 +244,10 @@ def test_unmasked_whole_tiles(case, device, monkeypatch):
     with no masks, the last partial tile with them; against the reference at L=97 (6 whole 16-step tiles and one of
     1) in 32-step chunks, outputs and every gradient. The plan takes the unmasked path only where D and N fill
     their blocks."""
-    from genomamba_kernels import selective_scan as ss
+    from genomamba_kernels import scan_plan as sp
 
     monkeypatch.setenv("GENOMAMBA_SCAN_UNMASKED", "1")
-    cfg = ss._Plan(2, 8, 4, 97, 1, torch.device(device), 32).f
+    cfg = sp._Plan(2, 8, 4, 97, 1, torch.device(device), 32).f
     assert cfg.even(8, 4) == (8 % cfg.BLOCK_D == 0) and not cfg.even(8, 3)
     if case == "bf16-channel-last":
         run_case(2, 8, 4, 97, torch.bfloat16, device, layout="channel_last", chunk_size=32)
@@ -289,18 +289,18 @@ def test_pass1_split_fills_the_warp_target(monkeypatch):
     """Pass 1 scans all chunks but the last; at B=64 L=8192 (2 chunks) that is 1,024 one-warp programs, half of
     the 2,112 that fit a 132-SM GPU, so it scans halves of chunks; a plan whose pass 1 already fills the GPU,
     an explicit chunk_size and the CPU keep whole chunks; a part is whole tiles."""
-    from genomamba_kernels import selective_scan as ss
+    from genomamba_kernels import scan_plan as sp
 
-    monkeypatch.setattr(ss, "_num_sms", lambda device: 132)
+    monkeypatch.setattr(sp, "_num_sms", lambda device: 132)
     monkeypatch.delenv("GENOMAMBA_SCAN_PASS1_SPLIT", raising=False)
     cuda = torch.device("cuda")
-    assert ss._Plan(64, 512, 16, 8192, 1, cuda).pass1_split == 2
-    assert ss._Plan(8, 512, 16, 16384, 1, cuda).pass1_split == 1  # 15 chunks x 128 programs
-    assert ss._Plan(1, 512, 16, 131072, 1, cuda).pass1_split == 1
-    assert ss._Plan(64, 512, 16, 8192, 1, cuda, chunk_size=4096).pass1_split == 1
-    assert ss._Plan(64, 512, 16, 8192, 1, torch.device("cpu")).pass1_split == 1
+    assert sp._Plan(64, 512, 16, 8192, 1, cuda).pass1_split == 2
+    assert sp._Plan(8, 512, 16, 16384, 1, cuda).pass1_split == 1  # 15 chunks x 128 programs
+    assert sp._Plan(1, 512, 16, 131072, 1, cuda).pass1_split == 1
+    assert sp._Plan(64, 512, 16, 8192, 1, cuda, chunk_size=4096).pass1_split == 1
+    assert sp._Plan(64, 512, 16, 8192, 1, torch.device("cpu")).pass1_split == 1
     monkeypatch.setenv("GENOMAMBA_SCAN_PASS1_SPLIT", "3")
-    plan = ss._Plan(64, 512, 16, 8192, 1, cuda)  # 4,096-step chunks: 512 tiles of 8, which 3 does not divide
+    plan = sp._Plan(64, 512, 16, 8192, 1, cuda)  # 4,096-step chunks: 512 tiles of 8, which 3 does not divide
     assert plan.pass1_split == 2 and (plan.chunk_len // plan.pass1_split) % plan.f.BLOCK_L == 0
 
 
@@ -308,12 +308,12 @@ def test_chunks_are_whole_tiles_of_both_passes(monkeypatch):
     """A chunk is whole forward tiles and whole backward checkpoint groups even where neither divides the other
     (16-step forward tiles, 24-step groups): a chunk of 4,104 steps would end inside a forward tile, whose steps
     past the chunk pass 3 would scan and store from the wrong state."""
-    from genomamba_kernels import selective_scan as ss
+    from genomamba_kernels import scan_plan as sp
 
-    monkeypatch.setattr(ss, "_num_sms", lambda device: 132)
+    monkeypatch.setattr(sp, "_num_sms", lambda device: 132)
     monkeypatch.setenv("GENOMAMBA_SCAN_FWD", "32x16x1")
     monkeypatch.setenv("GENOMAMBA_SCAN_CKPT_STEPS", "24")
-    plan = ss._Plan(64, 512, 16, 8192, 1, torch.device("cuda"))
+    plan = sp._Plan(64, 512, 16, 8192, 1, torch.device("cuda"))
     group = plan.b.BLOCK_L * plan.b.CKPT_TILES
     assert (plan.f.BLOCK_L, group) == (16, 24)
     assert plan.chunk_len % plan.f.BLOCK_L == 0 and plan.chunk_len % group == 0
@@ -345,13 +345,13 @@ def test_forward_chunks_stay_within_the_warp_target(monkeypatch):
     """The forward's chunk count keeps its programs within FWD_WARPS_PER_SM warps a SM (rounded down):
     on a 132-SM GPU, B=64 D=512 L=8192 (1,024 one-warp programs a chunk) takes 2 chunks, not 3 (a third
     wave's tail cost 15%, BENCHMARKS.md 7h); B=1 L=131072 still fills the GPU with ~132 chunks."""
-    from genomamba_kernels import selective_scan as ss
+    from genomamba_kernels import scan_plan as sp
 
-    monkeypatch.setattr(ss, "_num_sms", lambda device: 132)
+    monkeypatch.setattr(sp, "_num_sms", lambda device: 132)
     cuda = torch.device("cuda")
-    assert ss._Plan(64, 512, 16, 8192, 1, cuda).n_chunks == 2
-    assert ss._Plan(1, 512, 16, 131072, 1, cuda).n_chunks == 131  # 132 asked, chunks of whole 16-step units
-    assert ss._Plan(256, 512, 16, 8192, 1, cuda).n_chunks == 1
+    assert sp._Plan(64, 512, 16, 8192, 1, cuda).n_chunks == 2
+    assert sp._Plan(1, 512, 16, 131072, 1, cuda).n_chunks == 131  # 132 asked, chunks of whole 16-step units
+    assert sp._Plan(256, 512, 16, 8192, 1, cuda).n_chunks == 1
 
 
 def test_register_caps_fit_the_planned_warps(monkeypatch):
@@ -360,14 +360,14 @@ def test_register_caps_fit_the_planned_warps(monkeypatch):
     backward is not capped; GENOMAMBA_SCAN_<PASS>_MAXNREG overrides (0: none); CPU tensors never get a cap."""
     from types import SimpleNamespace
 
-    from genomamba_kernels import selective_scan as ss
+    from genomamba_kernels import scan_plan as sp
 
     for k in ("FWD", "BWD", "CKPT_PASS"):
         monkeypatch.delenv(f"GENOMAMBA_SCAN_{k}_MAXNREG", raising=False)
     on_cuda = SimpleNamespace(is_cuda=True)
-    assert ss._MAXNREG["FWD"] * 32 * ss._env_int("FWD_WARPS_PER_SM") == 65536
-    assert ss._reg_cap("FWD", on_cuda) == ss._reg_cap("CKPT_PASS", on_cuda) == {"maxnreg": 128}
-    assert ss._reg_cap("BWD", on_cuda) == {} and ss._reg_cap("FWD", torch.zeros(1)) == {}
+    assert sp._MAXNREG["FWD"] * 32 * sp._env_int("FWD_WARPS_PER_SM") == 65536
+    assert sp._reg_cap("FWD", on_cuda) == sp._reg_cap("CKPT_PASS", on_cuda) == {"maxnreg": 128}
+    assert sp._reg_cap("BWD", on_cuda) == {} and sp._reg_cap("FWD", torch.zeros(1)) == {}
     monkeypatch.setenv("GENOMAMBA_SCAN_FWD_MAXNREG", "0")
     monkeypatch.setenv("GENOMAMBA_SCAN_BWD_MAXNREG", "200")
-    assert ss._reg_cap("FWD", on_cuda) == {} and ss._reg_cap("BWD", on_cuda) == {"maxnreg": 200}
+    assert sp._reg_cap("FWD", on_cuda) == {} and sp._reg_cap("BWD", on_cuda) == {"maxnreg": 200}
