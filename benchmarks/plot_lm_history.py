@@ -1,6 +1,8 @@
 """Plot genomamba against mamba-ssm's MambaLMHeadModel over the issue-10 milestones (BENCHMARKS.md section 7).
 
-Each milestone is one `bench_lm_gpu.py` results.json, with both models measured in the same process. For every row
+Each milestone is one `bench_lm_gpu.py` results.json, with both models measured in the same process (or, where the
+json did not come back from the device, the ratio table the benchmark printed, as `FILE.md#SECTION`: the table under
+the line `== SECTION ==`; its ratios are rounded to 2 decimals). For every row
 (training at B=8 L=16k, B=1 L=131k and B=1 L=2^20; forward only at B=1 L=2^20 and B=64 L=8k), it plots
 genomamba's tokens/s and peak memory as ratios to mamba-ssm's from the same run. Runs on other GPUs are compared
 only through these ratios.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -28,14 +31,38 @@ MILESTONES = [
     ("fewer instr./step", "7k", "results_2026-12-07e/call6/lm_new2/results.json"),
     ("16 warps a SM", "7l", "results_2026-12-07f/call5/lm_final/results.json"),
     ("pass 1 on parts", "7m", "results_2026-12-07g/call3_lm/results.json"),
+    ("64-bit addresses", "7o", "results_2026-12-08/call2_stdout.md#lm new"),
 ]
 ROWS = [("train", 8, 16384, "training B=8 L=16k"), ("train", 1, 131072, "training B=1 L=131k"),
         ("train", 1, 1 << 20, "training B=1 L=2^20"), ("infer", 1, 1 << 20, "forward B=1 L=2^20"),
         ("infer", 64, 8192, "forward B=64 L=8k")]
 
 
+def printed_ratios(path: Path, section: str) -> dict[tuple, tuple[float, float]]:
+    """{(mode, B, L): (speed ratio, memory ratio)} from the genomamba-vs-mamba_ssm rows of the ratio table that
+    bench_lm_gpu.py printed, in the first table after the line `== section ==` of a saved stdout."""
+    lines = path.read_text().splitlines()
+    start = lines.index(f"== {section} ==")
+    out = {}
+    for line in lines[start + 1:]:
+        if line.startswith("=="):
+            break
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) != 7 or cells[:2] != ["genomamba", "mamba_ssm"]:
+            continue
+        m = re.fullmatch(r"(training|forward only), B=(\d+) L=([\d,]+)", cells[2])
+        if m:
+            mode = "train" if m.group(1) == "training" else "infer"
+            out[(mode, int(m.group(2)), int(m.group(3).replace(",", "")))] = (float(cells[5].rstrip("x")),
+                                                                           float(cells[6].rstrip("x")))
+    return out
+
+
 def ratios(path: Path) -> dict[tuple, tuple[float, float]]:
-    """{(mode, B, L): (speed ratio, memory ratio)} of genomamba / mamba_ssm in one results file."""
+    """{(mode, B, L): (speed ratio, memory ratio)} of genomamba / mamba_ssm in one results file (or FILE.md#SECTION)."""
+    if "#" in path.name:
+        name, section = path.name.split("#", 1)
+        return printed_ratios(path.with_name(name), section)
     data = json.loads(path.read_text())
     by = {(r["model"], r["mode"], r["B"], r["L"]): r for r in data["results"] if not r.get("error")}
     out = {}

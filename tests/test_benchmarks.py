@@ -59,3 +59,16 @@ def test_regs_counts_warps_per_sub_partition():
     fit = regs["warps_per_sm"]
     assert [fit(r, 1) for r in (146, 134, 128, 253, 64, 32)] == [12, 12, 16, 8, 32, 64]
     assert fit(128, 4) == 16 and fit(146, 4) == 12 and fit(200, 8) == 8
+
+
+def test_lm_history_reads_every_milestone(monkeypatch):
+    """Every milestone of plot_lm_history.py exists and has all five rows, a printed table (FILE.md#SECTION) read
+    like a results.json: 7o's figures are BENCHMARKS.md's (1.29x ... 1.42x speed, 0.22x forward memory at 2^20)."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import plot_lm_history as h
+
+    for _, _, rel in h.MILESTONES:
+        assert len(h.ratios(BENCHMARKS / rel)) == len(h.ROWS), rel
+    printed = h.ratios(BENCHMARKS / "results_2026-12-08/call2_stdout.md#lm new")
+    assert [printed[(m, b, n)][0] for m, b, n, _ in h.ROWS] == [1.29, 1.51, 1.72, 1.34, 1.42]
+    assert printed[("infer", 1, 1 << 20)][1] == 0.22
