@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+
 from pathlib import Path
 
 from hydra import compose, initialize_config_module
@@ -23,3 +25,10 @@ def compose_train(overrides: list[str], output_dir: Path, config_name: str = "tr
         cfg.hydra.job.num = 0
     HydraConfig.instance().set_config(cfg)
     return cfg
+
+
+def interruptible() -> None:
+    """`preexec_fn` for a subprocess a test interrupts: SIGINT back to its default, so the child's Python turns it
+    into KeyboardInterrupt even where the test runner ignores SIGINT (a job started in the background with `&`
+    from a script: its children inherit the ignored signal, and the interrupt would never arrive)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -14,10 +14,10 @@ sequence at position 0 (seq_idx[:, 0]).
 
 Chunked inference: a model whose carried state is fixed in size (`_streams_fixed_state`: a causal
 stack of Mamba blocks) runs a forward that needs no gradient and is longer than `inference_chunk_tokens`
-(batch x length) chunk by chunk with the carried state: the same logits (to float rounding) in
-activation memory of one chunk rather than of the whole sequence; packed rows (seq_idx) too. The
-default, "auto", is the device's
-(`default_inference_chunk_tokens`); GENOMAMBA_INFERENCE_CHUNK=N sets N everywhere (0 = one pass).
+(batch x length) chunk by chunk with the carried state: the same logits and hidden states (to float
+rounding), packed rows (seq_idx) included, in the activation memory of one chunk rather than of the
+whole input. The default, "auto", is the device's (`default_inference_chunk_tokens`);
+GENOMAMBA_INFERENCE_CHUNK=N sets N everywhere (0 = one pass).
 """
 
 from __future__ import annotations
@@ -51,6 +51,11 @@ def default_inference_chunk_tokens(device: torch.device) -> int:
     return _CHUNK_TOKENS.get(device.type, _CHUNK_TOKENS["cuda"])
 
 
+def _check_seq_idx(tokens: torch.Tensor, seq_idx: torch.Tensor | None) -> None:
+    if seq_idx is not None and seq_idx.shape != tokens.shape:
+        raise ValueError(f"seq_idx shape {tuple(seq_idx.shape)} != tokens shape {tuple(tokens.shape)}")
+
+
 def _restart_rows(state, keep: torch.Tensor):
     """`state` with the rows where `keep` (bool `[B]`) is False zeroed: a new sequence starts there."""
     if bool(keep.all()):
@@ -71,9 +76,22 @@ class CharLM(nn.Module):
     def hidden_states(self, tokens: torch.Tensor, state: list | None = None,
                       seq_idx: torch.Tensor | None = None) -> tuple[torch.Tensor, list]:
         """tokens `[B, L]` -> final-normed hidden `[B, L, d_model]` and the per-layer state after L;
-        seq_idx `[B, L]` int: packed sequences (see the module docstring)."""
-        if seq_idx is not None and seq_idx.shape != tokens.shape:
-            raise ValueError(f"seq_idx shape {tuple(seq_idx.shape)} != tokens shape {tuple(tokens.shape)}")
+        seq_idx `[B, L]` int: packed sequences (see the module docstring). Without gradients, a long
+        input runs in chunks (chunked inference), the hidden states written into one tensor."""
+        _check_seq_idx(tokens, seq_idx)
+        chunk = self._inference_chunk_len(tokens)
+        if not chunk:
+            return self._hidden_pass(tokens, state, seq_idx)
+        out = None
+        for s, h, state in self._chunks(tokens, state, seq_idx, chunk):
+            if out is None:
+                out = h.new_empty(*tokens.shape, h.shape[-1])
+            out[:, s:s + h.shape[1]] = h
+        return out, state
+
+    def _hidden_pass(self, tokens: torch.Tensor, state: list | None,
+                     seq_idx: torch.Tensor | None) -> tuple[torch.Tensor, list]:
+        """`hidden_states` in one pass over the layers."""
         hidden, residual = self.embedding(tokens.long()), None
         new_state = []
         for i, layer in enumerate(self.layers):
@@ -94,11 +112,18 @@ class CharLM(nn.Module):
                 seq_idx: torch.Tensor | None = None):
         """tokens `[B, L]` -> logits `[B, L, vocab]` (and the state to continue from, if asked);
         seq_idx `[B, L]` int: packed sequences."""
+        _check_seq_idx(tokens, seq_idx)
         chunk = self._inference_chunk_len(tokens)
-        if chunk:
-            return self._chunked_forward(tokens, state, return_state, chunk, seq_idx)
-        h, new_state = self.hidden_states(tokens, state, seq_idx)
-        logits = self.lm_head(h)
+        if not chunk:
+            h, new_state = self._hidden_pass(tokens, state, seq_idx)
+            logits = self.lm_head(h)
+        else:  # the logits of each chunk as it comes: no [B, L, d_model] hidden for the whole input
+            logits = None
+            for s, h, new_state in self._chunks(tokens, state, seq_idx, chunk):
+                part = self.lm_head(h)
+                if logits is None:
+                    logits = part.new_empty(*tokens.shape, part.shape[-1])
+                logits[:, s:s + part.shape[1]] = part
         return (logits, new_state) if return_state else logits
 
     @property
@@ -116,27 +141,18 @@ class CharLM(nn.Module):
         chunk = max(self.inference_chunk_min_len, n // max(1, tokens.shape[0]))
         return chunk if tokens.shape[1] > chunk else None
 
-    def _chunked_forward(self, tokens: torch.Tensor, state: list | None, return_state: bool, chunk: int,
-                         seq_idx: torch.Tensor | None = None):
-        """`forward` chunk by chunk with the carried state, the logits written into one tensor. Packed rows:
-        a row whose sequence changes at a chunk's first position starts that chunk from a zero state (the
+    def _chunks(self, tokens: torch.Tensor, state: list | None, seq_idx: torch.Tensor | None, chunk: int):
+        """(first position, hidden, state after it) of each `chunk` positions in turn, the state carried. Packed
+        rows: a row whose sequence changes at a chunk's first position starts that chunk from a zero state (the
         one-pass layers restart there too)."""
-        if seq_idx is not None and seq_idx.shape != tokens.shape:
-            raise ValueError(f"seq_idx shape {tuple(seq_idx.shape)} != tokens shape {tuple(tokens.shape)}")
-        logits = None
         for s in range(0, tokens.shape[1], chunk):
             part_idx = None
             if seq_idx is not None:
                 part_idx = seq_idx[:, s:s + chunk]
                 if s and state is not None:
                     state = _restart_rows(state, seq_idx[:, s] == seq_idx[:, s - 1])
-            h, state = self.hidden_states(tokens[:, s:s + chunk], state, part_idx)
-            part = self.lm_head(h)
-            del h
-            if logits is None:
-                logits = part.new_empty(*tokens.shape, part.shape[-1])
-            logits[:, s:s + chunk] = part
-        return (logits, state) if return_state else logits
+            h, state = self._hidden_pass(tokens[:, s:s + chunk], state, part_idx)
+            yield s, h, state
 
     @property
     def num_parameters(self) -> int:

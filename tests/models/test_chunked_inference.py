@@ -20,20 +20,21 @@ def _model(**kw) -> CharMambaLM:
 
 
 def _calls(model, monkeypatch) -> list[int]:
-    """Lengths of the `hidden_states` passes a forward makes."""
-    seen, real = [], model.hidden_states
+    """Lengths of the passes over the layers a forward makes."""
+    seen, real = [], model._hidden_pass
 
     def spy(tokens, *args, **kw):
         seen.append(tokens.shape[1])
         return real(tokens, *args, **kw)
 
-    monkeypatch.setattr(model, "hidden_states", spy)
+    monkeypatch.setattr(model, "_hidden_pass", spy)
     return seen
 
 
 def _one_pass_vs_chunks(with_state: bool, tokens: torch.Tensor, monkeypatch, **kw) -> list[int]:
     """Runs `tokens` (batch 2) in one pass and in chunks of 16 positions, from zero or a carried state, checks
-    that the logits and final states agree, and returns the chunked `hidden_states` lengths."""
+    that the logits, the hidden states (`hidden_states`) and the final states agree, and returns the lengths of
+    the chunked forward's passes."""
     model = _model()
     state = None
     if with_state:
@@ -42,14 +43,20 @@ def _one_pass_vs_chunks(with_state: bool, tokens: torch.Tensor, monkeypatch, **k
     with torch.no_grad():
         model.inference_chunk_tokens = None
         want, want_state = model(tokens, state, return_state=True, **kw)
+        want_h, _ = model.hidden_states(tokens, state, **kw)
         model.inference_chunk_tokens = 2 * 16  # 16 positions a chunk at batch 2
         seen = _calls(model, monkeypatch)
         got, got_state = model(tokens, state, return_state=True, **kw)
+        passes = list(seen)
+        got_h, h_state = model.hidden_states(tokens, state, **kw)  # chunked the same way
+    assert seen == passes + passes
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-    for a, b in zip(got_state, want_state):
+    torch.testing.assert_close(got_h, want_h, rtol=1e-5, atol=1e-5)
+    for a, b, c in zip(got_state, want_state, h_state):
         torch.testing.assert_close(a.conv, b.conv, rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(a.ssm, b.ssm, rtol=1e-5, atol=1e-6)
-    return seen
+        torch.testing.assert_close(c.ssm, b.ssm, rtol=1e-5, atol=1e-6)
+    return passes
 
 
 @pytest.mark.parametrize("with_state", [False, True], ids=["from-zero", "carried-state"])

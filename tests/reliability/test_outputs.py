@@ -20,6 +20,7 @@ import torch
 
 from genomamba.cli.score import main
 from genomamba.models import CharMambaLM, MambaConfig
+from tests.helpers import interruptible
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 TINY, TINY_VCF = FIXTURES / "tiny.fa", FIXTURES / "tiny.vcf"
@@ -208,7 +209,7 @@ def test_signal_gives_one_line_and_removes_temporaries(model_dir, many, tmp_path
     out.write_text("previous\n")
     proc = subprocess.Popen(_cli("fasta", model_dir, many["fasta"], "-o", out, "--both-strands", "--chunk-size", "64",
                                  "--embeddings", tmp_path / "e.npz", "--device", "cpu", "-q"),
-                            env=ENV, stderr=subprocess.PIPE, text=True)
+                            env=ENV, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     partial = tmp_path / ".o.tsv.partial"
     _wait_for(lambda: _lines(partial) >= 2, proc)
     proc.send_signal(sig)

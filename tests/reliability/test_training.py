@@ -12,7 +12,7 @@ from genomamba.cli.train import train
 from genomamba.errors import CheckpointError
 from genomamba.lit.checkpoints import AtomicCheckpointIO, load_checkpoint
 from tests.cli.test_train import SMALL
-from tests.helpers import compose_train
+from tests.helpers import compose_train, interruptible
 
 EVERY_STEP = ["callbacks.model_checkpoint.monitor=null", "+callbacks.model_checkpoint.every_n_train_steps=1",
               "callbacks.model_checkpoint.save_top_k=-1", "trainer.val_check_interval=100", "validate_at_end=false"]
@@ -169,7 +169,7 @@ def test_sigint_exits_130_with_one_line(tmp_path):
 
     cmd = [sys.executable, "-m", "genomamba.cli.train", *SMALL, "trainer.max_steps=100000", "callbacks=none",
            "logger=csv", "trainer.val_check_interval=100000", f"hydra.run.dir={tmp_path}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=interruptible)
     deadline = time.time() + 120
     while not (tmp_path / "csv").exists() and time.time() < deadline:  # the logger folder: training started
         time.sleep(0.5)
