@@ -38,8 +38,8 @@ from genomamba.pretrained import resolve_model_dir
 __all__ = ["CharLM", "default_inference_chunk_tokens", "tie_embedding_state"]
 
 # tokens a chunk of chunked inference takes. A GPU wants long calls to fill its SMs (2^18: 0.26x the memory of
-# one pass, BENCHMARKS.md 7d); a CPU is fastest on chunks whose activations stay small: at 2^13, 1.5x the
-# speed of one pass over 65,536 tokens (fresh tensors of one pass are page-faulted in every call; §2)
+# one pass, BENCHMARKS.md 7d); a CPU is fastest on chunks whose activations stay small: at 2^13, 1.14-1.57x the
+# speed of one pass over 65,536 tokens, whose fresh tensors are page-faulted in every call (BENCHMARKS.md §2)
 _CHUNK_TOKENS = {"cuda": 1 << 18, "cpu": 1 << 13}
 _CHUNK_ENV = os.environ.get("GENOMAMBA_INFERENCE_CHUNK")
 
