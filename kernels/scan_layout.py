@@ -106,7 +106,7 @@ def _prep(u, delta, A, B, C, D, z, delta_bias, initial_state, seq_idx):
     seq = None if seq_idx is None else seq_idx.to(torch.int32).contiguous()
     init = None if initial_state is None else _to_nd(initial_state.float())
     # the kernels keep states (and so A) as [N, D], channels fastest: a warp's lanes then hold
-    # channels (with N over 4 lanes at 16-divisible D: see the module docstring)
+    # channels (with N over 4 lanes at 16-divisible D: see selective_scan.py's docstring)
     return u, delta, A.t().contiguous(), B4, C4, _contig(D), z, _contig(delta_bias), init, seq, restaged
 
 
