@@ -57,10 +57,10 @@ def _check_seq_idx(tokens: torch.Tensor, seq_idx: torch.Tensor | None) -> None:
 
 
 def _restart_rows(state, keep: torch.Tensor):
-    """`state` with the rows where `keep` (bool `[B]`) is False zeroed: a new sequence starts there."""
-    if bool(keep.all()):
-        return state
-    return map_tensors(lambda t: t * keep.view(-1, *([1] * (t.dim() - 1))).to(t.dtype), state)
+    """`state` with the rows where `keep` (bool `[B]`) is False zeroed: a new sequence starts there. A select, not
+    a product (a non-finite state still restarts at exactly zero), and no check of `keep` on the host (on a GPU
+    that would wait for the device at every chunk)."""
+    return map_tensors(lambda t: torch.where(keep.view(-1, *([1] * (t.dim() - 1))), t, 0.0), state)
 
 
 class CharLM(nn.Module):
